@@ -1,0 +1,2 @@
+/* crypto.c - see crypto.h */
+#include "crypto.h"

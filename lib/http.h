@@ -1,0 +1,72 @@
+/*
+ * http.h - upstream HTTPS through libcurl, with the project's rules built in:
+ * connect and total timeouts, a cap on the response size, TLS verification
+ * (system store, or ca_file), bounded retries with jitter on transport
+ * errors, 5xx and 429 (honouring Retry-After), and no redirects followed.
+ *
+ * One struct http_client per process (create it after fork()); it keeps the
+ * connection cache.  A non-2xx status is not a failure of http_request():
+ * the caller reads resp->status.  Failures are transport problems only:
+ * err->code "upstream_timeout" (504), "upstream_unreachable" (502),
+ * "upstream_too_large" (502), "cancelled" (503, stop flag set).
+ */
+#ifndef RB_HTTP_H
+#define RB_HTTP_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "rb.h"
+
+struct rb_config;
+struct http_client;
+
+struct http_request {
+	const char	*method;	/* "GET", "POST", "DELETE"... */
+	const char	*url;
+	const char *const *headers;	/* NULL-terminated "Name: value" */
+	const char	*body;		/* may be NULL */
+	size_t		 body_len;
+	const char	*userpwd;	/* HTTP Basic "user:password", or NULL */
+	long		 connect_timeout_ms;	/* 0: 10000 */
+	long		 timeout_ms;		/* 0: 60000 */
+	size_t		 max_response;		/* 0: 8 MiB */
+	int		 max_attempts;		/* 0: 4; 1: no retry */
+	bool		 retry_unsafe;	/* retry POST etc. on 429/5xx too */
+	long		 max_retry_wait_ms;	/* 0: 60000; cap per wait */
+};
+
+#define HTTP_MAX_HEADERS 24
+struct http_response {
+	long	 status;
+	char	*body;			/* NUL-terminated, owned */
+	size_t	 len;
+	long	 retry_after_ms;	/* -1 when absent */
+	int	 attempts;		/* how many were made */
+	int	 nhdr;			/* kept headers, names lower-cased */
+	struct {
+		char name[64];
+		char value[256];
+	} hdr[HTTP_MAX_HEADERS];
+};
+
+struct http_client *http_client_new(const struct rb_config *cfg);
+void	http_client_free(struct http_client *hc);
+/* Sleeps between retries end early once *stop is non-zero. */
+void	http_client_set_stop(struct http_client *hc,
+	    volatile const sig_atomic_t *stop);
+
+int	http_request(struct http_client *hc, const struct http_request *req,
+	    struct http_response *resp, struct rb_err *err) RB_WUR;
+void	http_response_free(struct http_response *resp);
+/* Case-insensitive; NULL when the header was not received. */
+const char *http_header(const struct http_response *resp, const char *name);
+
+/* Pure helpers, unit-tested. */
+long	http_parse_retry_after(const char *value, long now_s);	/* ms or -1 */
+long	http_backoff_ms(int attempt, long retry_after_ms, long cap_ms);
+/* Percent-encodes s for a query string; caller frees. */
+char	*http_urlencode(const char *s);
+
+#endif

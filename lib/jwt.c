@@ -1,0 +1,2 @@
+/* jwt.c - see jwt.h */
+#include "jwt.h"

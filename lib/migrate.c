@@ -1,0 +1,2 @@
+/* migrate.c - see migrate.h */
+#include "migrate.h"

@@ -1,0 +1,20 @@
+/*
+ * migrate.h - applies sql/NNN_name.sql files in order, each once, each in
+ * its own transaction, recorded in the reboss_migrations ledger (version,
+ * checksum, applied_at).  A file whose checksum changed after it was applied
+ * is reported, never re-run.
+ */
+#ifndef RB_MIGRATE_H
+#define RB_MIGRATE_H
+
+#include "rb.h"
+
+struct db;
+
+/* Applies what is pending in dir; *applied counts what was applied now. */
+int	migrate_apply(struct db *db, const char *dir, int *applied,
+	    struct rb_err *err) RB_WUR;
+/* Number of files in dir not yet applied (0 = current), or -1. */
+int	migrate_pending(struct db *db, const char *dir, struct rb_err *err);
+
+#endif

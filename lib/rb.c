@@ -1,0 +1,30 @@
+/* rb.c - the shared error idiom (see rb.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rb.h"
+#include "util.h"
+
+int
+rb_err_set(struct rb_err *err, int status, const char *code,
+    const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	err->status = status;
+	rb_strlcpy(err->code, code, sizeof(err->code));
+	va_start(ap, fmt);
+	(void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+void
+rb_err_clear(struct rb_err *err)
+{
+	if (err != NULL)
+		memset(err, 0, sizeof(*err));
+}

@@ -1,0 +1,2 @@
+/* shopify.c - see shopify.h */
+#include "shopify.h"

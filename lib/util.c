@@ -1,0 +1,232 @@
+/* util.c - bounded strings, capped buffers, strict parsing, files, time. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
+
+#include "util.h"
+
+#define RB_BUF_DEFAULT_MAX	(64u << 20)
+
+size_t
+rb_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
+}
+
+static int
+buf_reserve(struct rb_buf *b, size_t extra)
+{
+	size_t max = b->max ? b->max : RB_BUF_DEFAULT_MAX;
+	size_t want, ncap;
+	char *p;
+
+	if (extra > max || b->len > max - extra)
+		return -1;
+	want = b->len + extra + 1;
+	if (want <= b->cap)
+		return 0;
+	ncap = b->cap ? b->cap : 256;
+	while (ncap < want)
+		ncap = ncap > SIZE_MAX / 2 ? want : ncap * 2;
+	if ((p = realloc(b->data, ncap)) == NULL)
+		return -1;
+	b->data = p;
+	b->cap = ncap;
+	return 0;
+}
+
+int
+rb_buf_append(struct rb_buf *b, const void *p, size_t n)
+{
+	if (buf_reserve(b, n) == -1)
+		return -1;
+	if (n > 0)
+		memcpy(b->data + b->len, p, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+	return 0;
+}
+
+int
+rb_buf_puts(struct rb_buf *b, const char *s)
+{
+	return rb_buf_append(b, s, strlen(s));
+}
+
+int
+rb_buf_printf(struct rb_buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || buf_reserve(b, (size_t)n) == -1)
+		return -1;
+	va_start(ap, fmt);
+	(void)vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+	va_end(ap);
+	b->len += (size_t)n;
+	return 0;
+}
+
+void
+rb_buf_free(struct rb_buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+rb_parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int
+rb_read_file(const char *path, size_t max, char **out, size_t *len,
+    struct rb_err *err)
+{
+	struct rb_buf b = { .max = max };
+	char chunk[8192];
+	ssize_t n;
+	int fd;
+
+	*out = NULL;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+		return rb_err_set(err, 500, "file_unreadable",
+		    "Cannot open %s: %s.", path, strerror(errno));
+	while ((n = read(fd, chunk, sizeof(chunk))) != 0) {
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			rb_err_set(err, 500, "file_unreadable",
+			    "Cannot read %s: %s.", path, strerror(errno));
+			goto fail;
+		}
+		if (rb_buf_append(&b, chunk, (size_t)n) == -1) {
+			rb_err_set(err, 500, "file_too_large",
+			    "%s is larger than %zu bytes.", path, max);
+			goto fail;
+		}
+	}
+	if (b.data == NULL && rb_buf_append(&b, "", 0) == -1)
+		goto fail;
+	close(fd);
+	*out = b.data;
+	if (len != NULL)
+		*len = b.len;
+	return 0;
+fail:
+	close(fd);
+	rb_buf_free(&b);
+	return -1;
+}
+
+static int
+is_hex(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
+	    (c >= 'A' && c <= 'F');
+}
+
+bool
+rb_is_uuid(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || strlen(s) != 36)
+		return false;
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!is_hex((unsigned char)s[i]))
+			return false;
+	}
+	return true;
+}
+
+int
+rb_uuid_v4(char out[37])
+{
+	unsigned char r[16];
+
+	if (RAND_bytes(r, sizeof(r)) != 1)
+		return -1;
+	r[6] = (r[6] & 0x0f) | 0x40;
+	r[8] = (r[8] & 0x3f) | 0x80;
+	(void)snprintf(out, 37,
+	    "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	    "%02x%02x%02x%02x%02x%02x",
+	    r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9],
+	    r[10], r[11], r[12], r[13], r[14], r[15]);
+	return 0;
+}
+
+static int64_t
+clock_ms(clockid_t id)
+{
+	struct timespec ts;
+
+	(void)clock_gettime(id, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+rb_now_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
+}
+
+int64_t
+rb_mono_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int
+rb_sleep_ms(int64_t ms, volatile const sig_atomic_t *stop)
+{
+	int64_t end = rb_mono_ms() + ms, left;
+	struct timespec ts;
+
+	while ((left = end - rb_mono_ms()) > 0) {
+		if (stop != NULL && *stop)
+			return -1;
+		if (left > 200)
+			left = 200;	/* wake to look at the stop flag */
+		ts.tv_sec = left / 1000;
+		ts.tv_nsec = (left % 1000) * 1000000;
+		(void)nanosleep(&ts, NULL);
+	}
+	return stop != NULL && *stop ? -1 : 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * util.h - small helpers the C library does not give safely: bounded
+ * strings, growable capped buffers, strict number parsing, encodings.
+ * Owner of every returned heap pointer: the caller (free()).
+ */
+#ifndef RB_UTIL_H
+#define RB_UTIL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rb.h"
+
+/* Copies at most size-1 bytes, always NUL-terminates; returns strlen(src). */
+size_t	rb_strlcpy(char *dst, const char *src, size_t size);
+
+/* Growable byte buffer with a hard cap; data is always NUL-terminated. */
+struct rb_buf {
+	char	*data;
+	size_t	 len;
+	size_t	 cap;
+	size_t	 max;		/* append beyond this fails; 0 = 64 MiB */
+};
+int	rb_buf_append(struct rb_buf *b, const void *p, size_t n) RB_WUR;
+int	rb_buf_puts(struct rb_buf *b, const char *s) RB_WUR;
+int	rb_buf_printf(struct rb_buf *b, const char *fmt, ...)
+	    RB_PRINTF(2, 3) RB_WUR;
+void	rb_buf_free(struct rb_buf *b);
+
+/* Whole string must be a base-10 integer within [min, max]. */
+int	rb_parse_long(const char *s, long min, long max, long *out) RB_WUR;
+
+/* Exactly 2*n hex digits into n bytes. */
+int	rb_hex_decode(const char *hex, unsigned char *out, size_t n) RB_WUR;
+void	rb_hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+
+/* base64url without padding (JWT, state values, PKCE). */
+int	rb_b64url_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
+int	rb_b64url_decode(const char *in, size_t n, unsigned char **out,
+	    size_t *outlen) RB_WUR;
+/* standard base64 with padding */
+int	rb_b64_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
+int	rb_b64_decode(const char *in, size_t n, unsigned char **out,
+	    size_t *outlen) RB_WUR;
+
+/* Reads a whole file of at most max bytes; *out NUL-terminated. */
+int	rb_read_file(const char *path, size_t max, char **out, size_t *len,
+	    struct rb_err *err) RB_WUR;
+
+/* Canonical lower- or upper-case 8-4-4-4-12 UUID text. */
+bool	rb_is_uuid(const char *s);
+/* New random (v4) UUID, lower-case, 37 bytes with NUL. */
+int	rb_uuid_v4(char out[37]) RB_WUR;
+
+int64_t	rb_now_ms(void);		/* CLOCK_REALTIME in ms */
+int64_t	rb_mono_ms(void);		/* CLOCK_MONOTONIC in ms */
+
+/* Sleeps ms, waking early (returns -1) once *stop becomes non-zero. */
+int	rb_sleep_ms(int64_t ms, volatile const sig_atomic_t *stop);
+
+#endif

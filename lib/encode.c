@@ -88,6 +88,18 @@ rb_b64url_encode(const unsigned char *in, size_t n, char **out)
 	return 0;
 }
 
+static int
+b64val(char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	return c == '+' ? 62 : 63;
+}
+
 /* Strict: only the alphabet, padding only at the end (standard form). */
 static int
 b64_decode_std(char *s, size_t n, unsigned char **out, size_t *outlen)
@@ -96,7 +108,7 @@ b64_decode_std(char *s, size_t n, unsigned char **out, size_t *outlen)
 	size_t pad = 0, i;
 	int got;
 
-	if (n == 0 || n % 4 != 0 || n > B64_MAX_IN)
+	if (n % 4 != 0 || n > B64_MAX_IN)
 		return -1;
 	for (i = 0; i < n; i++) {
 		char c = s[i];
@@ -109,6 +121,11 @@ b64_decode_std(char *s, size_t n, unsigned char **out, size_t *outlen)
 		    c == '+' || c == '/'))
 			return -1;
 	}
+	/* Canonical only: the bits a padded last group does not use must be
+	 * zero, or two spellings would decode to the same bytes. */
+	if ((pad == 1 && (b64val(s[n - 2]) & 0x3) != 0) ||
+	    (pad == 2 && (b64val(s[n - 3]) & 0xf) != 0))
+		return -1;
 	if ((buf = malloc(n / 4 * 3 + 1)) == NULL)
 		return -1;
 	got = EVP_DecodeBlock(buf, (unsigned char *)s, (int)n);
@@ -163,7 +180,7 @@ rb_b64url_decode(const char *in, size_t n, unsigned char **out,
 	for (; i < m; i++)
 		s[i] = '=';
 	s[m] = '\0';
-	rc = m == 0 ? -1 : b64_decode_std(s, m, out, outlen);
+	rc = b64_decode_std(s, m, out, outlen);
 	free(s);
 	return rc;
 }

@@ -1,2 +1,585 @@
-/* http.c - see http.h */
+/*
+ * http.c - upstream HTTP(S) through one reused libcurl easy handle per
+ * client (see http.h for the contract).
+ *
+ * Each attempt resets the handle (curl_easy_reset keeps the connection
+ * cache, so keep-alive survives) and sets every option again, so that no
+ * option of a previous request leaks into the next one.  URLs are logged
+ * without their query string and headers are never logged: query strings
+ * and headers carry tokens.
+ */
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "config.h"
 #include "http.h"
+#include "log.h"
+#include "util.h"
+
+#define HTTP_DEF_CONNECT_MS	10000L
+#define HTTP_DEF_TIMEOUT_MS	60000L
+#define HTTP_DEF_MAX_RESPONSE	(8u * 1024u * 1024u)
+#define HTTP_DEF_ATTEMPTS	4
+#define HTTP_DEF_RETRY_WAIT_MS	60000L
+#define HTTP_BACKOFF_BASE_MS	500L
+#define HTTP_MAX_ATTEMPTS	20	/* whatever the caller asks */
+
+struct http_client {
+	CURL			*curl;
+	char			*ca_file;	/* NULL: system store */
+	volatile const sig_atomic_t *stop;
+};
+
+/* What the callbacks of one attempt write into. */
+struct http_xfer {
+	struct http_response	*resp;
+	struct rb_buf		 body;
+	size_t			 max;
+	bool			 too_large;
+};
+
+static bool curl_ready;
+
+static int
+http_global_init(void)
+{
+	/* Processes are single-threaded when they build their client. */
+	if (curl_ready)
+		return 0;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	curl_ready = true;
+	return 0;
+}
+
+struct http_client *
+http_client_new(const struct rb_config *cfg)
+{
+	struct http_client *hc;
+
+	if (http_global_init() == -1)
+		return NULL;
+	if ((hc = calloc(1, sizeof(*hc))) == NULL)
+		return NULL;
+	if ((hc->curl = curl_easy_init()) == NULL)
+		goto fail;
+	if (cfg != NULL && cfg->ca_file != NULL && cfg->ca_file[0] != '\0' &&
+	    (hc->ca_file = strdup(cfg->ca_file)) == NULL)
+		goto fail;
+	return hc;
+fail:
+	http_client_free(hc);
+	return NULL;
+}
+
+void
+http_client_free(struct http_client *hc)
+{
+	if (hc == NULL)
+		return;
+	if (hc->curl != NULL)
+		curl_easy_cleanup(hc->curl);
+	free(hc->ca_file);
+	free(hc);
+}
+
+void
+http_client_set_stop(struct http_client *hc,
+    volatile const sig_atomic_t *stop)
+{
+	if (hc != NULL)
+		hc->stop = stop;
+}
+
+void
+http_response_free(struct http_response *resp)
+{
+	if (resp == NULL)
+		return;
+	free(resp->body);
+	memset(resp, 0, sizeof(*resp));
+	resp->retry_after_ms = -1;
+}
+
+const char *
+http_header(const struct http_response *resp, const char *name)
+{
+	int i;
+
+	if (resp == NULL || name == NULL)
+		return NULL;
+	for (i = 0; i < resp->nhdr && i < HTTP_MAX_HEADERS; i++)
+		if (strcasecmp(resp->hdr[i].name, name) == 0)
+			return resp->hdr[i].value;
+	return NULL;
+}
+
+/* ---- pure helpers ------------------------------------------------------ */
+
+long
+http_parse_retry_after(const char *value, long now_s)
+{
+	char buf[128];
+	size_t n;
+	const char *p;
+	long secs;
+	time_t t;
+
+	if (value == NULL)
+		return -1;
+	while (*value == ' ' || *value == '\t')
+		value++;
+	n = strlen(value);
+	while (n > 0 && (value[n - 1] == ' ' || value[n - 1] == '\t' ||
+	    value[n - 1] == '\r' || value[n - 1] == '\n'))
+		n--;
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, value, n);
+	buf[n] = '\0';
+
+	if (!isalpha((unsigned char)buf[0])) {
+		/* delta-seconds: digits only */
+		for (p = buf; *p != '\0'; p++)
+			if (!isdigit((unsigned char)*p))
+				return -1;
+		if (rb_parse_long(buf, 0, 31L * 24 * 3600, &secs) == -1)
+			return -1;
+		return secs * 1000;
+	}
+	/* HTTP-date (IMF-fixdate, RFC 850 or asctime) */
+	if ((t = curl_getdate(buf, NULL)) == -1)
+		return -1;
+	if ((long)t <= now_s)
+		return 0;
+	if ((long)t - now_s > 31L * 24 * 3600)
+		return 31L * 24 * 3600 * 1000;
+	return ((long)t - now_s) * 1000;
+}
+
+long
+http_backoff_ms(int attempt, long retry_after_ms, long cap_ms)
+{
+	long base = HTTP_BACKOFF_BASE_MS;
+	int i;
+
+	if (cap_ms <= 0)
+		cap_ms = HTTP_DEF_RETRY_WAIT_MS;
+	if (retry_after_ms >= 0)
+		return retry_after_ms < cap_ms ? retry_after_ms : cap_ms;
+	if (attempt < 1)
+		attempt = 1;
+	/* base * 2^(attempt-1), stopping at the cap (no overflow) */
+	for (i = 1; i < attempt && base < cap_ms; i++)
+		base *= 2;
+	if (base > cap_ms)
+		base = cap_ms;
+	if (base > (long)UINT32_MAX - 1)
+		base = (long)UINT32_MAX - 1;
+	/* full jitter: uniform in [0, base] */
+	return (long)arc4random_uniform((uint32_t)base + 1);
+}
+
+char *
+http_urlencode(const char *s)
+{
+	CURL *c;
+	char *esc, *out;
+
+	if (s == NULL || http_global_init() == -1)
+		return NULL;
+	/* curl_easy_escape() does not use its handle since 7.82. */
+	if ((c = curl_easy_init()) == NULL)
+		return NULL;
+	esc = curl_easy_escape(c, s, 0);
+	curl_easy_cleanup(c);
+	if (esc == NULL)
+		return NULL;
+	out = strdup(esc);
+	curl_free(esc);
+	return out;
+}
+
+/* ---- callbacks -------------------------------------------------------- */
+
+static size_t
+http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http_xfer *x = userdata;
+	size_t n;
+
+	if (nmemb != 0 && size > SIZE_MAX / nmemb)
+		return 0;
+	n = size * nmemb;
+	if (n > x->max || x->body.len > x->max - n) {
+		x->too_large = true;
+		return 0;	/* CURLE_WRITE_ERROR */
+	}
+	if (rb_buf_append(&x->body, ptr, n) == -1)
+		return 0;
+	return n;
+}
+
+static bool
+http_keep_header(const char *name)
+{
+	static const char *const exact[] = {
+		"retry-after", "content-type", "location", "link",
+		"x-request-id",
+	};
+	size_t i;
+
+	for (i = 0; i < RB_NELEM(exact); i++)
+		if (strcmp(name, exact[i]) == 0)
+			return true;
+	return strncmp(name, "x-ratelimit-", 12) == 0 ||
+	    strncmp(name, "x-shopify-", 10) == 0;
+}
+
+static size_t
+http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+	struct http_xfer *x = userdata;
+	struct http_response *r = x->resp;
+	size_t n, i, nlen, vlen;
+	const char *colon, *v, *end;
+
+	if (nitems != 0 && size > SIZE_MAX / nitems)
+		return 0;
+	n = size * nitems;
+	/* A new status line starts a new response (1xx, redirects). */
+	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
+		r->nhdr = 0;
+		return n;
+	}
+	if ((colon = memchr(ptr, ':', n)) == NULL)
+		return n;
+	nlen = (size_t)(colon - ptr);
+	if (nlen == 0 || nlen >= sizeof(r->hdr[0].name) ||
+	    r->nhdr >= HTTP_MAX_HEADERS)
+		return n;
+	char name[sizeof(r->hdr[0].name)];
+	for (i = 0; i < nlen; i++)
+		name[i] = (char)tolower((unsigned char)ptr[i]);
+	name[nlen] = '\0';
+	if (!http_keep_header(name))
+		return n;
+	v = colon + 1;
+	end = ptr + n;
+	while (v < end && (*v == ' ' || *v == '\t'))
+		v++;
+	while (end > v && (end[-1] == '\r' || end[-1] == '\n' ||
+	    end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	vlen = (size_t)(end - v);
+	if (vlen >= sizeof(r->hdr[0].value))
+		vlen = sizeof(r->hdr[0].value) - 1;	/* capped */
+	memcpy(r->hdr[r->nhdr].name, name, nlen + 1);
+	memcpy(r->hdr[r->nhdr].value, v, vlen);
+	r->hdr[r->nhdr].value[vlen] = '\0';
+	r->nhdr++;
+	return n;
+}
+
+/* ---- request ---------------------------------------------------------- */
+
+/* "scheme://host[:port]/path" without userinfo, query or fragment. */
+static void
+http_safe_url(const char *url, char *out, size_t outsz)
+{
+	const char *p, *host, *at, *end;
+	size_t n;
+
+	out[0] = '\0';
+	if (url == NULL)
+		return;
+	host = (p = strstr(url, "://")) != NULL ? p + 3 : url;
+	end = host + strcspn(host, "/?#");
+	at = memchr(host, '@', (size_t)(end - host));
+	n = (size_t)(host - url);
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, url, n);
+	out[n] = '\0';
+	if (at != NULL)
+		host = at + 1;
+	end = host + strcspn(host, "?#");
+	n = strlen(out);
+	if ((size_t)(end - host) >= outsz - n)
+		end = host + (outsz - n - 1);
+	memcpy(out + n, host, (size_t)(end - host));
+	out[n + (size_t)(end - host)] = '\0';
+}
+
+/* Host part only, for error messages. */
+static void
+http_host(const char *url, char *out, size_t outsz)
+{
+	const char *host, *p, *at, *end;
+	size_t n;
+
+	host = (p = strstr(url, "://")) != NULL ? p + 3 : url;
+	end = host + strcspn(host, "/?#");
+	if ((at = memchr(host, '@', (size_t)(end - host))) != NULL)
+		host = at + 1;
+	n = (size_t)(end - host);
+	if (n >= outsz)
+		n = outsz - 1;
+	memcpy(out, host, n);
+	out[n] = '\0';
+}
+
+static bool
+http_method_safe(const char *m)
+{
+	return strcmp(m, "GET") == 0 || strcmp(m, "HEAD") == 0 ||
+	    strcmp(m, "DELETE") == 0;
+}
+
+enum http_fail { HF_NONE, HF_TIMEOUT, HF_UNREACHABLE, HF_CONNECT,
+	HF_TOO_LARGE, HF_FATAL };
+
+static enum http_fail
+http_classify(CURLcode rc, bool too_large)
+{
+	if (too_large)
+		return HF_TOO_LARGE;
+	switch (rc) {
+	case CURLE_OK:
+		return HF_NONE;
+	case CURLE_OPERATION_TIMEDOUT:
+		return HF_TIMEOUT;
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+		return HF_CONNECT;	/* nothing was sent: always retryable */
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_GOT_NOTHING:
+	case CURLE_PARTIAL_FILE:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_HTTP2:
+	case CURLE_HTTP2_STREAM:
+	case CURLE_HTTP3:
+		return HF_UNREACHABLE;	/* reset or cut: retryable */
+	default:
+		return HF_FATAL;	/* TLS verification, bad URL, ... */
+	}
+}
+
+static int
+http_setup(struct http_client *hc, const struct http_request *req,
+    struct curl_slist *hdrs, struct http_xfer *x, long connect_ms,
+    long timeout_ms)
+{
+	CURL *c = hc->curl;
+	const char *m = req->method;
+
+	curl_easy_reset(c);
+#define SET(opt, val) do {						\
+	if (curl_easy_setopt(c, opt, val) != CURLE_OK)			\
+		return -1;						\
+} while (0)
+	SET(CURLOPT_URL, req->url);
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_NOPROGRESS, 1L);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
+	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (hc->ca_file != NULL)
+		SET(CURLOPT_CAINFO, hc->ca_file);
+	SET(CURLOPT_ACCEPT_ENCODING, "");	/* what curl can decode */
+	SET(CURLOPT_USERAGENT, "ReBoss/1");
+	SET(CURLOPT_WRITEFUNCTION, http_write_cb);
+	SET(CURLOPT_WRITEDATA, x);
+	SET(CURLOPT_HEADERFUNCTION, http_header_cb);
+	SET(CURLOPT_HEADERDATA, x);
+	if (hdrs != NULL)
+		SET(CURLOPT_HTTPHEADER, hdrs);
+	if (req->userpwd != NULL) {
+		SET(CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		SET(CURLOPT_USERPWD, req->userpwd);
+	}
+	if (strcmp(m, "GET") == 0) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else if (strcmp(m, "HEAD") == 0) {
+		SET(CURLOPT_NOBODY, 1L);
+	} else {
+		if (strcmp(m, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, m);
+		if (req->body != NULL || strcmp(m, "POST") == 0) {
+			SET(CURLOPT_POSTFIELDSIZE_LARGE,
+			    (curl_off_t)(req->body != NULL ? req->body_len : 0));
+			SET(CURLOPT_POSTFIELDS,
+			    req->body != NULL ? req->body : "");
+		}
+	}
+#undef SET
+	return 0;
+}
+
+int
+http_request(struct http_client *hc, const struct http_request *req,
+    struct http_response *resp, struct rb_err *err)
+{
+	struct curl_slist *hdrs = NULL, *tmp;
+	struct http_xfer x;
+	char safe_url[256], host[128];
+	long connect_ms, timeout_ms, cap_ms, wait_ms, status;
+	int max_attempts, attempt;
+	enum http_fail hf = HF_NONE;
+	CURLcode rc = CURLE_OK;
+	size_t i;
+	bool safe;
+
+	memset(&x, 0, sizeof(x));
+	if (resp != NULL) {
+		memset(resp, 0, sizeof(*resp));
+		resp->retry_after_ms = -1;
+	}
+	if (hc == NULL || req == NULL || resp == NULL || req->url == NULL ||
+	    req->method == NULL || req->method[0] == '\0') {
+		rb_err_set(err, 500, "internal_error",
+		    "http_request was called without a client, method or URL.");
+		goto fail;
+	}
+	http_safe_url(req->url, safe_url, sizeof(safe_url));
+	http_host(req->url, host, sizeof(host));
+	connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
+	    HTTP_DEF_CONNECT_MS;
+	timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
+	    HTTP_DEF_TIMEOUT_MS;
+	x.max = req->max_response > 0 ? req->max_response :
+	    HTTP_DEF_MAX_RESPONSE;
+	x.body.max = x.max;
+	max_attempts = req->max_attempts > 0 ? req->max_attempts :
+	    HTTP_DEF_ATTEMPTS;
+	if (max_attempts > HTTP_MAX_ATTEMPTS)
+		max_attempts = HTTP_MAX_ATTEMPTS;
+	cap_ms = req->max_retry_wait_ms > 0 ? req->max_retry_wait_ms :
+	    HTTP_DEF_RETRY_WAIT_MS;
+	safe = http_method_safe(req->method) || req->retry_unsafe;
+
+	/* "Expect:" off: no 1 s pause before bodies over 1 KiB. */
+	if ((hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
+		goto oom;
+	for (i = 0; req->headers != NULL && req->headers[i] != NULL; i++) {
+		if ((tmp = curl_slist_append(hdrs, req->headers[i])) == NULL)
+			goto oom;
+		hdrs = tmp;
+	}
+
+	x.resp = resp;
+	for (attempt = 1; ; attempt++) {
+		bool retry = false;
+
+		if (hc->stop != NULL && *hc->stop) {
+			rb_err_set(err, 503, "cancelled",
+			    "The request to %s was cancelled because the "
+			    "program is stopping.", host);
+			goto fail;
+		}
+		rb_buf_free(&x.body);
+		x.body.max = x.max;
+		x.too_large = false;
+		resp->nhdr = 0;
+		resp->status = 0;
+		resp->retry_after_ms = -1;
+		resp->attempts = attempt;
+		if (http_setup(hc, req, hdrs, &x, connect_ms, timeout_ms) == -1) {
+			rb_err_set(err, 500, "internal_error",
+			    "libcurl refused an option for %s %s.",
+			    req->method, safe_url);
+			goto fail;
+		}
+		rc = curl_easy_perform(hc->curl);
+		hf = http_classify(rc, x.too_large);
+		status = 0;
+		if (hf == HF_NONE) {
+			(void)curl_easy_getinfo(hc->curl,
+			    CURLINFO_RESPONSE_CODE, &status);
+			resp->status = status;
+			resp->retry_after_ms = http_parse_retry_after(
+			    http_header(resp, "retry-after"), (long)time(NULL));
+			if ((status == 429 || status >= 500) && safe)
+				retry = true;
+		} else if (hf == HF_CONNECT) {
+			retry = true;
+		} else if (hf == HF_TIMEOUT || hf == HF_UNREACHABLE) {
+			retry = safe;
+		}
+		if (!retry || attempt >= max_attempts)
+			break;
+		wait_ms = http_backoff_ms(attempt,
+		    hf == HF_NONE ? resp->retry_after_ms : -1, cap_ms);
+		if (hf == HF_NONE)
+			log_warn("HTTP %s %s: status %ld, attempt %d of %d, "
+			    "retrying in %ld ms", req->method, safe_url, status,
+			    attempt, max_attempts, wait_ms);
+		else
+			log_warn("HTTP %s %s: %s, attempt %d of %d, retrying "
+			    "in %ld ms", req->method, safe_url,
+			    curl_easy_strerror(rc), attempt, max_attempts,
+			    wait_ms);
+		if (rb_sleep_ms(wait_ms, hc->stop) == -1) {
+			rb_err_set(err, 503, "cancelled",
+			    "The request to %s was cancelled because the "
+			    "program is stopping.", host);
+			goto fail;
+		}
+	}
+
+	switch (hf) {
+	case HF_NONE:
+		break;
+	case HF_TOO_LARGE:
+		rb_err_set(err, 502, "upstream_too_large",
+		    "The answer of %s was larger than %zu bytes and was "
+		    "refused.", host, x.max);
+		goto fail;
+	case HF_TIMEOUT:
+		rb_err_set(err, 504, "upstream_timeout",
+		    "%s did not answer in time (%ld ms) after %d attempt(s).",
+		    host, timeout_ms, resp->attempts);
+		goto fail;
+	default:
+		rb_err_set(err, 502, "upstream_unreachable",
+		    "%s could not be reached after %d attempt(s): %s.",
+		    host, resp->attempts, curl_easy_strerror(rc));
+		goto fail;
+	}
+	if (x.body.data == NULL && rb_buf_append(&x.body, "", 0) == -1)
+		goto oom;
+	resp->body = x.body.data;
+	resp->len = x.body.len;
+	x.body.data = NULL;
+	log_debug("HTTP %s %s: status %ld in %d attempt(s), %zu bytes",
+	    req->method, safe_url, resp->status, resp->attempts, resp->len);
+	curl_slist_free_all(hdrs);
+	return 0;
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	if (hf != HF_NONE)
+		log_warn("HTTP %s %s failed: %s", req->method, safe_url,
+		    err != NULL ? err->code : curl_easy_strerror(rc));
+	curl_slist_free_all(hdrs);
+	rb_buf_free(&x.body);
+	if (resp != NULL) {
+		int attempts = resp->attempts;
+
+		http_response_free(resp);
+		resp->attempts = attempts;
+	}
+	return -1;
+}

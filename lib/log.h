@@ -3,8 +3,8 @@
  *
  * Under systemd (JOURNAL_STREAM matches stderr, or the journal socket is
  * there) entries go through sd_journal_send() with PRIORITY= and the context
- * fields; otherwise lines go to stderr as "<N>ident: message" so that
- * journald, or a person at a terminal, reads them.  Never log a token.
+ * fields; otherwise one line goes to stderr as
+ * "IDENT[PID]: LEVEL: message (JOB=... SHOP_DOMAIN=...)".  Never log a token.
  */
 #ifndef RB_LOG_H
 #define RB_LOG_H

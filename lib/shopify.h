@@ -39,6 +39,7 @@ struct shopify {
 	volatile const sig_atomic_t *stop;
 	/* Last extensions.cost.throttleStatus seen. */
 	double			 available, maximum, restore_rate;
+	double			 requested;	/* last requestedQueryCost */
 	long			 requests, throttled_waits, throttle_wait_ms;
 	long			 deprecations;		/* reserved */
 };

@@ -101,7 +101,8 @@ rb_parse_long(const char *s, long min, long max, long *out)
 	char *end;
 	long v;
 
-	if (s == NULL || *s == '\0' || *s == ' ' || *s == '+')
+	/* strtol() skips any leading white space and takes '+': we do not. */
+	if (s == NULL || !(*s == '-' || (*s >= '0' && *s <= '9')))
 		return -1;
 	errno = 0;
 	v = strtol(s, &end, 10);
@@ -115,7 +116,8 @@ int
 rb_read_file(const char *path, size_t max, char **out, size_t *len,
     struct rb_err *err)
 {
-	struct rb_buf b = { .max = max };
+	/* rb_buf treats max 0 as its default; a file cap of 0 means 0. */
+	struct rb_buf b = { .max = max > 0 ? max : 1 };
 	char chunk[8192];
 	ssize_t n;
 	int fd;
@@ -132,7 +134,8 @@ rb_read_file(const char *path, size_t max, char **out, size_t *len,
 			    "Cannot read %s: %s.", path, strerror(errno));
 			goto fail;
 		}
-		if (rb_buf_append(&b, chunk, (size_t)n) == -1) {
+		if ((size_t)n > max - b.len ||
+		    rb_buf_append(&b, chunk, (size_t)n) == -1) {
 			rb_err_set(err, 500, "file_too_large",
 			    "%s is larger than %zu bytes.", path, max);
 			goto fail;

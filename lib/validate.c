@@ -1,2 +1,278 @@
-/* validate.c - see validate.h */
+/*
+ * validate.c - declarative validation of JSON request bodies (validate.h).
+ *
+ * Messages name the field and what it must be; they never repeat the value
+ * (it may be a token).  JSON null and "" count as "not given".
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "shopify.h"
+#include "util.h"
 #include "validate.h"
+
+#define STRING_DEFAULT_MAX	1024
+#define TOKEN_MIN		16
+#define TOKEN_MAX		255
+
+/*
+ * Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
+ * without NUL, C0 controls, DEL or C1 controls.  Returns the number of
+ * code points, or -1.
+ */
+static long
+text_chars(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	long chars = 0;
+
+	while (i < n) {
+		unsigned c = s[i], cp, need, k;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return -1;
+			i++;
+			chars++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else
+			return -1;
+		if (n - i <= need)
+			return -1;
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp <= 0x9f))
+			return -1;
+		i += need + 1;
+		chars++;
+	}
+	return chars;
+}
+
+static const char *
+type_noun(enum field_type t)
+{
+	switch (t) {
+	case FIELD_INT:
+		return "an integer";
+	case FIELD_BOOL:
+		return "true or false";
+	case FIELD_UUID:
+		return "a UUID string";
+	case FIELD_SHOP_DOMAIN:
+		return "a shop domain string";
+	case FIELD_SHOPIFY_TOKEN:
+		return "an access token string";
+	case FIELD_STRING:
+		break;
+	}
+	return "a string";
+}
+
+int
+validate_uuid(const char *field, const char *s, struct rb_err *err)
+{
+	if (s == NULL || !rb_is_uuid(s))
+		return rb_err_set(err, 400, "invalid_field",
+		    "%s must be a UUID like 123e4567-e89b-12d3-a456-426614174000.",
+		    field);
+	return 0;
+}
+
+int
+validate_shopify_token(const char *field, const char *s, struct rb_err *err)
+{
+	size_t i, n;
+
+	if (s == NULL)
+		goto bad;
+	n = strlen(s);
+	if (n < TOKEN_MIN || n > TOKEN_MAX)
+		goto bad;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (!(isascii(c) && (isalnum(c) || c == '_' || c == '-')))
+			goto bad;
+	}
+	return 0;
+bad:
+	return rb_err_set(err, 400, "invalid_access_token",
+	    "%s must be a Shopify Admin API access token: %d to %d letters, "
+	    "digits, '_' or '-' (copy it from the custom app's API "
+	    "credentials).", field, TOKEN_MIN, TOKEN_MAX);
+}
+
+/* One string field: type, text and length checks, then the copy. */
+static int
+validate_string(const struct field_spec *sp, const json_t *v,
+    struct field_value *out, struct rb_err *err)
+{
+	const char *s = json_string_value(v);
+	size_t n = json_string_length(v), max;
+	char dom[SHOPIFY_DOMAIN_MAX];
+	struct rb_err derr;
+	long chars;
+	size_t i;
+
+	if (memchr(s, '\0', n) != NULL || (chars = text_chars(
+	    (const unsigned char *)s, n)) < 0) {
+		if (sp->type == FIELD_SHOPIFY_TOKEN)
+			return validate_shopify_token(sp->name, NULL, err);
+		if (sp->type == FIELD_SHOP_DOMAIN)
+			goto bad_domain;
+		return rb_err_set(err, 400, "invalid_field",
+		    "%s must be UTF-8 text without control characters.",
+		    sp->name);
+	}
+	switch (sp->type) {
+	case FIELD_STRING:
+		max = sp->max_len ? sp->max_len : STRING_DEFAULT_MAX;
+		if ((size_t)chars > max)
+			return rb_err_set(err, 400, "invalid_field",
+			    "%s must be at most %zu characters long.",
+			    sp->name, max);
+		out->str = strdup(s);
+		break;
+	case FIELD_UUID:
+		if (validate_uuid(sp->name, s, err) == -1)
+			return -1;
+		if ((out->str = strdup(s)) != NULL)
+			for (i = 0; out->str[i] != '\0'; i++)
+				out->str[i] = (char)tolower(
+				    (unsigned char)out->str[i]);
+		break;
+	case FIELD_SHOP_DOMAIN:
+		rb_err_clear(&derr);
+		if (shopify_normalize_domain(s, dom, &derr) == -1)
+			goto bad_domain;
+		out->str = strdup(dom);
+		break;
+	case FIELD_SHOPIFY_TOKEN:
+		if (validate_shopify_token(sp->name, s, err) == -1)
+			return -1;
+		out->str = strdup(s);
+		break;
+	case FIELD_INT:
+	case FIELD_BOOL:
+		return rb_err_set(err, 500, "internal_error",
+		    "Field %s has a broken validator.", sp->name);
+	}
+	if (out->str == NULL)
+		return rb_err_set(err, 500, "out_of_memory",
+		    "The server ran out of memory; try again.");
+	out->present = true;
+	return 0;
+bad_domain:
+	return rb_err_set(err, 400, "invalid_shop_domain",
+	    "%s must be your shop's name or its name.myshopify.com address "
+	    "(letters, digits and hyphens), e.g. \"my-shop\" or "
+	    "\"my-shop.myshopify.com\".", sp->name);
+}
+
+int
+validate_object(const json_t *obj, const struct field_spec *spec, size_t n,
+    struct field_value *out, struct rb_err *err)
+{
+	size_t i;
+
+	memset(out, 0, n * sizeof(*out));
+	if (!json_is_object(obj))
+		return rb_err_set(err, 400, "invalid_json",
+		    "The request body must be a JSON object.");
+	for (i = 0; i < n; i++) {
+		const struct field_spec *sp = &spec[i];
+		/* json_object_get takes a non-const object but does not
+		 * change it. */
+		const json_t *v = json_object_get(obj, sp->name);
+		bool is_string_type = sp->type == FIELD_STRING ||
+		    sp->type == FIELD_UUID || sp->type == FIELD_SHOP_DOMAIN ||
+		    sp->type == FIELD_SHOPIFY_TOKEN;
+
+		if (v == NULL || json_is_null(v) ||
+		    (json_is_string(v) && json_string_length(v) == 0 &&
+		    is_string_type)) {
+			if (sp->flags & FIELD_REQUIRED) {
+				rb_err_set(err, 400, "missing_field",
+				    "%s is required.", sp->name);
+				goto fail;
+			}
+			continue;
+		}
+		if (is_string_type) {
+			if (!json_is_string(v)) {
+				rb_err_set(err, 400, "invalid_field",
+				    "%s must be %s.", sp->name,
+				    type_noun(sp->type));
+				goto fail;
+			}
+			if (validate_string(sp, v, &out[i], err) == -1)
+				goto fail;
+			continue;
+		}
+		if (sp->type == FIELD_INT) {
+			json_int_t x;
+
+			if (!json_is_integer(v)) {
+				rb_err_set(err, 400, "invalid_field",
+				    "%s must be an integer.", sp->name);
+				goto fail;
+			}
+			x = json_integer_value(v);
+			if ((long long)x < sp->min || (long long)x > sp->max) {
+				rb_err_set(err, 400, "invalid_field",
+				    "%s must be between %lld and %lld.",
+				    sp->name, sp->min, sp->max);
+				goto fail;
+			}
+			out[i].num = (long long)x;
+		} else {	/* FIELD_BOOL */
+			if (!json_is_boolean(v)) {
+				rb_err_set(err, 400, "invalid_field",
+				    "%s must be true or false.", sp->name);
+				goto fail;
+			}
+			out[i].num = json_is_true(v) ? 1 : 0;
+		}
+		out[i].present = true;
+	}
+	return 0;
+fail:
+	field_values_free(out, n);
+	return -1;
+}
+
+void
+field_values_free(struct field_value *v, size_t n)
+{
+	size_t i;
+
+	if (v == NULL)
+		return;
+	for (i = 0; i < n; i++) {
+		if (v[i].str != NULL) {
+			OPENSSL_cleanse(v[i].str, strlen(v[i].str));
+			free(v[i].str);
+		}
+		memset(&v[i], 0, sizeof(v[i]));
+	}
+}

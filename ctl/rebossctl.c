@@ -1,0 +1,752 @@
+/*
+ * rebossctl - the operator's tool (PRODUCT.md, Operations).
+ *
+ *   rebossctl [--config FILE] migrate [--sql-dir DIR]
+ *   rebossctl [--config FILE] check-config
+ *   rebossctl [--config FILE] status [--json]
+ *   rebossctl [--config FILE] seal-tokens
+ *   rebossctl help
+ *
+ * Exit codes: 0 ok; 1 a problem was found and reported; 2 usage error, or
+ * the configuration or the database could not be used.  Messages go to
+ * stderr as "rebossctl: ...".  No secret is ever printed.
+ */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <openssl/crypto.h>
+
+/* "config.h" alone would find autoconf's config.h of the build dir. */
+#include "../lib/config.h"
+#include "crypto.h"
+#include "db.h"
+#include "log.h"
+#include "migrate.h"
+#include "util.h"
+
+#ifndef REBOSS_SQLDIR
+#define REBOSS_SQLDIR	"/usr/share/reboss/sql"
+#endif
+
+#define EXIT_PROBLEM	1
+#define EXIT_UNUSABLE	2
+
+#define RUNS_PER_JOB	"5"
+#define FAILING_MAX	"100"
+#define CELL_MAX	60	/* characters shown of a long cell */
+
+static const char usage_text[] =
+"usage: rebossctl [--config FILE] COMMAND [OPTIONS]\n"
+"\n"
+"commands:\n"
+"  migrate [--sql-dir DIR]  apply pending SQL migrations (default DIR:\n"
+"                           $REBOSS_SQLDIR, else " REBOSS_SQLDIR ")\n"
+"  check-config             report every problem of the configuration file\n"
+"  status [--json]          recent job runs and failing shops\n"
+"  seal-tokens              seal shop access tokens stored in plain text\n"
+"  help                     this text\n"
+"\n"
+"The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
+CONFIG_DEFAULT_PATH ".\n"
+"Exit status: 0 ok, 1 a problem was reported, 2 usage error or the\n"
+"configuration or database could not be used.\n";
+
+static void usage_error(const char *fmt, ...) RB_PRINTF(1, 2);
+
+static void
+usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("rebossctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'rebossctl help'.\n", stderr);
+}
+
+static int
+load_config(const char *cli, struct rb_config *cfg)
+{
+	struct rb_err err = { 0 };
+
+	if (config_load(cfg, config_path(cli), &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+connect_db(const struct rb_config *cfg, struct db *db)
+{
+	struct rb_err err = { 0 };
+
+	if (db_connect(db, cfg->database_url, &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return -1;
+	}
+	return 0;
+}
+
+/* 1 when every named table exists, 0 when one is missing, -1 on error. */
+static int
+tables_exist(struct db *db, struct rb_err *err)
+{
+	PGresult *res;
+	int rc;
+
+	res = db_query(db, "SELECT to_regclass('public.shops') IS NOT NULL "
+	    "AND to_regclass('public.job_runs') IS NOT NULL "
+	    "AND to_regclass('public.shop_job_status') IS NOT NULL",
+	    0, NULL, err);
+	if (res == NULL)
+		return -1;
+	rc = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return rc;
+}
+
+/* --- migrate ------------------------------------------------------------- */
+
+static int
+cmd_migrate(const char *cli_config, const char *sql_dir)
+{
+	struct rb_config cfg;
+	struct db db = { 0 };
+	struct rb_err err = { 0 };
+	int applied = 0, rc = EXIT_UNUSABLE;
+
+	if (sql_dir == NULL)
+		sql_dir = getenv("REBOSS_SQLDIR");
+	if (sql_dir == NULL || sql_dir[0] == '\0')
+		sql_dir = REBOSS_SQLDIR;
+	if (load_config(cli_config, &cfg) == -1)
+		return EXIT_UNUSABLE;
+	if (connect_db(&cfg, &db) == -1)
+		goto done;
+	if (migrate_apply(&db, sql_dir, &applied, &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		if (applied > 0)
+			fprintf(stderr, "rebossctl: %d migration(s) were "
+			    "applied before the failure\n", applied);
+		/* A failing or changed migration is a problem reported (1);
+		 * no database or no readable sql/ means nothing could run (2). */
+		rc = strcmp(err.code, "database_unavailable") == 0 ||
+		    strcmp(err.code, "migrations_unreadable") == 0 ?
+		    EXIT_UNUSABLE : EXIT_PROBLEM;
+		goto done;
+	}
+	if (applied == 0)
+		printf("database is current\n");
+	else
+		printf("applied %d migration(s)\n", applied);
+	rc = 0;
+done:
+	db_close(&db);
+	config_free(&cfg);
+	return rc;
+}
+
+/* --- check-config ------------------------------------------------------- */
+
+static void
+report_problem(void *ctx, const char *problem)
+{
+	int *n = ctx;
+
+	(*n)++;
+	fprintf(stderr, "%s\n", problem);
+}
+
+static int
+cmd_check_config(const char *cli_config)
+{
+	const char *path = config_path(cli_config);
+	int seen = 0, n;
+
+	n = config_check(path, report_problem, &seen);
+	if (n < 0) {
+		fprintf(stderr, "rebossctl: %s: cannot be checked\n", path);
+		return EXIT_UNUSABLE;
+	}
+	if (n == 0 && seen == 0) {
+		printf("%s: OK\n", path);
+		return 0;
+	}
+	fprintf(stderr, "rebossctl: %s: %d problem(s)\n", path,
+	    n > seen ? n : seen);
+	return EXIT_PROBLEM;
+}
+
+/* --- status ----------------------------------------------------------------- */
+
+/* Number of UTF-8 characters in s. */
+static size_t
+u8len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+/*
+ * A cell for the terminal: control characters (from error texts written by
+ * jobs, which may quote upstream answers) become spaces so nothing can move
+ * the cursor or recolour the terminal; at most CELL_MAX characters.
+ */
+static char *
+cell(const char *s, size_t maxchars)
+{
+	size_t len = strlen(s), i, o = 0, chars = 0;
+	char *out;
+
+	if ((out = malloc(len + 4)) == NULL)
+		return NULL;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c & 0xc0) != 0x80) {
+			if (chars == maxchars) {
+				/* ellipsis in place of the rest */
+				if (o >= 3)
+					memcpy(out + o - 3, "...", 3);
+				break;
+			}
+			chars++;
+		}
+		out[o++] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+struct table {
+	int		 ncols;
+	const char	*const *heads;
+	char		**cells;	/* nrows * ncols */
+	int		 nrows;
+};
+
+static int
+table_add(struct table *t, const char *const *vals)
+{
+	char **nc;
+	int c;
+
+	nc = realloc(t->cells, (size_t)(t->nrows + 1) * (size_t)t->ncols *
+	    sizeof(*nc));
+	if (nc == NULL)
+		return -1;
+	t->cells = nc;
+	for (c = 0; c < t->ncols; c++) {
+		nc[t->nrows * t->ncols + c] = cell(vals[c], CELL_MAX);
+		if (nc[t->nrows * t->ncols + c] == NULL) {
+			while (--c >= 0)
+				free(nc[t->nrows * t->ncols + c]);
+			return -1;
+		}
+	}
+	t->nrows++;
+	return 0;
+}
+
+static void
+table_print(const struct table *t)
+{
+	size_t w[16] = { 0 }, l;
+	int r, c;
+
+	for (c = 0; c < t->ncols && c < 16; c++)
+		w[c] = u8len(t->heads[c]);
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols && c < 16; c++)
+			if ((l = u8len(t->cells[r * t->ncols + c])) > w[c])
+				w[c] = l;
+	for (r = -1; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols && c < 16; c++) {
+			const char *s = r < 0 ? t->heads[c] :
+			    t->cells[r * t->ncols + c];
+
+			fputs(s, stdout);
+			if (c + 1 < t->ncols)
+				for (l = u8len(s); l < w[c] + 2; l++)
+					putchar(' ');
+		}
+		putchar('\n');
+	}
+}
+
+static void
+table_free(struct table *t)
+{
+	int i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	t->cells = NULL;
+	t->nrows = 0;
+}
+
+static void
+fmt_duration(const char *secs, char *out, size_t outsz)
+{
+	long s;
+
+	if (rb_parse_long(secs, 0, 1L << 40, &s) == -1) {
+		rb_strlcpy(out, "-", outsz);
+		return;
+	}
+	if (s >= 86400)
+		(void)snprintf(out, outsz, "%ldd%02ldh", s / 86400,
+		    s % 86400 / 3600);
+	else if (s >= 3600)
+		(void)snprintf(out, outsz, "%ldh%02ldm", s / 3600,
+		    s % 3600 / 60);
+	else if (s >= 60)
+		(void)snprintf(out, outsz, "%ldm%02lds", s / 60, s % 60);
+	else
+		(void)snprintf(out, outsz, "%lds", s);
+}
+
+/* "2025-01-02T03:04:05Z" -> "2025-01-02 03:04:05" for the table. */
+static void
+fmt_time(const char *iso, char *out, size_t outsz)
+{
+	size_t n;
+
+	rb_strlcpy(out, iso, outsz);
+	if ((n = strlen(out)) > 0 && out[n - 1] == 'Z')
+		out[n - 1] = '\0';
+	if (strlen(out) > 10 && out[10] == 'T')
+		out[10] = ' ';
+	if (out[0] == '\0')
+		rb_strlcpy(out, "-", outsz);
+}
+
+#define ISO(col) "coalesce(to_char(" col " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '')"
+
+static const char runs_sql[] =
+    "SELECT job_type, id::text, status, " ISO("started_at") ", "
+    ISO("completed_at") ", "
+    "greatest(0, floor(extract(epoch FROM coalesce(completed_at, now()) "
+    "- started_at)))::bigint::text, shops_processed::text, "
+    "shops_failed::text, coalesce(shops_total::text, ''), "
+    "coalesce(host, ''), coalesce(finish_reason, '') "
+    "FROM (SELECT *, row_number() OVER (PARTITION BY job_type "
+    "ORDER BY started_at DESC) AS rn FROM public.job_runs) r "
+    "WHERE rn <= $1::int ORDER BY job_type, started_at DESC";
+
+static const char failing_sql[] =
+    "SELECT s.id::text, s.shop_domain, j.job_type, "
+    "coalesce(j.last_status, ''), " ISO("j.last_run_at") ", "
+    "j.consecutive_failures::text, coalesce(j.last_error, '') "
+    "FROM public.shop_job_status j JOIN public.shops s ON s.id = j.shop_id "
+    "WHERE j.last_status IS DISTINCT FROM 'success' "
+    "AND j.last_status IS NOT NULL "
+    "ORDER BY j.last_run_at DESC NULLS LAST, s.shop_domain "
+    "LIMIT $1::int";
+
+static json_t *
+json_int_or_null(const char *s)
+{
+	long v;
+
+	if (s[0] == '\0' || rb_parse_long(s, -(1L << 40), 1L << 40, &v) == -1)
+		return json_null();
+	return json_integer(v);
+}
+
+static json_t *
+json_str_or_null(const char *s)
+{
+	return s[0] == '\0' ? json_null() : json_string(s);
+}
+
+static int
+status_json(const PGresult *runs, const PGresult *fail)
+{
+	json_t *root = NULL, *ra, *fa, *o;
+	int r, rc = -1;
+
+	if ((root = json_object()) == NULL || (ra = json_array()) == NULL ||
+	    json_object_set_new(root, "runs", ra) == -1 ||
+	    (fa = json_array()) == NULL ||
+	    json_object_set_new(root, "failing_shops", fa) == -1)
+		goto done;
+	for (r = 0; r < PQntuples(runs); r++) {
+		o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, "
+		    "s:o, s:o}",
+		    "job_type", PQgetvalue(runs, r, 0),
+		    "id", PQgetvalue(runs, r, 1),
+		    "status", PQgetvalue(runs, r, 2),
+		    "started_at", json_str_or_null(PQgetvalue(runs, r, 3)),
+		    "completed_at", json_str_or_null(PQgetvalue(runs, r, 4)),
+		    "duration_s", json_int_or_null(PQgetvalue(runs, r, 5)),
+		    "shops_processed", json_int_or_null(PQgetvalue(runs, r, 6)),
+		    "shops_failed", json_int_or_null(PQgetvalue(runs, r, 7)),
+		    "shops_total", json_int_or_null(PQgetvalue(runs, r, 8)),
+		    "host", json_str_or_null(PQgetvalue(runs, r, 9)),
+		    "finish_reason", json_str_or_null(PQgetvalue(runs, r, 10)));
+		if (o == NULL || json_array_append_new(ra, o) == -1)
+			goto done;
+	}
+	for (r = 0; r < PQntuples(fail); r++) {
+		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
+		    "shop_id", PQgetvalue(fail, r, 0),
+		    "shop_domain", PQgetvalue(fail, r, 1),
+		    "job_type", PQgetvalue(fail, r, 2),
+		    "last_status", PQgetvalue(fail, r, 3),
+		    "last_run_at", json_str_or_null(PQgetvalue(fail, r, 4)),
+		    "consecutive_failures",
+		    json_int_or_null(PQgetvalue(fail, r, 5)),
+		    "last_error", json_str_or_null(PQgetvalue(fail, r, 6)));
+		if (o == NULL || json_array_append_new(fa, o) == -1)
+			goto done;
+	}
+	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) == -1)
+		goto done;
+	putchar('\n');
+	rc = 0;
+done:
+	json_decref(root);
+	return rc;
+}
+
+static int
+status_table(const PGresult *runs, const PGresult *fail)
+{
+	static const char *const rh[] = { "JOB", "STARTED (UTC)", "DURATION",
+	    "STATUS", "SHOPS", "FAILED", "HOST", "RUN" };
+	static const char *const fh[] = { "SHOP", "JOB", "STATUS",
+	    "LAST RUN (UTC)", "FAILURES", "ERROR" };
+	struct table t = { .ncols = 8, .heads = rh };
+	char started[32], dur[32], shops[48];
+	const char *v[8];
+	int r;
+
+	printf("Recent runs (at most %s per job, newest first)\n",
+	    RUNS_PER_JOB);
+	if (PQntuples(runs) == 0)
+		printf("  no runs recorded yet\n");
+	for (r = 0; r < PQntuples(runs); r++) {
+		fmt_time(PQgetvalue(runs, r, 3), started, sizeof(started));
+		fmt_duration(PQgetvalue(runs, r, 5), dur, sizeof(dur));
+		if (PQgetvalue(runs, r, 8)[0] != '\0')
+			(void)snprintf(shops, sizeof(shops), "%s/%s",
+			    PQgetvalue(runs, r, 6), PQgetvalue(runs, r, 8));
+		else
+			rb_strlcpy(shops, PQgetvalue(runs, r, 6),
+			    sizeof(shops));
+		v[0] = PQgetvalue(runs, r, 0);
+		v[1] = started;
+		v[2] = dur;
+		v[3] = PQgetvalue(runs, r, 2);
+		v[4] = shops;
+		v[5] = PQgetvalue(runs, r, 7);
+		v[6] = PQgetvalue(runs, r, 9)[0] != '\0' ?
+		    PQgetvalue(runs, r, 9) : "-";
+		v[7] = PQgetvalue(runs, r, 1);
+		if (table_add(&t, v) == -1)
+			goto fail;
+	}
+	if (t.nrows > 0)
+		table_print(&t);
+	table_free(&t);
+
+	t.ncols = 6;
+	t.heads = fh;
+	printf("\nFailing shops (last outcome not success)\n");
+	if (PQntuples(fail) == 0)
+		printf("  none\n");
+	for (r = 0; r < PQntuples(fail); r++) {
+		fmt_time(PQgetvalue(fail, r, 4), started, sizeof(started));
+		v[0] = PQgetvalue(fail, r, 1);
+		v[1] = PQgetvalue(fail, r, 2);
+		v[2] = PQgetvalue(fail, r, 3);
+		v[3] = started;
+		v[4] = PQgetvalue(fail, r, 5);
+		v[5] = PQgetvalue(fail, r, 6)[0] != '\0' ?
+		    PQgetvalue(fail, r, 6) : "-";
+		if (table_add(&t, v) == -1)
+			goto fail;
+	}
+	if (t.nrows > 0)
+		table_print(&t);
+	table_free(&t);
+	return 0;
+fail:
+	table_free(&t);
+	return -1;
+}
+
+static int
+cmd_status(const char *cli_config, bool as_json)
+{
+	struct rb_config cfg;
+	struct db db = { 0 };
+	struct rb_err err = { 0 };
+	PGresult *runs = NULL, *fail = NULL;
+	const char *p_runs[] = { RUNS_PER_JOB };
+	const char *p_fail[] = { FAILING_MAX };
+	int rc = EXIT_UNUSABLE, have;
+
+	if (load_config(cli_config, &cfg) == -1)
+		return EXIT_UNUSABLE;
+	if (connect_db(&cfg, &db) == -1)
+		goto done;
+	if ((have = tables_exist(&db, &err)) == -1)
+		goto dberr;
+	if (have == 0) {
+		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
+		    "yet: run rebossctl migrate\n");
+		rc = EXIT_PROBLEM;
+		goto done;
+	}
+	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
+	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL)
+		goto dberr;
+	if ((as_json ? status_json(runs, fail) : status_table(runs, fail))
+	    == -1) {
+		fprintf(stderr, "rebossctl: out of memory\n");
+		goto done;
+	}
+	if (fflush(stdout) == EOF) {
+		perror("rebossctl: stdout");
+		goto done;
+	}
+	rc = 0;
+	goto done;
+dberr:
+	fprintf(stderr, "rebossctl: %s\n", err.msg);
+done:
+	PQclear(runs);
+	PQclear(fail);
+	db_close(&db);
+	config_free(&cfg);
+	return rc;
+}
+
+/* --- seal-tokens ------------------------------------------------------------ */
+
+/*
+ * Seals one shop's token under a row lock, so a token the dashboard writes
+ * at the same moment is not overwritten with an older value.  1 when sealed
+ * now, 0 when nothing was left to do, -1 on error.
+ */
+static int
+seal_one(struct db *db, const unsigned char key[32], const char *id,
+    struct rb_err *err)
+{
+	PGresult *res = NULL;
+	char aad[128], *plain = NULL, *sealed = NULL;
+	const char *p[2];
+	int n, rc = -1;
+
+	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
+	if (n < 0 || (size_t)n >= sizeof(aad))
+		return rb_err_set(err, 500, "seal_failed", "Bad shop id.");
+	if (db_begin(db, err) == -1)
+		return -1;
+	p[0] = id;
+	res = db_query(db, "SELECT access_token FROM public.shops "
+	    "WHERE id = $1::uuid FOR UPDATE", 1, p, err);
+	if (res == NULL)
+		goto fail;
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0) ||
+	    crypto_is_sealed(PQgetvalue(res, 0, 0))) {
+		rc = 0;		/* deleted or sealed meanwhile */
+		goto fail;
+	}
+	if ((plain = strdup(PQgetvalue(res, 0, 0))) == NULL) {
+		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		goto fail;
+	}
+	/* libpq's copy is wiped as far as we can reach it. */
+	OPENSSL_cleanse(PQgetvalue(res, 0, 0), strlen(plain));
+	PQclear(res);
+	res = NULL;
+	if (crypto_seal(key, aad, plain, strlen(plain), &sealed, err) == -1)
+		goto fail;
+	p[1] = sealed;
+	if (db_exec(db, "UPDATE public.shops SET access_token = $2 "
+	    "WHERE id = $1::uuid", 2, p, err) == -1)
+		goto fail;
+	if (db_commit(db, err) == -1)
+		goto fail;
+	crypto_free_secret(plain);
+	free(sealed);
+	return 1;
+fail:
+	PQclear(res);
+	db_rollback(db);
+	crypto_free_secret(plain);
+	free(sealed);
+	return rc;
+}
+
+static int
+cmd_seal_tokens(const char *cli_config)
+{
+	struct rb_config cfg;
+	struct db db = { 0 };
+	struct rb_err err = { 0 };
+	PGresult *ids = NULL;
+	int rc = EXIT_UNUSABLE, have, r, sealed = 0, failed = 0, one;
+
+	if (load_config(cli_config, &cfg) == -1)
+		return EXIT_UNUSABLE;
+	if (connect_db(&cfg, &db) == -1)
+		goto done;
+	if ((have = tables_exist(&db, &err)) == -1)
+		goto dberr;
+	if (have == 0) {
+		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
+		    "yet: run rebossctl migrate\n");
+		rc = EXIT_PROBLEM;
+		goto done;
+	}
+	/* Candidates only by prefix (no token leaves the server here);
+	 * crypto_is_sealed() decides under the row lock. */
+	ids = db_query(&db, "SELECT id::text FROM public.shops "
+	    "WHERE access_token IS NOT NULL "
+	    "AND left(access_token, 5) <> 'rbs1:' ORDER BY id", 0, NULL, &err);
+	if (ids == NULL)
+		goto dberr;
+	for (r = 0; r < PQntuples(ids); r++) {
+		one = seal_one(&db, cfg.token_key, PQgetvalue(ids, r, 0), &err);
+		if (one == 1) {
+			sealed++;
+		} else if (one == -1) {
+			failed++;
+			fprintf(stderr, "rebossctl: shop %s: %s\n",
+			    PQgetvalue(ids, r, 0), err.msg);
+			if (strcmp(err.code, "database_unavailable") == 0)
+				goto done;
+		}
+	}
+	printf("sealed %d token(s)\n", sealed);
+	rc = failed > 0 ? EXIT_PROBLEM : 0;
+	goto done;
+dberr:
+	fprintf(stderr, "rebossctl: %s\n", err.msg);
+done:
+	PQclear(ids);
+	db_close(&db);
+	config_free(&cfg);
+	return rc;
+}
+
+/* --- main ------------------------------------------------------------------ */
+
+enum { OPT_SQL_DIR = 256, OPT_JSON };
+
+int
+main(int argc, char **argv)
+{
+	static const struct option gopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	static const struct option sopts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "sql-dir", required_argument, NULL, OPT_SQL_DIR },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = NULL, *sql_dir = NULL, *cmd;
+	bool json = false;
+	int c, sub_argc;
+	char **sub_argv;
+
+	log_init("rebossctl");
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:h", gopts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		default:
+			usage_error("unknown or incomplete option '%s'",
+			    argv[optind - 1]);
+			return EXIT_UNUSABLE;
+		}
+	}
+	if (optind >= argc) {
+		usage_error("%s", "no command given");
+		return EXIT_UNUSABLE;
+	}
+	cmd = argv[optind];
+	if (strcmp(cmd, "help") == 0) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "check-config") != 0 &&
+	    strcmp(cmd, "status") != 0 && strcmp(cmd, "seal-tokens") != 0) {
+		usage_error("unknown command '%s'", cmd);
+		return EXIT_UNUSABLE;
+	}
+
+	/* The command's own options; --config is accepted here too. */
+	sub_argc = argc - optind;
+	sub_argv = argv + optind;
+	optind = 0;
+	while ((c = getopt_long(sub_argc, sub_argv, "+c:h", sopts, NULL))
+	    != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return 0;
+		case OPT_SQL_DIR:
+			if (strcmp(cmd, "migrate") != 0) {
+				usage_error("--sql-dir belongs to migrate, "
+				    "not %s", cmd);
+				return EXIT_UNUSABLE;
+			}
+			sql_dir = optarg;
+			break;
+		case OPT_JSON:
+			if (strcmp(cmd, "status") != 0) {
+				usage_error("--json belongs to status, not %s",
+				    cmd);
+				return EXIT_UNUSABLE;
+			}
+			json = true;
+			break;
+		default:
+			usage_error("unknown or incomplete option '%s'",
+			    sub_argv[optind - 1]);
+			return EXIT_UNUSABLE;
+		}
+	}
+	if (optind < sub_argc) {
+		usage_error("unexpected argument '%s'", sub_argv[optind]);
+		return EXIT_UNUSABLE;
+	}
+
+	if (strcmp(cmd, "migrate") == 0)
+		return cmd_migrate(config, sql_dir);
+	if (strcmp(cmd, "check-config") == 0)
+		return cmd_check_config(config);
+	if (strcmp(cmd, "status") == 0)
+		return cmd_status(config, json);
+	return cmd_seal_tokens(config);
+}

@@ -1,0 +1,142 @@
+/*
+ * api.h - reboss-api, the FastCGI worker pool (PRODUCT.md "HTTP API").
+ *
+ * main.c    arguments, config, the listening socket
+ * pool.c    prefork supervisor: N workers on one listening fd
+ * request.c one worker: accept loop, params, body, auth, responses, logging
+ * router.c  THE route table (one row per route) and path matching
+ * routes_*.c handlers, each with the field spec of its JSON body
+ *
+ * Adding a route: write the handler (and its struct api_body when it takes
+ * a JSON body) in a routes_*.c file, declare both below, add one row to
+ * the table in router.c (and a new file to Makefile.am).  The router and
+ * request.c do routing, 404/405, authentication (401), body cap (413),
+ * content type (415), JSON parsing and field validation (400) before the
+ * handler runs; the handler only does the work and fills ctx->reply.
+ */
+#ifndef RB_API_H
+#define RB_API_H
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* By path: the build directory's autoconf config.h (found first through
+ * -I.) has the same name. */
+#include "../lib/config.h"
+#include "db.h"
+#include "jwt.h"
+#include "rb.h"
+#include "validate.h"
+
+struct http_client;
+
+/* ---- per-process state of one worker (request.c) ------------------------ */
+struct api_worker {
+	const struct rb_config	*cfg;
+	struct db		 db;
+	bool			 db_open;	/* db_connect() succeeded once */
+	struct http_client	*http;		/* created after fork */
+	struct jwt_keys		*jwt;		/* NULL: keys did not load */
+};
+
+/* ---- one request, as a handler sees it ---------------------------------- */
+#define API_QUERY_MAX		16	/* key=value pairs kept */
+#define API_QUERY_KEY_MAX	64
+#define API_QUERY_VAL_MAX	512
+#define API_EXTRA_HDR_MAX	4
+
+struct api_query_pair {
+	char	key[API_QUERY_KEY_MAX];
+	char	value[API_QUERY_VAL_MAX];	/* percent-decoded, UTF-8 */
+};
+
+struct api_ctx {
+	/* in */
+	const struct rb_config	*cfg;
+	struct api_worker	*worker;	/* use api_db() for the db */
+	struct http_client	*http;
+	const struct jwt_claims	*claims;	/* NULL on routes without auth */
+	const char		*user_id;	/* claims->sub, or NULL */
+	const struct field_value *fields;	/* one per spec row, same order */
+	size_t			 nfields;
+	char			 id[37];	/* "{id}" of the path, lower-case */
+	struct api_query_pair	 query[API_QUERY_MAX];
+	int			 nquery;
+	const char		*request_id;
+	volatile const sig_atomic_t *stop;	/* set on SIGTERM */
+	/* out */
+	int			 status;	/* 200 unless set */
+	json_t			*reply;		/* owned; NULL: empty body */
+	int			 nhdr;
+	struct {
+		char	name[32];
+		char	value[1024];
+	} hdr[API_EXTRA_HDR_MAX];
+};
+
+/* Returns 0 and fills ctx->reply/status, or -1 with err (any status). */
+typedef int (*api_handler)(struct api_ctx *ctx, struct rb_err *err);
+
+/* The JSON body a route takes: its field spec table (validate.h). */
+struct api_body {
+	const struct field_spec	*spec;
+	size_t			 n;
+};
+
+#define API_PUBLIC	false
+#define API_AUTH	true
+
+struct api_route {
+	const char		*method;	/* "GET", "POST", "DELETE" */
+	const char		*pattern;	/* "/api/shops/{id}/integrations" */
+	bool			 needs_auth;
+	const struct api_body	*body;		/* NULL: no JSON body read */
+	api_handler		 handler;
+};
+
+/* ---- helpers for handlers (request.c) ----------------------------------- */
+/* The worker's database connection, connected on first use; NULL and a 503
+ * "database_unavailable" in err when the server cannot be reached. */
+struct db *api_db(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+/* Value of a query-string key (first occurrence), or NULL. */
+const char *api_query_get(const struct api_ctx *ctx, const char *key);
+/* Adds a response header (e.g. Location for a 302); -1 when full/invalid. */
+int	api_set_header(struct api_ctx *ctx, const char *name,
+	    const char *value) RB_WUR;
+/* Sets ctx->reply (taking the reference) and ctx->status; -1 on NULL. */
+int	api_reply(struct api_ctx *ctx, int status, json_t *reply,
+	    struct rb_err *err) RB_WUR;
+
+/* ---- router.c ------------------------------------------------------------ */
+enum router_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
+
+/* Matches method and path against the table.  ROUTE_FOUND: *route set and
+ * the "{id}" segment (if any) copied lower-cased into id.  ROUTE_BAD_METHOD:
+ * allow holds "GET, POST" for the Allow header. */
+enum router_result router_match(const char *method, const char *path,
+	    const struct api_route **route, char id[37], char *allow,
+	    size_t allowsz);
+/* Parses a query string into ctx->query; 400 "invalid_query" on
+ * bad %-escapes, control characters, bad UTF-8 or too many/long pairs. */
+int	router_parse_query(const char *qs, struct api_ctx *ctx,
+	    struct rb_err *err) RB_WUR;
+
+/* ---- handlers (routes_*.c) ----------------------------------------------- */
+int	h_health(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+
+extern const struct api_body body_shopify_test_connection;
+int	h_shopify_test_connection(struct api_ctx *ctx, struct rb_err *err)
+	    RB_WUR;
+extern const struct api_body body_shopify_get_collections;
+int	h_shopify_get_collections(struct api_ctx *ctx, struct rb_err *err)
+	    RB_WUR;
+
+/* ---- request.c / pool.c -------------------------------------------------- */
+/* Serves requests on listen_fd until SIGTERM/SIGINT; returns exit status. */
+int	worker_run(const struct rb_config *cfg, int listen_fd);
+/* Prefork supervisor; returns the exit status of the program. */
+int	pool_run(const struct rb_config *cfg, int listen_fd, int workers);
+
+#endif

@@ -1,0 +1,297 @@
+/*
+ * pool.c - the prefork supervisor of reboss-api.
+ *
+ * Forks N workers that all accept on the one listening fd, replaces a
+ * worker that dies (logging why), and backs off when workers die faster
+ * than DEATH_BURST per DEATH_WINDOW_MS (a crash loop must not eat the CPU).
+ * On SIGTERM/SIGINT it stops replacing, forwards SIGTERM, waits up to
+ * STOP_GRACE_MS for the workers to finish their requests, SIGKILLs the
+ * rest and exits 0.
+ *
+ * Signal handlers only set flags.  Signals stay blocked except inside
+ * ppoll(), so a flag set by a handler is always seen; children are reaped
+ * in a waitpid(-1, WNOHANG) loop.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* ppoll() */
+#endif
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <systemd/sd-daemon.h>
+
+#include "api.h"
+#include "log.h"
+#include "util.h"
+
+#define DEATH_BURST	5		/* deaths ... */
+#define DEATH_WINDOW_MS	10000		/* ... within this: back off */
+#define BACKOFF_MIN_MS	1000
+#define BACKOFF_MAX_MS	30000
+#define STOP_GRACE_MS	25000		/* < systemd's TimeoutStopSec */
+
+static volatile sig_atomic_t p_stop, p_chld;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	p_stop = 1;
+}
+
+static void
+on_chld(int sig)
+{
+	(void)sig;
+	p_chld = 1;
+}
+
+struct pool {
+	pid_t	*pids;			/* 0: free slot */
+	int	 n;
+	int	 alive;
+	int64_t	 deaths[DEATH_BURST];	/* ring of recent death times */
+	int	 ndeath;
+	int64_t	 backoff_ms;
+	int64_t	 next_spawn;		/* mono ms; 0 = now */
+};
+
+static void
+log_exit(pid_t pid, int st, bool stopping)
+{
+	if (WIFSIGNALED(st))
+		log_msg(stopping && (WTERMSIG(st) == SIGTERM ||
+		    WTERMSIG(st) == SIGKILL) ? LOG_INFO : LOG_ERR,
+		    "worker %ld killed by signal %d (%s)%s", (long)pid,
+		    WTERMSIG(st), strsignal(WTERMSIG(st)),
+		    WCOREDUMP(st) ? ", core dumped" : "");
+	else if (WIFEXITED(st))
+		log_msg(WEXITSTATUS(st) == 0 && stopping ? LOG_INFO : LOG_ERR,
+		    "worker %ld exited with status %d", (long)pid,
+		    WEXITSTATUS(st));
+}
+
+/* Reaps every child that ended; returns how many. */
+static int
+reap(struct pool *p, bool stopping)
+{
+	pid_t pid;
+	int st, i, n = 0;
+
+	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+		for (i = 0; i < p->n; i++) {
+			if (p->pids[i] != pid)
+				continue;
+			p->pids[i] = 0;
+			p->alive--;
+			n++;
+			log_exit(pid, st, stopping);
+			if (!stopping)
+				p->deaths[p->ndeath++ % DEATH_BURST] =
+				    rb_mono_ms();
+			break;
+		}
+	}
+	return n;
+}
+
+/* True when DEATH_BURST workers died within DEATH_WINDOW_MS. */
+static bool
+dying_too_fast(const struct pool *p, int64_t now)
+{
+	int64_t oldest;
+
+	if (p->ndeath < DEATH_BURST)
+		return false;
+	oldest = p->deaths[p->ndeath % DEATH_BURST];	/* next to be overwritten */
+	return now - oldest < DEATH_WINDOW_MS;
+}
+
+static pid_t
+spawn(const struct rb_config *cfg, int fd, const sigset_t *orig)
+{
+	struct sigaction sa;
+	pid_t pid, parent = getpid();
+
+	pid = fork();
+	if (pid != 0)
+		return pid;
+	/* child: default dispositions, the mask we started with */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigprocmask(SIG_SETMASK, orig, NULL);
+	/* A supervisor killed with SIGKILL must not leave workers behind. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
+		_exit(1);
+	_exit(worker_run(cfg, fd));
+}
+
+static void
+fill(struct pool *p, const struct rb_config *cfg, int fd,
+    const sigset_t *orig)
+{
+	int64_t now = rb_mono_ms();
+	int i;
+
+	if (p->alive >= p->n || now < p->next_spawn)
+		return;
+	if (p->next_spawn == 0 && dying_too_fast(p, now)) {
+		p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 :
+		    BACKOFF_MIN_MS;
+		if (p->backoff_ms > BACKOFF_MAX_MS)
+			p->backoff_ms = BACKOFF_MAX_MS;
+		p->next_spawn = now + p->backoff_ms;
+		log_err("workers are dying fast (%d within %d s): waiting "
+		    "%lld ms before starting new ones", DEATH_BURST,
+		    DEATH_WINDOW_MS / 1000, (long long)p->backoff_ms);
+		return;
+	}
+	p->next_spawn = 0;
+	if (!dying_too_fast(p, now))
+		p->backoff_ms = 0;
+	for (i = 0; i < p->n && p->alive < p->n; i++) {
+		pid_t pid;
+
+		if (p->pids[i] != 0)
+			continue;
+		if ((pid = spawn(cfg, fd, orig)) == -1) {
+			log_err("cannot start a worker: %s", strerror(errno));
+			p->deaths[p->ndeath++ % DEATH_BURST] = now;
+			return;
+		}
+		p->pids[i] = pid;
+		p->alive++;
+		log_debug("worker %ld started", (long)pid);
+	}
+}
+
+/* Waits for a signal or timeout_ms, signals unblocked only meanwhile. */
+static void
+wait_signal(int64_t timeout_ms, const sigset_t *orig)
+{
+	struct timespec ts;
+
+	if (timeout_ms < 0)
+		timeout_ms = 0;
+	ts.tv_sec = timeout_ms / 1000;
+	ts.tv_nsec = (timeout_ms % 1000) * 1000000;
+	(void)ppoll(NULL, 0, &ts, orig);
+}
+
+static void
+stop_all(struct pool *p, const sigset_t *orig)
+{
+	int64_t deadline;
+	int i;
+
+	(void)sd_notify(0, "STOPPING=1");
+	log_info("stopping %d workers", p->alive);
+	for (i = 0; i < p->n; i++)
+		if (p->pids[i] != 0)
+			(void)kill(p->pids[i], SIGTERM);
+	deadline = rb_mono_ms() + STOP_GRACE_MS;
+	while (p->alive > 0 && rb_mono_ms() < deadline) {
+		p_chld = 0;
+		(void)reap(p, true);
+		if (p->alive == 0)
+			break;
+		wait_signal(deadline - rb_mono_ms() < 1000 ?
+		    deadline - rb_mono_ms() : 1000, orig);
+	}
+	if (p->alive > 0) {
+		log_warn("%d workers did not stop within %d s: killing them",
+		    p->alive, STOP_GRACE_MS / 1000);
+		for (i = 0; i < p->n; i++)
+			if (p->pids[i] != 0)
+				(void)kill(p->pids[i], SIGKILL);
+		for (i = 0; i < p->n; i++) {
+			int st;
+
+			if (p->pids[i] == 0)
+				continue;
+			while (waitpid(p->pids[i], &st, 0) == -1 &&
+			    errno == EINTR)
+				;
+			log_exit(p->pids[i], st, true);
+			p->pids[i] = 0;
+			p->alive--;
+		}
+	}
+}
+
+int
+pool_run(const struct rb_config *cfg, int listen_fd, int workers)
+{
+	struct pool p;
+	struct sigaction sa;
+	sigset_t block, orig;
+	bool ready = false;
+
+	memset(&p, 0, sizeof(p));
+	p.n = workers;
+	if ((p.pids = calloc((size_t)workers, sizeof(*p.pids))) == NULL) {
+		log_err("out of memory");
+		return 1;
+	}
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGCHLD);
+	(void)sigprocmask(SIG_BLOCK, &block, &orig);
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = on_stop;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_chld;
+	sa.sa_flags = SA_NOCLDSTOP;
+	(void)sigaction(SIGCHLD, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sa.sa_flags = 0;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	/* the children restore the original mask, minus nothing */
+	sigdelset(&orig, SIGTERM);
+	sigdelset(&orig, SIGINT);
+	sigdelset(&orig, SIGCHLD);
+
+	log_info("supervisor %ld starting %d workers", (long)getpid(),
+	    workers);
+	while (!p_stop) {
+		int64_t wait_ms = 60000;
+
+		p_chld = 0;
+		(void)reap(&p, false);
+		if (p_stop)
+			break;
+		fill(&p, cfg, listen_fd, &orig);
+		if (!ready && p.alive > 0) {
+			(void)sd_notifyf(0, "READY=1\nSTATUS=serving with %d "
+			    "workers\nMAINPID=%ld", workers, (long)getpid());
+			ready = true;
+		}
+		if (p.next_spawn != 0)
+			wait_ms = p.next_spawn - rb_mono_ms();
+		else if (p.alive < p.n)
+			wait_ms = 100;
+		if (!p_chld && !p_stop)
+			wait_signal(wait_ms, &orig);
+	}
+	stop_all(&p, &orig);
+	log_info("supervisor stopped");
+	free(p.pids);
+	return 0;
+}

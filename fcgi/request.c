@@ -1,0 +1,674 @@
+/*
+ * request.c - one reboss-api worker: the FastCGI accept loop and everything
+ * a request goes through before and after its handler.
+ *
+ * Order of checks: params -> route (404/405) -> query (400) -> auth (401)
+ * -> Content-Length cap (413, before reading) -> Content-Type (415) ->
+ * body read (400 when short) -> JSON object (400) -> fields (400) ->
+ * handler.  Every error body is {"success":false,"error":...,"code":...}.
+ *
+ * Signals: SIGTERM/SIGINT set w_stop and FCGX_ShutdownPending().  They are
+ * blocked while a request is being served (so libfcgi's reads and writes
+ * are not cut by EINTR) and unblocked only around FCGX_Accept_r(), which
+ * the request was initialised to fail on EINTR: an idle worker ends at
+ * once, a busy one after its current request.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#define METHOD_MAX	16
+#define URI_MAX		2048
+#define QUERY_MAX	4096
+#define CTYPE_MAX	256
+#define AUTH_MAX	(JWT_MAX_LEN + 32)
+#define REQID_MAX	65
+#define ACCEPT_FAIL_MAX	50	/* consecutive accept failures: give up */
+
+static volatile sig_atomic_t w_stop;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	w_stop = 1;
+	FCGX_ShutdownPending();
+}
+
+/* What we keep of one request's params, copied into bounded buffers. */
+struct req_info {
+	char	method[METHOD_MAX];
+	char	uri[URI_MAX];
+	char	query[QUERY_MAX];
+	char	ctype[CTYPE_MAX];
+	char	auth[AUTH_MAX];
+	char	reqid[REQID_MAX];
+	char	clen[32];
+	bool	has_clen;
+};
+
+/* ---- helpers for handlers ----------------------------------------------- */
+
+struct db *
+api_db(struct api_ctx *ctx, struct rb_err *err)
+{
+	struct api_worker *w = ctx->worker;
+
+	if (!w->db_open) {
+		memset(&w->db, 0, sizeof(w->db));
+		if (db_connect(&w->db, w->cfg->database_url, err) == -1) {
+			db_close(&w->db);
+			memset(&w->db, 0, sizeof(w->db));
+			if (err != NULL && (err->status == 0 ||
+			    err->code[0] == '\0'))
+				rb_err_set(err, 503, "database_unavailable",
+				    "The database cannot be reached; try again "
+				    "in a moment.");
+			return NULL;
+		}
+		w->db_open = true;
+	}
+	return &w->db;
+}
+
+static bool
+header_text_ok(const char *s, bool name)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c < 0x20 || c == 0x7f)
+			return false;
+		if (name && !(c == '-' || (c >= '0' && c <= '9') ||
+		    (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z')))
+			return false;
+	}
+	return true;
+}
+
+int
+api_set_header(struct api_ctx *ctx, const char *name, const char *value)
+{
+	if (ctx->nhdr >= API_EXTRA_HDR_MAX || !header_text_ok(name, true) ||
+	    !header_text_ok(value, false) || name[0] == '\0' ||
+	    strlen(name) >= sizeof(ctx->hdr[0].name) ||
+	    strlen(value) >= sizeof(ctx->hdr[0].value))
+		return -1;
+	rb_strlcpy(ctx->hdr[ctx->nhdr].name, name, sizeof(ctx->hdr[0].name));
+	rb_strlcpy(ctx->hdr[ctx->nhdr].value, value,
+	    sizeof(ctx->hdr[0].value));
+	ctx->nhdr++;
+	return 0;
+}
+
+int
+api_reply(struct api_ctx *ctx, int status, json_t *reply, struct rb_err *err)
+{
+	if (reply == NULL)
+		return rb_err_set(err, 500, "out_of_memory",
+		    "The server ran out of memory; try again.");
+	json_decref(ctx->reply);
+	ctx->reply = reply;
+	ctx->status = status;
+	return 0;
+}
+
+/* ---- response ------------------------------------------------------------ */
+
+static const char *
+reason(int status)
+{
+	switch (status) {
+	case 200: return "OK";
+	case 201: return "Created";
+	case 204: return "No Content";
+	case 302: return "Found";
+	case 400: return "Bad Request";
+	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
+	case 403: return "Forbidden";
+	case 404: return "Not Found";
+	case 405: return "Method Not Allowed";
+	case 409: return "Conflict";
+	case 413: return "Payload Too Large";
+	case 414: return "URI Too Long";
+	case 415: return "Unsupported Media Type";
+	case 423: return "Locked";
+	case 429: return "Too Many Requests";
+	case 500: return "Internal Server Error";
+	case 502: return "Bad Gateway";
+	case 503: return "Service Unavailable";
+	case 504: return "Gateway Timeout";
+	default: return status < 400 ? "OK" : "Error";
+	}
+}
+
+/* Turns err into the contract's error body on ctx (status, reply). */
+static void
+set_error(struct api_ctx *ctx, const struct rb_err *err)
+{
+	int status = err->status >= 400 && err->status <= 599 ?
+	    err->status : 500;
+	const char *code = err->code[0] ? err->code : "internal_error";
+	const char *msg = err->msg[0] ? err->msg :
+	    "The server could not answer this request; try again later.";
+
+	/* lib/db's sentences name hosts and sockets: for the operator's log
+	 * (request.c logs every 5xx), not for the browser. */
+	if (strcmp(code, "database_unavailable") == 0)
+		msg = "The database is unavailable right now; try again in a "
+		    "moment.";
+	else if (strcmp(code, "database_error") == 0)
+		msg = "A database error stopped this request; try again, and "
+		    "tell the operator if it persists.";
+
+	json_decref(ctx->reply);
+	ctx->reply = json_pack("{s:b,s:s,s:s}", "success", 0, "error", msg,
+	    "code", code);
+	ctx->status = status;
+}
+
+/* libfcgi's FCGX_FPrintF has its own, smaller printf: headers are built
+ * with snprintf into one buffer and written with FCGX_PutStr. */
+static void
+write_response(FCGX_Request *req, struct api_ctx *ctx, bool head)
+{
+	static const char oom[] = "Status: 500 Internal Server Error\r\n"
+	    "Content-Type: application/json; charset=utf-8\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n\r\n"
+	    "{\"success\":false,\"error\":\"The server ran out of memory; "
+	    "try again.\",\"code\":\"out_of_memory\"}";
+	struct rb_buf h = { .max = 16384 };
+	char *body = NULL;
+	size_t blen = 0;
+	int i, rc = 0;
+
+	if (ctx->reply != NULL && (body = json_dumps(ctx->reply,
+	    JSON_COMPACT)) == NULL)
+		goto oom;
+	if (body != NULL)
+		blen = strlen(body);
+	if (rb_buf_printf(&h, "Status: %d %s\r\n", ctx->status,
+	    reason(ctx->status)) == -1 ||
+	    (body != NULL && rb_buf_puts(&h, "Content-Type: application/json; "
+	    "charset=utf-8\r\n") == -1) ||
+	    rb_buf_printf(&h, "Content-Length: %zu\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "X-Content-Type-Options: nosniff\r\n", blen) == -1 ||
+	    (ctx->request_id != NULL && rb_buf_printf(&h,
+	    "X-Request-Id: %s\r\n", ctx->request_id) == -1))
+		goto oom;
+	for (i = 0; i < ctx->nhdr; i++)
+		if (rb_buf_printf(&h, "%s: %s\r\n", ctx->hdr[i].name,
+		    ctx->hdr[i].value) == -1)
+			goto oom;
+	if (rb_buf_puts(&h, "\r\n") == -1)
+		goto oom;
+	rc |= FCGX_PutStr(h.data, (int)h.len, req->out) < 0;
+	if (body != NULL && !head && blen > 0)
+		rc |= FCGX_PutStr(body, (int)blen, req->out) < 0;
+	goto out;
+oom:
+	ctx->status = 500;
+	rc |= FCGX_PutStr(oom, (int)(head ? strstr(oom, "\r\n\r\n") + 4 - oom :
+	    (long)sizeof(oom) - 1), req->out) < 0;
+out:
+	if (rc)
+		log_debug("the web server went away before the answer was "
+		    "written");
+	rb_buf_free(&h);
+	free(body);
+}
+
+/* ---- params and body ------------------------------------------------------ */
+
+/* Copies param name into dst; 1 when absent, -1 when too long. */
+static int
+copy_param(FCGX_Request *req, const char *name, char *dst, size_t dstsz)
+{
+	const char *v = FCGX_GetParam(name, req->envp);
+
+	dst[0] = '\0';
+	if (v == NULL)
+		return 1;
+	if (rb_strlcpy(dst, v, dstsz) >= dstsz)
+		return -1;
+	return 0;
+}
+
+static bool
+reqid_ok(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s != '\0'; s++, n++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+		    (c >= 'a' && c <= 'z') || c == '-' || c == '_' ||
+		    c == '.' || c == ':'))
+			return false;
+	}
+	return n > 0 && n < REQID_MAX;
+}
+
+static int
+read_params(FCGX_Request *req, struct req_info *ri, struct rb_err *err)
+{
+	char tmp[URI_MAX];
+	int rc;
+
+	if (copy_param(req, "REQUEST_METHOD", ri->method,
+	    sizeof(ri->method)) != 0 || ri->method[0] == '\0')
+		return rb_err_set(err, 400, "bad_request",
+		    "The request has no valid method.");
+	rc = copy_param(req, "DOCUMENT_URI", ri->uri, sizeof(ri->uri));
+	if (rc == 1 || (rc == 0 && ri->uri[0] == '\0')) {
+		/* no DOCUMENT_URI: SCRIPT_NAME + PATH_INFO */
+		if (copy_param(req, "SCRIPT_NAME", ri->uri,
+		    sizeof(ri->uri)) == -1 ||
+		    copy_param(req, "PATH_INFO", tmp, sizeof(tmp)) == -1 ||
+		    strlen(ri->uri) + strlen(tmp) >= sizeof(ri->uri))
+			rc = -1;
+		else {
+			memcpy(ri->uri + strlen(ri->uri), tmp,
+			    strlen(tmp) + 1);
+			rc = 0;
+		}
+	}
+	if (rc == -1)
+		return rb_err_set(err, 414, "uri_too_long",
+		    "The request path is longer than %d bytes.", URI_MAX - 1);
+	if (ri->uri[0] == '\0')
+		rb_strlcpy(ri->uri, "/", sizeof(ri->uri));
+	if (copy_param(req, "QUERY_STRING", ri->query, sizeof(ri->query)) ==
+	    -1)
+		return rb_err_set(err, 414, "uri_too_long",
+		    "The query string is longer than %d bytes.",
+		    QUERY_MAX - 1);
+	if (copy_param(req, "CONTENT_TYPE", ri->ctype, sizeof(ri->ctype)) ==
+	    -1)
+		return rb_err_set(err, 415, "unsupported_media_type",
+		    "Send the body as Content-Type: application/json.");
+	rc = copy_param(req, "CONTENT_LENGTH", ri->clen, sizeof(ri->clen));
+	if (rc == -1)
+		return rb_err_set(err, 400, "invalid_content_length",
+		    "The Content-Length header is not a valid number.");
+	ri->has_clen = rc == 0 && ri->clen[0] != '\0';
+	/* An over-long Authorization is no token we could accept; keep a
+	 * marker so that it is refused as invalid, not as missing. */
+	if (copy_param(req, "HTTP_AUTHORIZATION", ri->auth,
+	    sizeof(ri->auth)) == -1)
+		rb_strlcpy(ri->auth, "Bearer -", sizeof(ri->auth));
+	if (copy_param(req, "HTTP_X_REQUEST_ID", ri->reqid,
+	    sizeof(ri->reqid)) != 0 || !reqid_ok(ri->reqid)) {
+		if (rb_uuid_v4(ri->reqid) == -1)
+			rb_strlcpy(ri->reqid, "-", sizeof(ri->reqid));
+	}
+	return 0;
+}
+
+/* Strict: digits only, no sign, no spaces; at most 18 digits. */
+static int
+parse_content_length(const struct req_info *ri, long *out)
+{
+	const char *s = ri->clen;
+	size_t n = strlen(s), i;
+
+	*out = 0;
+	if (!ri->has_clen)
+		return 0;
+	if (n == 0 || n > 18)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+	return rb_parse_long(s, 0, LONG_MAX, out);
+}
+
+static bool
+is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	const char *p;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	if (strncasecmp(ct, want, sizeof(want) - 1) != 0)
+		return false;
+	p = ct + sizeof(want) - 1;
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (*p == '\0')
+		return true;
+	if (*p != ';')
+		return false;
+	/* a charset parameter, when given, must be UTF-8 */
+	for (; *p != '\0'; p++)
+		if (strncasecmp(p, "charset=", 8) == 0)
+			break;
+	if (*p != '\0') {
+		p += 8;
+		if (*p == '"')
+			p++;
+		return strncasecmp(p, "utf-8", 5) == 0 &&
+		    (p[5] == '\0' || p[5] == '"' || p[5] == ';' ||
+		    p[5] == ' ');
+	}
+	return true;
+}
+
+/* Reads and parses the JSON object body; *root owned by the caller. */
+static int
+read_body(FCGX_Request *req, const struct req_info *ri,
+    const struct rb_config *cfg, json_t **root, struct rb_err *err)
+{
+	json_error_t jerr;
+	char *buf = NULL, *near;
+	long clen, max = cfg->api_body_max > 0 ? cfg->api_body_max : 65536;
+	int got = 0, n;
+
+	*root = NULL;
+	if (max > INT_MAX)
+		max = INT_MAX;
+	if (parse_content_length(ri, &clen) == -1)
+		return rb_err_set(err, 400, "invalid_content_length",
+		    "The Content-Length header is not a valid number.");
+	if (clen > max)
+		return rb_err_set(err, 413, "body_too_large",
+		    "The request body is larger than %ld bytes.", max);
+	if (!is_json_type(ri->ctype))
+		return rb_err_set(err, 415, "unsupported_media_type",
+		    "Send the body as JSON with Content-Type: "
+		    "application/json.");
+	if (clen == 0)
+		return rb_err_set(err, 400, "invalid_json",
+		    "The request body is empty; send a JSON object.");
+	if ((buf = malloc((size_t)clen)) == NULL)
+		return rb_err_set(err, 500, "out_of_memory",
+		    "The server ran out of memory; try again.");
+	while (got < clen) {
+		n = FCGX_GetStr(buf + got, (int)clen - got, req->in);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	if (got < clen) {
+		rb_err_set(err, 400, "incomplete_body",
+		    "The request body ended after %d of %ld bytes.", got, clen);
+		goto fail;
+	}
+	*root = json_loadb(buf, (size_t)clen, JSON_REJECT_DUPLICATES, &jerr);
+	if (*root == NULL) {
+		/* jansson's text may quote the input ("near '...'"), which
+		 * could be a token: keep only the description. */
+		if ((near = strstr(jerr.text, " near ")) != NULL)
+			*near = '\0';
+		rb_err_set(err, 400, "invalid_json",
+		    "The request body is not valid JSON: %s at line %d, "
+		    "column %d (byte %d).", jerr.text, jerr.line, jerr.column,
+		    jerr.position);
+		goto fail;
+	}
+	if (!json_is_object(*root)) {
+		rb_err_set(err, 400, "invalid_json",
+		    "The request body must be a JSON object.");
+		goto fail;
+	}
+	OPENSSL_cleanse(buf, (size_t)clen);
+	free(buf);
+	return 0;
+fail:
+	json_decref(*root);
+	*root = NULL;
+	if (buf != NULL) {
+		OPENSSL_cleanse(buf, (size_t)clen);
+		free(buf);
+	}
+	return -1;
+}
+
+/* "Bearer <token>" -> jwt_verify; 401 codes from jwt.h. */
+static int
+authenticate(struct api_worker *w, struct req_info *ri,
+    struct jwt_claims *claims, struct rb_err *err)
+{
+	char *tok = ri->auth;
+
+	if (tok[0] == '\0')
+		return rb_err_set(err, 401, "missing_token",
+		    "Sign in first: the request has no Authorization: Bearer "
+		    "token.");
+	if (strncasecmp(tok, "Bearer", 6) != 0 || (tok[6] != ' ' &&
+	    tok[6] != '\t'))
+		return rb_err_set(err, 401, "invalid_token",
+		    "The Authorization header must be \"Bearer\" followed by "
+		    "the access token; sign in again.");
+	tok += 6;
+	while (*tok == ' ' || *tok == '\t')
+		tok++;
+	if (*tok == '\0')
+		return rb_err_set(err, 401, "missing_token",
+		    "Sign in first: the Authorization header has no token.");
+	if (w->jwt == NULL)
+		return rb_err_set(err, 503, "auth_unavailable",
+		    "The server cannot check sign-ins right now: its JWT keys "
+		    "did not load (the operator must fix jwt_secret or "
+		    "jwks_file).");
+	if (jwt_verify(w->jwt, tok, time(NULL), claims, err) == -1) {
+		if (err != NULL && (err->status == 0 || err->code[0] == '\0'))
+			rb_err_set(err, 401, "invalid_token",
+			    "The access token is not valid; sign in again.");
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- one request --------------------------------------------------------- */
+
+static void
+handle_request(struct api_worker *w, FCGX_Request *req)
+{
+	struct req_info ri;
+	struct api_ctx ctx;
+	struct jwt_claims claims;
+	struct rb_err err;
+	struct field_value fields[16];
+	size_t nfields = 0;
+	const struct api_route *route = NULL;
+	json_t *root = NULL;
+	char allow[64];
+	int64_t t0 = rb_mono_ms();
+	bool head;
+
+	memset(&ri, 0, sizeof(ri));
+	memset(&ctx, 0, sizeof(ctx));
+	memset(&claims, 0, sizeof(claims));
+	memset(fields, 0, sizeof(fields));
+	rb_err_clear(&err);
+	ctx.cfg = w->cfg;
+	ctx.worker = w;
+	ctx.http = w->http;
+	ctx.status = 200;
+	ctx.stop = &w_stop;
+
+	if (read_params(req, &ri, &err) == -1)
+		goto fail;
+	ctx.request_id = ri.reqid;
+	head = strcmp(ri.method, "HEAD") == 0;
+	switch (router_match(ri.method, ri.uri, &route, ctx.id, allow,
+	    sizeof(allow))) {
+	case ROUTE_FOUND:
+		break;
+	case ROUTE_BAD_METHOD:
+		if (api_set_header(&ctx, "Allow", allow) == -1)
+			log_debug("Allow header not set");
+		rb_err_set(&err, 405, "method_not_allowed",
+		    "%s is not allowed here; use %s.", ri.method, allow);
+		goto fail;
+	case ROUTE_NOT_FOUND:
+		rb_err_set(&err, 404, "not_found",
+		    "There is no such endpoint; check the URL.");
+		goto fail;
+	}
+	if (router_parse_query(ri.query, &ctx, &err) == -1)
+		goto fail;
+	if (route->needs_auth) {
+		int rc = authenticate(w, &ri, &claims, &err);
+
+		OPENSSL_cleanse(ri.auth, sizeof(ri.auth));
+		if (rc == -1) {
+			if (err.status == 401 && api_set_header(&ctx,
+			    "WWW-Authenticate", strcmp(err.code,
+			    "missing_token") == 0 ? "Bearer" :
+			    "Bearer error=\"invalid_token\"") == -1)
+				log_debug("WWW-Authenticate not set");
+			goto fail;
+		}
+		ctx.claims = &claims;
+		ctx.user_id = claims.sub;
+	}
+	OPENSSL_cleanse(ri.auth, sizeof(ri.auth));
+	if (route->body != NULL) {
+		if (route->body->n > RB_NELEM(fields)) {
+			rb_err_set(&err, 500, "internal_error",
+			    "This endpoint declares too many fields.");
+			goto fail;
+		}
+		if (read_body(req, &ri, w->cfg, &root, &err) == -1)
+			goto fail;
+		nfields = route->body->n;
+		if (validate_object(root, route->body->spec, nfields, fields,
+		    &err) == -1) {
+			nfields = 0;
+			goto fail;
+		}
+		ctx.fields = fields;
+		ctx.nfields = nfields;
+	}
+	if (route->handler(&ctx, &err) == -1)
+		goto fail;
+	if (ctx.status == 0)
+		ctx.status = 200;
+	goto respond;
+fail:
+	set_error(&ctx, &err);
+	if (ctx.status >= 500)
+		log_warn("%s %s: %s (%s) rid=%s", ri.method,
+		    route ? route->pattern : "-", err.msg,
+		    err.code[0] ? err.code : "internal_error", ri.reqid);
+	head = strcmp(ri.method, "HEAD") == 0;
+respond:
+	write_response(req, &ctx, head);
+	/* The path is logged only when it matched a route: the pattern,
+	 * never ids or query values of unknown URLs. */
+	log_info("%s %s %d %lldms rid=%s%s%s", ri.method[0] ? ri.method : "-",
+	    route ? route->pattern : "(no route)", ctx.status,
+	    (long long)(rb_mono_ms() - t0), ri.reqid[0] ? ri.reqid : "-",
+	    ctx.status >= 400 && err.code[0] ? " code=" : "",
+	    ctx.status >= 400 && err.code[0] ? err.code : "");
+	json_decref(ctx.reply);
+	json_decref(root);
+	field_values_free(fields, nfields);
+	OPENSSL_cleanse(&claims, sizeof(claims));
+}
+
+/* ---- the accept loop ------------------------------------------------------ */
+
+int
+worker_run(const struct rb_config *cfg, int listen_fd)
+{
+	struct api_worker w;
+	struct sigaction sa;
+	sigset_t term, old;
+	FCGX_Request req;
+	struct rb_err err;
+	int fails = 0, status = 0;
+
+	memset(&w, 0, sizeof(w));
+	w.cfg = cfg;
+	w_stop = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;	/* no SA_RESTART: accept() fails */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    sigaction(SIGINT, &sa, NULL) == -1) {
+		log_err("worker: cannot install signal handlers: %s",
+		    strerror(errno));
+		return 1;
+	}
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
+	sigemptyset(&term);
+	sigaddset(&term, SIGTERM);
+	sigaddset(&term, SIGINT);
+	(void)sigprocmask(SIG_BLOCK, &term, &old);
+
+	if (FCGX_Init() != 0 ||
+	    FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_err("worker: libfcgi could not be initialised");
+		return 1;
+	}
+	if ((w.http = http_client_new(cfg)) == NULL) {
+		log_err("worker: the HTTP client could not be created");
+		return 1;
+	}
+	http_client_set_stop(w.http, &w_stop);
+	rb_err_clear(&err);
+	if (jwt_keys_load(&w.jwt, cfg->jwt_secret, cfg->jwks_json,
+	    &err) == -1) {
+		/* Stay up: health answers, authenticated routes say 503. */
+		log_err("worker: JWT keys did not load, authenticated routes "
+		    "will fail: %s", err.msg);
+		w.jwt = NULL;
+	}
+	/* The database is opened on first use (api_db), after fork. */
+
+	while (!w_stop) {
+		int rc;
+
+		(void)sigprocmask(SIG_UNBLOCK, &term, NULL);
+		rc = w_stop ? -1 : FCGX_Accept_r(&req);
+		(void)sigprocmask(SIG_BLOCK, &term, NULL);
+		if (rc < 0) {
+			if (w_stop)
+				break;
+			if (++fails >= ACCEPT_FAIL_MAX) {
+				log_err("worker: accepting connections keeps "
+				    "failing (%d); is the listening socket "
+				    "valid?", rc);
+				status = 1;
+				break;
+			}
+			(void)rb_sleep_ms(100, &w_stop);
+			continue;
+		}
+		fails = 0;
+		handle_request(&w, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Finish_r(&req);
+	if (w.db_open)
+		db_close(&w.db);
+	http_client_free(w.http);
+	jwt_keys_free(w.jwt);
+	(void)sigprocmask(SIG_SETMASK, &old, NULL);
+	return status;
+}

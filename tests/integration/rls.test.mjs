@@ -1,0 +1,167 @@
+// rls.test.mjs - row-level security and column privileges of sql/*.sql, as
+// the dashboard meets them through Supabase: role authenticated with the
+// user's JWT claims in request.jwt.claims, or role anon.
+//
+// The migrations are applied with psql directly (in order, each in one
+// transaction), so this suite checks the SQL independently of rebossctl.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { startPostgres } from './lib/pg.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sqlDir = path.resolve(here, '..', '..', 'sql');
+
+const A = randomUUID();
+const B = randomUUID();
+const shopA = randomUUID();
+const shopA2 = randomUUID();
+const shopB = randomUUID();
+const runId = randomUUID();
+
+const asUser = (sub) => ({ role: 'authenticated', claims: { sub, role: 'authenticated' } });
+const rows = (out) => out.split('\n').filter((l) => l !== '').sort();
+
+describe('row-level security', () => {
+  let pg;
+
+  before(async () => {
+    pg = await startPostgres();
+    const files = (await fs.readdir(sqlDir)).filter((f) => /^[0-9]{3}_[a-z0-9_]+\.sql$/.test(f)).sort();
+    assert.ok(files.length >= 1);
+    for (const f of files) {
+      const text = await fs.readFile(path.join(sqlDir, f), 'utf8');
+      await pg.psql(`BEGIN;\n${text}\nCOMMIT;`);
+    }
+    // As the owner (the backend), which RLS does not restrict.
+    await pg.psql(`
+      INSERT INTO shops (id, user_id, shop_domain, shop_name, access_token) VALUES
+        ('${shopA}', '${A}', 'alpha.myshopify.com', 'Alpha', 'rbs1:sealed-a'),
+        ('${shopA2}', '${A}', 'alpha-two.myshopify.com', 'Alpha 2', NULL),
+        ('${shopB}', '${B}', 'bravo.myshopify.com', 'Bravo', 'rbs1:sealed-b');
+      INSERT INTO job_runs (id, job_type, status, shops_processed, shops_failed, error_log)
+        VALUES ('${runId}', 'sales_tracker', 'completed_with_errors', 2, 1,
+          '[{"shop_id": "${shopB}", "error": "Shopify answered 401"}]');
+      INSERT INTO shop_job_status (shop_id, job_type, last_status, run_id) VALUES
+        ('${shopA}', 'sales_tracker', 'success', '${runId}'),
+        ('${shopB}', 'sales_tracker', 'failed', '${runId}');
+    `);
+  });
+
+  after(async () => {
+    await pg?.destroy();
+  });
+
+  test('the owner sees every row (the test data is there)', async () => {
+    assert.equal((await pg.psql('SELECT count(*) FROM shops')).trim(), '3');
+    assert.equal((await pg.psql('SELECT count(*) FROM shop_job_status')).trim(), '2');
+  });
+
+  test("a user sees only their own shops", async () => {
+    const out = await pg.psql('SELECT shop_domain FROM shops', asUser(A));
+    assert.deepEqual(rows(out), ['alpha-two.myshopify.com', 'alpha.myshopify.com']);
+    const outB = await pg.psql('SELECT shop_domain FROM shops', asUser(B));
+    assert.deepEqual(rows(outB), ['bravo.myshopify.com']);
+    assert.equal((await pg.psql(`SELECT count(*) FROM shops WHERE id = '${shopB}'`, asUser(A))).trim(), '0');
+  });
+
+  test('without a sub claim a signed-in role sees no shop', async () => {
+    assert.equal((await pg.psql('SELECT count(*) FROM shops', { role: 'authenticated' })).trim(), '0');
+  });
+
+  test('access_token is never readable, not even the own one', async () => {
+    await assert.rejects(pg.psql('SELECT access_token FROM shops', asUser(A)),
+      /permission denied for table shops/);
+    await assert.rejects(pg.psql('SELECT * FROM shops', asUser(A)), /permission denied/);
+    await assert.rejects(pg.psql(
+      `UPDATE shops SET shop_name = 'x' WHERE id = '${shopA}' RETURNING access_token`, asUser(A)),
+    /permission denied/);
+  });
+
+  test('a user may set their own token and edit their own shop', async () => {
+    const out = await pg.psql(
+      `UPDATE shops SET access_token = 'shpat_new', shop_name = 'Alpha!' WHERE id = '${shopA}' RETURNING id`,
+      asUser(A));
+    assert.equal(out.trim(), shopA);
+    assert.equal((await pg.psql(`SELECT shop_name, access_token FROM shops WHERE id = '${shopA}'`)).trim(),
+      'Alpha!|shpat_new');
+  });
+
+  test("a user cannot update another user's shop", async () => {
+    const out = await pg.psql(
+      `UPDATE shops SET shop_name = 'hijacked', access_token = 'x' WHERE id = '${shopB}' RETURNING id`,
+      asUser(A));
+    assert.equal(out.trim(), '');
+    assert.equal((await pg.psql(`SELECT shop_name, access_token FROM shops WHERE id = '${shopB}'`)).trim(),
+      'Bravo|rbs1:sealed-b');
+  });
+
+  test('a user cannot move their shop to another user', async () => {
+    // user_id is not updatable at all; and the policy's WITH CHECK holds too.
+    await assert.rejects(pg.psql(
+      `UPDATE shops SET user_id = '${B}' WHERE id = '${shopA2}'`, asUser(A)), /permission denied/);
+  });
+
+  test('a user cannot insert a shop for another user, but for themselves', async () => {
+    await assert.rejects(pg.psql(
+      `INSERT INTO shops (user_id, shop_domain, access_token) VALUES ('${B}', 'evil.myshopify.com', 'shpat_x')`,
+      asUser(A)), /row-level security/);
+    await pg.psql(
+      `INSERT INTO shops (user_id, shop_domain, access_token) VALUES ('${A}', 'alpha-three.myshopify.com', 'shpat_y')`,
+      asUser(A));
+    assert.equal((await pg.psql(
+      "SELECT user_id FROM shops WHERE shop_domain = 'alpha-three.myshopify.com'")).trim(), A);
+  });
+
+  test("a user cannot delete another user's shop", async () => {
+    const out = await pg.psql(`DELETE FROM shops WHERE id = '${shopB}' RETURNING id`, asUser(A));
+    assert.equal(out.trim(), '');
+    assert.equal((await pg.psql(`SELECT count(*) FROM shops WHERE id = '${shopB}'`)).trim(), '1');
+  });
+
+  test('shop_job_status: only the own shops, read-only', async () => {
+    const out = await pg.psql('SELECT shop_id FROM shop_job_status', asUser(A));
+    assert.deepEqual(rows(out), [shopA]);
+    assert.deepEqual(rows(await pg.psql('SELECT shop_id FROM shop_job_status', asUser(B))), [shopB]);
+    await assert.rejects(pg.psql(
+      `UPDATE shop_job_status SET last_status = 'success' WHERE shop_id = '${shopA}'`, asUser(A)),
+    /permission denied/);
+    await assert.rejects(pg.psql(
+      `INSERT INTO shop_job_status (shop_id, job_type) VALUES ('${shopA}', 'replace_job')`, asUser(A)),
+    /permission denied/);
+  });
+
+  test('job_runs: counts readable, error_log not', async () => {
+    assert.equal((await pg.psql(
+      `SELECT status, shops_processed, shops_failed FROM job_runs WHERE id = '${runId}'`, asUser(A))).trim(),
+    'completed_with_errors|2|1');
+    await assert.rejects(pg.psql('SELECT error_log FROM job_runs', asUser(A)),
+      /permission denied for table job_runs/);
+    await assert.rejects(pg.psql('SELECT * FROM job_runs', asUser(A)), /permission denied/);
+    await assert.rejects(pg.psql(`UPDATE job_runs SET status = 'failed'`, asUser(A)), /permission denied/);
+  });
+
+  test('anon gets nothing', async () => {
+    for (const t of ['shops', 'job_runs', 'shop_job_status', 'reboss_migrations']) {
+      // reboss_migrations exists only after rebossctl migrate
+      const exists = (await pg.psql(`SELECT to_regclass('public.${t}') IS NOT NULL`)).trim() === 't';
+      if (!exists) continue;
+      await assert.rejects(pg.psql(`SELECT count(*) FROM ${t}`, { role: 'anon', claims: { role: 'anon' } }),
+        /permission denied/, t);
+    }
+    await assert.rejects(pg.psql(
+      `INSERT INTO shops (user_id, shop_domain) VALUES ('${A}', 'anon.myshopify.com')`, { role: 'anon' }),
+    /permission denied/);
+  });
+
+  test('RLS is enabled on every table in public', async () => {
+    const out = await pg.psql(
+      "SELECT relname FROM pg_class WHERE relnamespace = 'public'::regnamespace " +
+      "AND relkind = 'r' AND NOT relrowsecurity");
+    assert.equal(out.trim(), '', `tables without RLS: ${out.trim()}`);
+  });
+});

@@ -1,0 +1,108 @@
+/*
+ * job_probe.c - a job built on job_main() whose per-shop work is steered by
+ * the environment, for tests/integration/jobs.test.mjs.  It runs as kind
+ * sales_tracker (job_runs.job_type must be one of the five): use it only
+ * against a throwaway database.
+ *
+ *   PROBE_SLEEP_MS       work per shop (interrupted by the stop flag)
+ *   PROBE_FAIL_DOMAIN    this shop returns an error ("probe failure")
+ *   PROBE_CRASH_DOMAIN   this shop's worker raises SIGSEGV
+ *   PROBE_EXIT3_DOMAIN   this shop's worker calls _exit(3)
+ *   PROBE_HANG_DOMAIN    this shop sleeps until the worker is stopped
+ *   PROBE_IGNORE_TERM    "1": workers ignore the stop flag (grace test)
+ *   PROBE_LOG_FILE       appends "start PID DOMAIN" and "done PID DOMAIN"
+ *                        lines (one write each, O_APPEND)
+ * A *_DOMAIN value may list several domains separated by commas.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "job.h"
+#include "util.h"
+
+static bool
+listed(const char *env, const char *domain)
+{
+	const char *v = getenv(env), *p;
+	size_t n = strlen(domain);
+
+	if (v == NULL || n == 0)
+		return false;
+	for (p = v; (p = strstr(p, domain)) != NULL; p += n)
+		if ((p == v || p[-1] == ',') && (p[n] == '\0' || p[n] == ','))
+			return true;
+	return false;
+}
+
+static void
+note(const char *what, const char *domain)
+{
+	const char *path = getenv("PROBE_LOG_FILE");
+	char line[400];
+	int fd, n;
+
+	if (path == NULL || *path == '\0')
+		return;
+	n = snprintf(line, sizeof(line), "%s %ld %s\n", what, (long)getpid(),
+	    domain);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return;
+	if (write(fd, line, (size_t)n) != n)
+		(void)fprintf(stderr, "probe: short write to %s\n", path);
+	(void)close(fd);
+}
+
+static int
+probe_shop(struct job_ctx *ctx, struct rb_err *err)
+{
+	const char *d = ctx->shop->domain, *v;
+	static const sig_atomic_t never = 0;
+	long ms = 0;
+
+	note("start", d);
+	if (listed("PROBE_CRASH_DOMAIN", d))
+		(void)raise(SIGSEGV);
+	if (listed("PROBE_EXIT3_DOMAIN", d))
+		_exit(3);
+	if (listed("PROBE_FAIL_DOMAIN", d))
+		return rb_err_set(err, 502, "probe_failure",
+		    "probe failure for %s", d);
+	if (listed("PROBE_HANG_DOMAIN", d)) {
+		while (!*ctx->stop)
+			(void)rb_sleep_ms(1000, ctx->stop);
+		return rb_err_set(err, 503, "cancelled", "stopped");
+	}
+	v = getenv("PROBE_SLEEP_MS");
+	if (v != NULL && rb_parse_long(v, 0, 3600000, &ms) == -1)
+		ms = 0;
+	if (ms > 0) {
+		v = getenv("PROBE_IGNORE_TERM");
+		if (rb_sleep_ms(ms, v != NULL && strcmp(v, "1") == 0 ?
+		    &never : ctx->stop) == -1)
+			return rb_err_set(err, 503, "cancelled",
+			    "stopped after part of %ld ms", ms);
+	}
+	note("done", d);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct job_def def = {
+		.kind = JOB_SALES_TRACKER,
+		.program = "job-probe",
+		.summary = "Test probe of the job runtime (tests/jobs).",
+		.process_shop = probe_shop,
+	};
+
+	return job_main(&def, argc, argv);
+}

@@ -22,7 +22,7 @@
 #include <openssl/crypto.h>
 
 /* "config.h" alone would find autoconf's config.h of the build dir. */
-#include "../lib/config.h"
+#include "config.h"
 #include "crypto.h"
 #include "db.h"
 #include "log.h"

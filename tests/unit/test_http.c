@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 /* lib/config.h, not the autoconf config.h of the build directory */
-#include "lib/config.h"
+#include "config.h"
 #include "http.h"
 #include "util.h"
 #include "tap.h"

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 /* lib/config.h, not the autoconf config.h of the build directory */
-#include "lib/config.h"
+#include "config.h"
 #include "http.h"
 #include "shopify.h"
 #include "util.h"

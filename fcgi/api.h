@@ -133,6 +133,23 @@ extern const struct api_body body_shopify_get_collections;
 int	h_shopify_get_collections(struct api_ctx *ctx, struct rb_err *err)
 	    RB_WUR;
 
+/* routes_shops.c (owner: oauth) */
+extern const struct api_body body_shops_create;
+int	h_shops_create(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_shops_integrations(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+
+/* routes_oauth.c (owner: oauth): one handler per provider and step */
+extern const struct api_body body_oauth_start;
+#define API_OAUTH_HANDLERS(name) \
+int	h_oauth_start_##name(struct api_ctx *ctx, struct rb_err *err) RB_WUR; \
+int	h_oauth_callback_##name(struct api_ctx *ctx, struct rb_err *err) \
+	    RB_WUR; \
+int	h_oauth_delete_##name(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+API_OAUTH_HANDLERS(pinterest)
+API_OAUTH_HANDLERS(meta)
+API_OAUTH_HANDLERS(google)
+#undef API_OAUTH_HANDLERS
+
 /* ---- request.c / pool.c -------------------------------------------------- */
 /* Serves requests on listen_fd until SIGTERM/SIGINT; returns exit status. */
 int	worker_run(const struct rb_config *cfg, int listen_fd);

@@ -21,6 +21,22 @@ static const struct api_route routes[] = {
 	    &body_shopify_test_connection, h_shopify_test_connection },
 	{ "POST", "/api/shopify/get-collections",   API_AUTH,
 	    &body_shopify_get_collections, h_shopify_get_collections },
+	/* shops and linked accounts (routes_shops.c, routes_oauth.c) */
+	{ "POST", "/api/shops",                     API_AUTH,
+	    &body_shops_create, h_shops_create },
+	{ "GET",  "/api/shops/{id}/integrations",   API_AUTH, NULL,
+	    h_shops_integrations },
+#define OAUTH_ROUTES(name) \
+	{ "POST", "/api/oauth/" #name "/start",     API_AUTH, \
+	    &body_oauth_start, h_oauth_start_##name }, \
+	{ "GET",  "/api/oauth/" #name "/callback",  API_PUBLIC, NULL, \
+	    h_oauth_callback_##name }, \
+	{ "DELETE", "/api/oauth/" #name,            API_AUTH, NULL, \
+	    h_oauth_delete_##name },
+	OAUTH_ROUTES(pinterest)
+	OAUTH_ROUTES(meta)
+	OAUTH_ROUTES(google)
+#undef OAUTH_ROUTES
 };
 
 /* Compares one pattern segment [p, pe) with a path segment [s, se). */

@@ -27,6 +27,22 @@ fi
 
 say() { printf '\n=== %s\n' "$*"; }
 
+# Whatever stops the script early (a missing package, a build error), it
+# still closes with the summary line, counting the stop as one failure.
+passed=0
+failed=0
+finished=0
+on_exit() {
+	rc=$?
+	if [ "$finished" -eq 0 ]; then
+		echo "run-all.sh: stopped early (exit $rc)" >&2
+		echo "run time: $(( $(date +%s) - START )) s" >&2
+		echo "$passed passed, $((failed + 1)) failed"
+		exit 1
+	fi
+}
+trap on_exit EXIT
+
 # --- 1. packages -------------------------------------------------------------
 PKGS="build-essential autoconf automake libtool pkgconf libfcgi-dev
 libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libsystemd-dev
@@ -79,14 +95,12 @@ fi
 say "make"
 make -C "$BUILD" -j2
 
-passed=0
-failed=0
-
 # --- 4. unit tests -------------------------------------------------------------
 say "make check"
 unit_rc=0
 find "$BUILD/tests/unit" -name '*.trs' -delete 2>/dev/null || true
-make -C "$BUILD" -j2 check || unit_rc=$?
+# -k: one unit test that does not build must not hide the others.
+make -C "$BUILD" -k -j2 check || unit_rc=$?
 up=0
 uf=0
 shopt -s nullglob
@@ -126,7 +140,12 @@ if [ ${#files[@]} -gt 0 ]; then
 	tap="$BUILD/node-tests.tap"
 	rm -f "$tap"
 	node_rc=0
-	node --test --test-reporter=spec --test-reporter-destination=stdout \
+	# No test may hang CI: a per-test limit where this node has the flag.
+	limit=()
+	if node --help 2>/dev/null | grep -q -- '--test-timeout'; then
+		limit=(--test-timeout=600000)
+	fi
+	node --test "${limit[@]}" --test-reporter=spec --test-reporter-destination=stdout \
 	    --test-reporter=tap --test-reporter-destination="$tap" \
 	    "${files[@]}" || node_rc=$?
 	np=0
@@ -148,6 +167,7 @@ if [ ${#files[@]} -gt 0 ]; then
 	failed=$((failed + nf))
 fi
 
+finished=1
 echo "run time: $(( $(date +%s) - START )) s" >&2
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

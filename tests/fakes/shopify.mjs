@@ -172,7 +172,8 @@ function cmpTuple(a, b) {
 export function connection(items, args = {}, opts = {}) {
   const { first, last, after, before, reverse, sortKey, query } = args;
   const fieldName = opts.fieldName ?? 'connection';
-  if (first == null && last == null) {
+  const all = args.__all === true; // inside a bulk operation: every node
+  if (!all && first == null && last == null) {
     throw shopifyError('you must provide one of first or last', { code: 'BAD_USER_INPUT' });
   }
   for (const [name, n] of [['first', first], ['last', last]]) {
@@ -371,6 +372,23 @@ const productSearch = {
   published_at: (p) => p.publishedAt, sku: (p) => (p.variants ?? []).map((v) => v.sku),
 };
 
+const orderSearch = {
+  default: (o) => [o.name],
+  id: (o) => o.id, name: (o) => o.name, updated_at: (o) => o.updatedAt, created_at: (o) => o.createdAt,
+  processed_at: (o) => o.processedAt,
+};
+
+/** Cents of a decimal string ("24.5" -> 2450); the fake keeps money exact. */
+export function cents(v) {
+  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(v ?? '0'));
+  if (!m) throw new Error(`fake-shopify: bad money ${v}`);
+  const c = Number(m[2]) * 100 + Number((m[3] ?? '').padEnd(2, '0'));
+  return m[1] ? -c : c;
+}
+export const fromCents = (c) => `${c < 0 ? '-' : ''}${Math.floor(Math.abs(c) / 100)}.${String(Math.abs(c) % 100).padStart(2, '0')}`;
+const moneyBag = (amount, currencyCode) => ({ shopMoney: money(amount, currencyCode),
+  presentmentMoney: money(amount, currencyCode) });
+
 function countOf(n, limit) {
   if (limit != null && n > limit) return { count: limit, precision: 'AT_LEAST' };
   return { count: n, precision: 'EXACT' };
@@ -417,11 +435,45 @@ export const defaultResolvers = {
       const n = nodeLookup(ctx.shop, id);
       return n?.__typename === 'ProductVariant' ? n : null;
     },
+    orders: (_root, args, ctx) => connection(ctx.shop.data.Order ?? [], args,
+      { search: orderSearch, fieldName: 'orders', sortKeys: { PROCESSED_AT: (o) => String(o.processedAt ?? '') } }),
+    order: (_root, { id }, ctx) => findIn(ctx.shop, 'Order', id),
+    ordersCount: (_root, { query, limit }, ctx) => countOf(
+      (ctx.shop.data.Order ?? []).filter(searchFilter(query, orderSearch)).length, limit),
+    bulkOperation: (_root, { id }, ctx) => ctx.fake.pollBulk(ctx.shop, id),
     node: (_root, { id }, ctx) => nodeLookup(ctx.shop, id),
     nodes: (_root, { ids }, ctx) => ids.map((id) => nodeLookup(ctx.shop, id)),
   },
 
-  Mutation: {},
+  Mutation: {
+    bulkOperationRunQuery: (_root, { query }, ctx) => ctx.fake.runBulk(ctx.shop, query),
+  },
+
+  Order: {
+    lineItems: (o, args) => connection(o.lineItems, args, { keepOrder: true, fieldName: 'lineItems' }),
+    refunds: (o) => o.refunds ?? [],
+    currencyCode: (o, _a, ctx) => ctx.shop.currencyCode,
+    presentmentCurrencyCode: (o, _a, ctx) => ctx.shop.currencyCode,
+    currentSubtotalLineItemsQuantity: (o) => o.lineItems.reduce((n, l) => n + l.currentQuantity, 0),
+    subtotalLineItemsQuantity: (o) => o.lineItems.reduce((n, l) => n + l.quantity, 0),
+  },
+
+  LineItem: {
+    product: (l, _a, ctx) => ctx.shop.data.Product.find((p) => p.id === l.productId) ?? null,
+    variant: (l, _a, ctx) => nodeLookup(ctx.shop, gid('ProductVariant', l.variantId ?? 0)),
+    originalUnitPriceSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price)), ctx.shop.currencyCode),
+    discountedUnitPriceSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) - cents(l.discount)), ctx.shop.currencyCode),
+    discountedUnitPriceAfterAllDiscountsSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) - cents(l.discount)),
+      ctx.shop.currencyCode),
+    originalTotalSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) * l.quantity), ctx.shop.currencyCode),
+    discountedTotalSet: (l, _a, ctx) => moneyBag(fromCents((cents(l.price) - cents(l.discount)) * l.quantity),
+      ctx.shop.currencyCode),
+    refundableQuantity: (l) => l.currentQuantity,
+  },
+
+  Refund: {
+    refundLineItems: (r, args) => connection(r.refundLineItems ?? [], args, { keepOrder: true, fieldName: 'refundLineItems' }),
+  },
 
   Shop: {
     id: (s) => gid('Shop', s.id),
@@ -767,6 +819,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
   const modes = new Map();
   const docCache = new Map();
   const sockets = new Set();
+  const bulkFiles = new Map();
   let nextId = 100000000001;
   let shopSeq = 60000000001;
 
@@ -923,6 +976,146 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       }
       return p;
     },
+    /**
+     * An order: lines [{ productId | product, quantity, price, discount }]
+     * (discount per unit); processedAt, createdAt, updatedAt, cancelledAt.
+     */
+    addOrder(domain, { lines = [], processedAt, createdAt, updatedAt, cancelledAt = null, ...rest } = {}) {
+      const shop = mustShop(domain);
+      shop.data.Order ??= [];
+      const id = rest.id ?? nextId++;
+      const created = toIso(createdAt ?? processedAt) ?? isoNow();
+      const o = {
+        __typename: 'Order', name: `#${1000 + shop.data.Order.length + 1}`, ...rest,
+        id, gid: gid('Order', id), legacyResourceId: String(id),
+        processedAt: toIso(processedAt) ?? created, createdAt: created,
+        updatedAt: toIso(updatedAt) ?? isoNow(), cancelledAt: toIso(cancelledAt), lineItems: [], refunds: [],
+      };
+      for (const l of lines) fake.addLineItem(o, l);
+      shop.data.Order.push(o);
+      return o;
+    },
+    addLineItem(order, { productId, product, quantity = 1, price = '10.00', discount = '0.00', title }) {
+      const lid = nextId++;
+      const pid = product?.id ?? productId ?? null;
+      const li = { __typename: 'LineItem', id: lid, gid: gid('LineItem', lid), productId: pid,
+        title: title ?? (product?.title ?? 'Custom item'), name: title ?? (product?.title ?? 'Custom item'),
+        quantity, currentQuantity: quantity, price: String(price), discount: String(discount),
+        sku: null, requiresShipping: true, taxable: true, isGiftCard: false };
+      cents(li.price); cents(li.discount);
+      order.lineItems.push(li);
+      return li;
+    },
+    getOrder(domain, id) {
+      return (mustShop(domain).data.Order ?? []).find((o) => o.id === id) ?? null;
+    },
+    /** An order edit: set: [{ index, quantity }] (new current quantity), add: [line]. */
+    editOrder(domain, id, { set = [], add = [] } = {}) {
+      const o = fake.getOrder(domain, id);
+      if (!o) throw new Error(`editOrder: no order ${id}`);
+      for (const { index, quantity } of set) {
+        const li = o.lineItems[index];
+        if (!li || quantity < 0 || quantity > li.currentQuantity) throw new Error('editOrder: bad line');
+        li.currentQuantity = quantity;
+      }
+      for (const l of add) fake.addLineItem(o, l);
+      o.updatedAt = isoNow();
+      return o;
+    },
+    /** A refund of [{ index, quantity }]: refunded units leave currentQuantity. */
+    refundOrder(domain, id, items) {
+      const o = fake.getOrder(domain, id);
+      if (!o) throw new Error(`refundOrder: no order ${id}`);
+      const rid = nextId++;
+      const refund = { __typename: 'Refund', id: rid, gid: gid('Refund', rid), createdAt: isoNow(), refundLineItems: [] };
+      for (const { index, quantity } of items) {
+        const li = o.lineItems[index];
+        if (!li || quantity < 1 || quantity > li.currentQuantity) throw new Error('refundOrder: bad line');
+        li.currentQuantity -= quantity;
+        const unit = cents(li.price) - cents(li.discount);
+        refund.refundLineItems.push({ __typename: 'RefundLineItem', id: nextId++, quantity, lineItem: li,
+          restockType: 'NO_RESTOCK', subtotalSet: moneyBag(fromCents(unit * quantity), o.currencyCode ?? 'USD') });
+      }
+      o.refunds.push(refund);
+      o.updatedAt = isoNow();
+      return refund;
+    },
+    cancelOrder(domain, id) {
+      const o = fake.getOrder(domain, id);
+      if (!o) throw new Error(`cancelOrder: no order ${id}`);
+      o.cancelledAt = isoNow();
+      o.cancelReason = 'CUSTOMER';
+      o.updatedAt = o.cancelledAt;
+      return o;
+    },
+    /** Polls a bulk operation answers RUNNING before COMPLETED. */
+    bulkPolls: 1,
+    bulkOperations: [],
+    runBulk(shop, query) {
+      shop.data.BulkOperation ??= [];
+      const busy = shop.data.BulkOperation.find((b) => b.status === 'CREATED' || b.status === 'RUNNING');
+      if (busy) {
+        return { bulkOperation: null, userErrors: [{ field: null, code: 'OPERATION_IN_PROGRESS',
+          message: `A bulk query operation for this app and shop is already in progress: ${busy.gid}.` }] };
+      }
+      const compiled = compile(query);
+      if (compiled.errors.length) {
+        for (const e of compiled.errors) {
+          fake.validationErrors.push({ shop: shop.domain, message: e.message, query, locations: e.locations,
+            code: e.extensions.code, bulk: true });
+        }
+        return { bulkOperation: null, userErrors: [{ field: ['query'], code: 'INVALID',
+          message: `Invalid bulk query: ${compiled.errors[0].message}` }] };
+      }
+      for (const message of compiled.deprecations) fake.deprecations.push({ shop: shop.domain, message, query, bulk: true });
+      const id = nextId++;
+      const op = { __typename: 'BulkOperation', id, gid: gid('BulkOperation', id), status: 'CREATED', type: 'QUERY',
+        query, createdAt: isoNow(), completedAt: null, errorCode: null, objectCount: '0', rootObjectCount: '0',
+        fileSize: null, url: null, partialDataUrl: null, polls: 0, token: randomUUID(), jsonl: null };
+      shop.data.BulkOperation.push(op);
+      fake.bulkOperations.push({ shop: shop.domain, id: op.gid, query });
+      const result = execute({ schema, document: compiled.document, rootValue: {},
+        contextValue: { fake, shop, domain: shop.domain, mode: null, variables: {}, bulk: true },
+        fieldResolver, typeResolver });
+      const lines = []; let roots = 0;
+      const emit = (node, parentId) => {
+        const copy = {}; const kids = [];
+        for (const [k, v] of Object.entries(node)) {
+          if (v && typeof v === 'object' && !Array.isArray(v) && (Array.isArray(v.edges) || Array.isArray(v.nodes))) {
+            kids.push(v);
+          } else copy[k] = v;
+        }
+        if (parentId) copy.__parentId = parentId;
+        lines.push(JSON.stringify(copy));
+        for (const c of kids) for (const n of c.nodes ?? c.edges.map((e) => e.node)) emit(n, copy.id);
+      };
+      if (result.errors?.length) {
+        op.status = 'FAILED'; op.errorCode = 'INTERNAL_SERVER_ERROR';
+      } else {
+        for (const conn of Object.values(result.data ?? {})) {
+          for (const n of conn?.nodes ?? (conn?.edges ?? []).map((e) => e.node)) { roots++; emit(n, null); }
+        }
+        op.jsonl = lines.length ? `${lines.join('\n')}\n` : null;
+        op.objectCount = String(lines.length); op.rootObjectCount = String(roots);
+      }
+      return { bulkOperation: op, userErrors: [] };
+    },
+    pollBulk(shop, id) {
+      const op = findIn(shop, 'BulkOperation', id);
+      if (!op) return null;
+      if (op.status === 'CREATED' || op.status === 'RUNNING') {
+        op.polls += 1;
+        if (op.polls > fake.bulkPolls) {
+          op.status = 'COMPLETED'; op.completedAt = isoNow();
+          if (op.jsonl !== null) {
+            bulkFiles.set(op.token, op.jsonl);
+            op.url = `${fake.url}/__bulk/${op.token}.jsonl`;
+            op.fileSize = String(Buffer.byteLength(op.jsonl));
+          }
+        } else op.status = 'RUNNING';
+      }
+      return op;
+    },
     setMode(domain, mode) {
       const d = String(domain).toLowerCase();
       if (mode == null) modes.delete(d);
@@ -1005,6 +1198,9 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       }
     }
     const custom = fake.resolvers[parentType.name]?.[fieldName];
+    if (ctx.bulk && args.first == null && args.last == null && isConnectionType(returnType)) {
+      args = { ...args, __all: true };
+    }
     let value;
     if (typeof custom === 'function') value = custom(source, args, ctx, info);
     else if (source != null && typeof source === 'object') {
@@ -1046,6 +1242,17 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
 
   async function handle(req, res) {
     const url = new URL(req.url, 'http://fake');
+    const bm = /^\/__bulk\/([0-9a-f-]+)\.jsonl$/.exec(url.pathname);
+    if (bm && req.method === 'GET') {
+      const text = bulkFiles.get(bm[1]);
+      const e = { shop: null, method: 'GET', path: url.pathname, bulkDownload: true, status: null };
+      fake.requests.push(e);
+      req.resume();
+      if (text === undefined) return send(res, e, 404, '<h1>NoSuchKey</h1>');
+      e.status = 200;
+      res.writeHead(200, { 'Content-Type': 'application/jsonl', 'Content-Length': Buffer.byteLength(text) });
+      return res.end(text);
+    }
     const m = /^\/([^/]+)\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
     const entry = { shop: m ? decodeURIComponent(m[1]).toLowerCase() : null, method: req.method,
       path: url.pathname, version: m ? m[2] : null, query: null, variables: null,
@@ -1097,6 +1304,16 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     const token = req.headers['x-shopify-access-token'];
     if (!token || token !== shop.token) {
       return finish(401, STATUS_BODIES[401]);
+    }
+    if (mode?.failAfter != null) {
+      // The first failAfter requests pass, every later one fails the way
+      // Shopify answers an internal error (HTTP 200, a top-level error).
+      if (mode.failAfter <= 0) {
+        entry.errors = ['INTERNAL_SERVER_ERROR'];
+        return finish(200, { errors: [{ message: 'Internal error. Looks like something went wrong on our end.',
+          extensions: { code: 'INTERNAL_SERVER_ERROR' } }] });
+      }
+      mode.failAfter -= 1;
     }
 
     // Body: JSON {query, variables, operationName} or application/graphql.

@@ -43,20 +43,33 @@ export function buildDir() {
 // test runner's timeout).
 const live = new Set();
 let hooked = false;
+function killAll() {
+  for (const s of live) {
+    for (const pid of s.groups()) {
+      try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    // PostgreSQL: SIGQUIT to the postmaster is an immediate shutdown.
+    try {
+      const pid = Number(fs.readFileSync(path.join(s.pgDataDir(), 'postmaster.pid'), 'utf8').split('\n')[0]);
+      if (pid > 0) process.kill(pid, 'SIGQUIT');
+    } catch { /* not running */ }
+    if (!process.env.REBOSS_KEEP_TMP) {
+      try { fs.rmSync(s.dir, { recursive: true, force: true }); } catch { /* best effort */ }
+    }
+  }
+  live.clear();
+}
 function hookExit() {
   if (hooked) return;
   hooked = true;
-  const killAll = () => {
-    for (const s of live) {
-      for (const pid of s.groups()) {
-        try { process.kill(-pid, 'SIGKILL'); } catch { /* already gone */ }
-      }
-      try { s.pgKill?.(); } catch { /* best effort */ }
-    }
-  };
   process.on('exit', killAll);
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
-    process.once(sig, () => { killAll(); process.exit(128 + os.constants.signals[sig]); });
+    process.on(sig, () => {
+      // A program with its own handler calls stop() itself.
+      if (process.listenerCount(sig) > 1) return;
+      killAll();
+      process.exit(128 + os.constants.signals[sig]);
+    });
   }
 }
 
@@ -97,7 +110,7 @@ function parseCurl(raw) {
   let headers = {};
   for (;;) {
     const end = buf.indexOf('\r\n\r\n');
-    if (!buf.startsWith('HTTP/') || end < 0) break;
+    if (buf.subarray(0, 5).toString('latin1') !== 'HTTP/' || end < 0) break;
     const lines = buf.subarray(0, end).toString('latin1').split('\r\n');
     status = Number(lines[0].split(' ')[1]);
     headers = {};
@@ -137,8 +150,9 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
 
   let pg = null, fake = null, nginx = null, api = null, stopped = false;
   const entry = {
+    dir,
     groups: () => [api?.pid, nginx?.child?.pid].filter(Boolean),
-    pgKill: () => pg?.kill?.(),
+    pgDataDir: () => pg?.dataDir ?? path.join(dir, 'pg', 'data'),
   };
   live.add(entry);
 
@@ -206,7 +220,10 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
       apiWorkerPids: () => childPids(api.pid),
       apiAlive: () => api.alive(),
       apiLog: () => readFile(apiLogFile, 'utf8').catch(() => ''),
-      mintToken: (opts = {}) => mintWith(keys, opts),
+      // mintToken({userId, exp, alg, aud, ...}) or mintToken({sub, ...claims}).
+      mintToken: (opts = {}) => ('sub' in opts
+        ? mintWith(keys, { userId: opts.sub, exp: opts.exp, aud: opts.aud, claims: opts })
+        : mintWith(keys, opts)),
       curl: (p, o) => curlTo(url, tls.caFile, p, o),
       stop,
     };
@@ -289,9 +306,13 @@ export async function curlTo(base, caFile, p, opts = {}) {
       const raw = Buffer.concat(out);
       if (code !== 0 && raw.length === 0)
         return reject(new Error(`curl ${method} ${p} failed (${code}): ${Buffer.concat(err)}`));
-      const r = parseCurl(raw);
-      r.curlExit = code;
-      resolve(r);
+      try {
+        const r = parseCurl(raw);
+        r.curlExit = code;
+        resolve(r);
+      } catch (e) {
+        reject(e);
+      }
     });
     if (input) c.stdin.end(input); else c.stdin.end();
   });

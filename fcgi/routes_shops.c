@@ -1,0 +1,220 @@
+/*
+ * routes_shops.c - POST /api/shops and GET /api/shops/{id}/integrations
+ * (both need auth).  Owner: the "oauth" module.
+ *
+ * POST /api/shops {shop_domain, access_token}: tests the connection
+ * (shopify_get_shop), then stores the shop for the caller with the token
+ * sealed (aad "shops.access_token:<shop uuid>").  Adding the same shop
+ * again updates it (token, name, plan...).  A shop of another user is
+ * refused with 409 shop_taken, without saying whose it is, and before
+ * Shopify is contacted.  201 {"success":true,"created":bool,"shop":{...}}
+ * (201 also for an update, as the contract says); never the token.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "api.h"
+#include "crypto.h"
+#include "integrations.h"
+#include "log.h"
+#include "shopify.h"
+#include "util.h"
+
+#define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', " \
+	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+enum { SC_DOMAIN, SC_TOKEN };
+static const struct field_spec shops_create_fields[] = {
+	[SC_DOMAIN] = { .name = "shop_domain", .type = FIELD_SHOP_DOMAIN,
+	    .flags = FIELD_REQUIRED },
+	[SC_TOKEN] = { .name = "access_token", .type = FIELD_SHOPIFY_TOKEN,
+	    .flags = FIELD_REQUIRED },
+};
+const struct api_body body_shops_create = {
+	shops_create_fields, RB_NELEM(shops_create_fields)
+};
+
+static int
+taken(struct rb_err *err)
+{
+	return rb_err_set(err, 409, "shop_taken",
+	    "This shop is already connected to another ReBoss account; the "
+	    "shop's owner must remove it there first, or contact support.");
+}
+
+/* Looks the domain up: *id gets its id ("" when new); another user's shop
+ * is refused.  lock: FOR UPDATE (inside the transaction). */
+static int
+lookup(struct db *db, const char *domain, const char *user_id, bool lock,
+    char id[37], struct rb_err *err)
+{
+	const char *params[1] = { domain };
+	PGresult *res;
+	int rc = -1;
+
+	id[0] = '\0';
+	if ((res = db_query(db, lock ? "SELECT id, user_id FROM shops WHERE "
+	    "shop_domain = $1 FOR UPDATE" : "SELECT id, user_id FROM shops "
+	    "WHERE shop_domain = $1", 1, params, err)) == NULL)
+		return -1;
+	if (PQntuples(res) == 1) {
+		if (strcmp(PQgetvalue(res, 0, 1), user_id) != 0) {
+			taken(err);
+			goto fail;
+		}
+		rb_strlcpy(id, PQgetvalue(res, 0, 0), 37);
+	}
+	rc = 0;
+fail:
+	PQclear(res);
+	return rc;
+}
+
+static const char *
+shop_str(json_t *shop, const char *key)
+{
+	const char *s = json_string_value(json_object_get(shop, key));
+
+	return s != NULL && s[0] != '\0' ? s : NULL;
+}
+
+int
+h_shops_create(struct api_ctx *ctx, struct rb_err *err)
+{
+	const char *domain = ctx->fields[SC_DOMAIN].str;
+	const char *token = ctx->fields[SC_TOKEN].str;
+	struct shopify s;
+	struct db *db;
+	json_t *shop = NULL, *out = NULL;
+	PGresult *res = NULL;
+	const char *params[9];
+	char id[37], aad[96], *sealed = NULL;
+	bool created, in_tx = false;
+	int rc = -1, i;
+
+	memset(&s, 0, sizeof(s));
+	if ((db = api_db(ctx, err)) == NULL)
+		return -1;
+	if (lookup(db, domain, ctx->user_id, false, id, err) == -1)
+		return -1;
+	if (shopify_open(&s, ctx->http, ctx->cfg, domain, token, err) == -1)
+		goto fail;
+	s.stop = ctx->stop;
+	if (shopify_get_shop(&s, &shop, err) == -1)
+		goto fail;
+	if (db_begin(db, err) == -1)
+		goto fail;
+	in_tx = true;
+	if (lookup(db, domain, ctx->user_id, true, id, err) == -1)
+		goto fail;
+	created = id[0] == '\0';
+	if (created && rb_uuid_v4(id) == -1) {
+		rb_err_set(err, 500, "internal_error",
+		    "No shop id could be made; try again.");
+		goto fail;
+	}
+	snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
+	if (crypto_seal(ctx->cfg->token_key, aad, token, strlen(token),
+	    &sealed, err) == -1)
+		goto fail;
+	params[0] = id;
+	params[1] = ctx->user_id;
+	params[2] = domain;
+	params[3] = shop_str(shop, "name");
+	params[4] = sealed;
+	params[5] = shop_str(shop, "currency");
+	params[6] = shop_str(shop, "iana_timezone");
+	params[7] = shop_str(shop, "plan_name");
+	params[8] = shop_str(shop, "email");
+	/* The id check catches a row inserted since the lookup (the token
+	 * was sealed for our id). */
+	if ((res = db_query(db, "INSERT INTO shops (id, user_id, shop_domain, "
+	    "shop_name, access_token, connection_status, currency, "
+	    "iana_timezone, plan_name, shop_email, last_connected_at) VALUES "
+	    "($1, $2, $3, $4, $5, 'connected', $6, $7, $8, $9, now()) "
+	    "ON CONFLICT (shop_domain) DO UPDATE SET "
+	    "shop_name = EXCLUDED.shop_name, "
+	    "access_token = EXCLUDED.access_token, "
+	    "connection_status = 'connected', currency = EXCLUDED.currency, "
+	    "iana_timezone = EXCLUDED.iana_timezone, "
+	    "plan_name = EXCLUDED.plan_name, shop_email = EXCLUDED.shop_email, "
+	    "last_connected_at = now() "
+	    "WHERE shops.id = EXCLUDED.id AND shops.user_id = EXCLUDED.user_id "
+	    "RETURNING id, shop_domain, shop_name, connection_status, "
+	    "currency, iana_timezone, plan_name, shop_email, "
+	    ISO("last_connected_at") " AS last_connected_at, "
+	    ISO("created_at") " AS created_at, "
+	    ISO("updated_at") " AS updated_at", 9, params, err)) == NULL)
+		goto fail;
+	if (PQntuples(res) != 1) {
+		rb_err_set(err, 409, "shop_conflict",
+		    "This shop was added by another request at the same time; "
+		    "try again.");
+		goto fail;
+	}
+	if (db_commit(db, err) == -1)
+		goto fail;
+	in_tx = false;
+	if ((out = json_object()) == NULL)
+		goto oom;
+	for (i = 0; i < PQnfields(res); i++) {
+		const char *name = PQfname(res, i);
+
+		if (json_object_set_new(out, name, PQgetisnull(res, 0, i) ?
+		    json_null() :
+		    json_string(PQgetvalue(res, 0, i))) == -1)
+			goto oom;
+	}
+	if (json_object_set_new(out, "user_id", json_string(ctx->user_id)) ==
+	    -1)
+		goto oom;
+	log_info("shops: %s shop %s (%s)", created ? "added" : "updated", id,
+	    domain);
+	rc = api_reply(ctx, 201, json_pack("{s:b,s:b,s:O}", "success", 1,
+	    "created", created, "shop", out), err);
+	goto fail;
+oom:
+	rb_err_set(err, 500, "out_of_memory",
+	    "The server ran out of memory; try again.");
+fail:
+	if (in_tx)
+		db_rollback(db);
+	shopify_close(&s);
+	crypto_free_secret(sealed);
+	PQclear(res);
+	json_decref(shop);
+	json_decref(out);
+	return rc;
+}
+
+/* ---- GET /api/shops/{id}/integrations ----------------------------------------- */
+
+int
+h_shops_integrations(struct api_ctx *ctx, struct rb_err *err)
+{
+	const char *params[2] = { ctx->id, ctx->user_id };
+	PGresult *res;
+	struct db *db;
+	json_t *st = NULL;
+	int n;
+
+	if ((db = api_db(ctx, err)) == NULL)
+		return -1;
+	if ((res = db_query(db, "SELECT 1 FROM shops WHERE id = $1 AND "
+	    "user_id = $2", 2, params, err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n != 1)
+		return rb_err_set(err, 404, "shop_not_found",
+		    "No shop with this id belongs to your account.");
+	if (integrations_status(db, ctx->id, &st, err) == -1)
+		return -1;
+	if (json_object_set_new(st, "success", json_true()) == -1 ||
+	    json_object_set_new(st, "shop_id", json_string(ctx->id)) == -1) {
+		json_decref(st);
+		return rb_err_set(err, 500, "out_of_memory",
+		    "The server ran out of memory; try again.");
+	}
+	return api_reply(ctx, 200, st, err);
+}

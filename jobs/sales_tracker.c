@@ -1,0 +1,940 @@
+/*
+ * reboss-sales-tracker (PRODUCT.md, Jobs 1).  Owned by the sales_tracker.
+ *
+ * Per shop, in the worker (job_main() forks one per shop):
+ *  1. Opens the shop's token (a plain token left by the dashboard is used
+ *     and sealed in place), reads the shop's IANA zone from Shopify (and
+ *     writes it back to shops when it changed).
+ *  2. Mirrors every product into `products` (one upsert per page of 25);
+ *     once the whole list was read, products not seen are marked deleted.
+ *  3. Orders: T0 = database now() at the start; SINCE = (cursor, or T0 - 60
+ *     days on the first run) - 10 minutes of overlap (Shopify's search
+ *     index lags a little).  Reads every order with updated_at >= SINCE and
+ *     replaces each order's rows in order_lines_ledger, then recomputes the
+ *     touched (product, day) rows of product_sales_daily from the ledger,
+ *     in one transaction per page.  Only when every order is committed does
+ *     the cursor move to T0 (cursor rule: the cursor never passes an order
+ *     that is not stored; a failure leaves it where it was and the next
+ *     run reads the same orders again, which is harmless: replacing an
+ *     order's contribution is idempotent).
+ *  4. Bulk threshold: when ordersCount for the filter exceeds
+ *     SALES_BULK_MIN_ORDERS (1000 = 100 pages of 10 orders; override with
+ *     REBOSS_SALES_BULK_MIN_ORDERS for tests), the orders are read with one
+ *     bulkOperationRunQuery (JSONL) instead of pages.
+ * --dry-run reads everything and rolls every write back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "http.h"
+#include "job.h"
+#include "log.h"
+#include "sales.h"
+#include "shopify.h"
+#include "util.h"
+
+#define SALES_BULK_MIN_ORDERS	1000L
+#define SALES_BULK_MAX_BYTES	(256u * 1024u * 1024u)
+#define SALES_BULK_CHUNK	200	/* orders per transaction (bulk) */
+#define SALES_BULK_POLL_MAX_MS	10000
+
+static const char Q_SHOP[] =
+	"query { shop { ianaTimezone currencyCode } }";
+
+static const char Q_PRODUCTS[] =
+	"query Products($cursor: String) { products(first: 25, after: $cursor, "
+	"sortKey: ID) { nodes { id title handle status createdAt publishedAt "
+	"onlineStoreUrl featuredMedia { ... on MediaImage { image { url } } } "
+	"collections(first: 25) { nodes { id } pageInfo { hasNextPage "
+	"endCursor } } } pageInfo { hasNextPage endCursor } } }";
+
+static const char Q_PRODUCT_COLLECTIONS[] =
+	"query ProductCollections($id: ID!, $cursor: String) { product(id: $id) "
+	"{ collections(first: 250, after: $cursor) { nodes { id } pageInfo { "
+	"hasNextPage endCursor } } } }";
+
+static const char Q_ORDERS_COUNT[] =
+	"query OrdersCount($q: String) { ordersCount(query: $q) { count "
+	"precision } }";
+
+#define LINE_FIELDS "currentQuantity product { id } " \
+	"discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } }"
+
+static const char Q_ORDERS[] =
+	"query Orders($cursor: String, $q: String) { orders(first: 10, "
+	"after: $cursor, query: $q, sortKey: UPDATED_AT) { nodes { id "
+	"processedAt cancelledAt updatedAt lineItems(first: 20) { nodes { "
+	LINE_FIELDS " } pageInfo { hasNextPage endCursor } } } pageInfo { "
+	"hasNextPage endCursor } } }";
+
+static const char Q_ORDER_LINES[] =
+	"query OrderLines($id: ID!, $cursor: String) { order(id: $id) { "
+	"lineItems(first: 100, after: $cursor) { nodes { " LINE_FIELDS " } "
+	"pageInfo { hasNextPage endCursor } } } }";
+
+static const char M_BULK[] =
+	"mutation BulkOrders($q: String!) { bulkOperationRunQuery(query: $q) "
+	"{ bulkOperation { id status } userErrors { field message code } } }";
+
+static const char Q_BULK[] =
+	"query BulkOperation($id: ID!) { bulkOperation(id: $id) { id status "
+	"errorCode objectCount url } }";
+
+struct st {
+	struct job_ctx	*ctx;
+	struct shopify	 sh;
+	char		 tz[SALES_TZ_MAX];
+	char		 sync_at[64];		/* products pass start */
+	json_t		*prod_rows;
+	long		 nproducts, norders, nwrites;
+	/* lines of the order being built (paginated lineItems) */
+	struct sales_order *cur;
+	json_t		*cur_updated;
+	struct sales_order *orders;		/* a page */
+	json_t		*updated;		/* updatedAt per order */
+	size_t		 n, cap;
+};
+
+static struct rb_err *page_err;		/* paginate callbacks report here */
+
+static int
+stopped(struct st *st, struct rb_err *err)
+{
+	if (*st->ctx->stop)
+		return rb_err_set(err, 503, "cancelled",
+		    "The run was stopped before this shop was finished.");
+	return 0;
+}
+
+static int
+commit_or_dry(struct st *st, struct rb_err *err)
+{
+	if (st->ctx->dry_run) {
+		db_rollback(st->ctx->db);
+		return 0;
+	}
+	return db_commit(st->ctx->db, err);
+}
+
+/* ---- token and shop ----------------------------------------------------- */
+
+static int
+open_token(struct st *st, char **token, struct rb_err *err)
+{
+	struct db *db = st->ctx->db;
+	const char *id = st->ctx->shop->id;
+	const char *p[3];
+	char aad[96], *sealed = NULL;
+	PGresult *r;
+	size_t len;
+	int n;
+
+	*token = NULL;
+	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
+	if (n < 0 || (size_t)n >= sizeof(aad))
+		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
+	p[0] = id;
+	r = db_query(db, "SELECT access_token FROM public.shops WHERE id = $1",
+	    1, p, err);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
+	    *PQgetvalue(r, 0, 0) == '\0') {
+		PQclear(r);
+		return rb_err_set(err, 400, "shop_token_missing",
+		    "The shop has no access token; connect it again in the "
+		    "dashboard.");
+	}
+	if (crypto_is_sealed(PQgetvalue(r, 0, 0))) {
+		n = crypto_open(st->ctx->cfg->token_key, aad,
+		    PQgetvalue(r, 0, 0), token, &len, err);
+		PQclear(r);
+		return n;
+	}
+	/* A plain token (written by the dashboard): use it, seal it. */
+	*token = strdup(PQgetvalue(r, 0, 0));
+	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
+	PQclear(r);
+	if (*token == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	if (st->ctx->dry_run)
+		return 0;
+	if (crypto_seal(st->ctx->cfg->token_key, aad, *token, strlen(*token),
+	    &sealed, err) == -1)
+		goto fail;
+	p[1] = sealed;
+	p[2] = *token;
+	if (db_exec(db, "UPDATE public.shops SET access_token = $2 "
+	    "WHERE id = $1 AND access_token = $3", 3, p, err) == -1)
+		goto fail;
+	free(sealed);
+	return 0;
+fail:
+	free(sealed);
+	crypto_free_secret(*token);
+	*token = NULL;
+	return -1;
+}
+
+static int
+shop_zone(struct st *st, struct rb_err *err)
+{
+	json_t *data = NULL, *shop;
+	const char *tz, *cur, *p[3];
+
+	if (shopify_graphql(&st->sh, Q_SHOP, NULL, &data, err) == -1)
+		return -1;
+	shop = json_object_get(data, "shop");
+	tz = json_string_value(json_object_get(shop, "ianaTimezone"));
+	cur = json_string_value(json_object_get(shop, "currencyCode"));
+	if (tz == NULL || !sales_tz_valid(tz)) {
+		json_decref(data);
+		return rb_err_set(err, 502, "invalid_timezone",
+		    "Shopify reported a time zone this host does not know; "
+		    "install or update the tzdata package.");
+	}
+	(void)rb_strlcpy(st->tz, tz, sizeof(st->tz));
+	p[0] = st->ctx->shop->id;
+	p[1] = tz;
+	p[2] = cur;
+	if (!st->ctx->dry_run && db_exec(st->ctx->db,
+	    "UPDATE public.shops SET iana_timezone = $2, "
+	    "currency = coalesce($3, currency) WHERE id = $1 AND "
+	    "(iana_timezone IS DISTINCT FROM $2 OR "
+	    "($3::text IS NOT NULL AND currency IS DISTINCT FROM $3))",
+	    3, p, err) == -1) {
+		json_decref(data);
+		return -1;
+	}
+	json_decref(data);
+	return 0;
+}
+
+/* ---- products ------------------------------------------------------------ */
+
+static int
+collection_page(void *arg, json_t *nodes)
+{
+	json_t *ids = arg, *n;
+	size_t i;
+	long long id;
+
+	json_array_foreach(nodes, i, n) {
+		id = shopify_gid_id(json_string_value(json_object_get(n,
+		    "id")));
+		if (id > 0 && json_array_append_new(ids,
+		    json_integer(id)) == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static const char *
+opt_str(json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+static int
+product_page(void *arg, json_t *nodes)
+{
+	struct st *st = arg;
+	json_t *rows = NULL, *n, *row, *ids, *conn, *v;
+	const char *gid, *img;
+	long long id;
+	size_t i;
+	const char *p[3];
+	char *text = NULL;
+
+	if (stopped(st, page_err) == -1)
+		return -1;
+	if ((rows = json_array()) == NULL)
+		goto oom;
+	json_array_foreach(nodes, i, n) {
+		gid = opt_str(n, "id");
+		if ((id = shopify_gid_id(gid)) <= 0) {
+			rb_err_set(page_err, 502, "shopify_bad_response",
+			    "Shopify returned a product without a valid id.");
+			goto fail;
+		}
+		if ((ids = json_array()) == NULL)
+			goto oom;
+		conn = json_object_get(n, "collections");
+		if (collection_page(ids, json_object_get(conn, "nodes")) ==
+		    -1) {
+			json_decref(ids);
+			goto oom;
+		}
+		if (json_is_true(json_object_get(json_object_get(conn,
+		    "pageInfo"), "hasNextPage"))) {
+			/* More than 25 collections: read them all. */
+			json_array_clear(ids);
+			v = json_pack("{s:s}", "id", gid);
+			if (v == NULL || shopify_paginate(&st->sh,
+			    Q_PRODUCT_COLLECTIONS, v, "product.collections",
+			    collection_page, ids, page_err) == -1) {
+				json_decref(v);
+				json_decref(ids);
+				goto fail;
+			}
+			json_decref(v);
+		}
+		img = json_string_value(json_object_get(json_object_get(
+		    json_object_get(n, "featuredMedia"), "image"), "url"));
+		row = json_pack("{s:I, s:s?, s:s?, s:s?, s:s?, s:s?, s:o, "
+		    "s:s?, s:s?}",
+		    "product_id", (json_int_t)id,
+		    "title", opt_str(n, "title"), "handle", opt_str(n, "handle"),
+		    "status", opt_str(n, "status"),
+		    "created_at", opt_str(n, "createdAt"),
+		    "published_at", opt_str(n, "publishedAt"),
+		    "collection_ids", ids, "image_url", img,
+		    "online_store_url", opt_str(n, "onlineStoreUrl"));
+		if (row == NULL || json_array_append_new(rows, row) == -1)
+			goto oom;
+	}
+	st->nproducts += (long)json_array_size(rows);
+	if (st->ctx->dry_run || json_array_size(rows) == 0) {
+		json_decref(rows);
+		return 0;
+	}
+	if ((text = json_dumps(rows, JSON_COMPACT)) == NULL)
+		goto oom;
+	p[0] = st->ctx->shop->id;
+	p[1] = text;
+	p[2] = st->sync_at;
+	if (db_exec(st->ctx->db,
+	    "INSERT INTO public.products AS t (shop_id, product_id, title, "
+	    "handle, status, shopify_created_at, published_at, collection_ids, "
+	    "image_url, online_store_url, last_seen_at, deleted_at) "
+	    "SELECT $1, r.product_id, coalesce(r.title, ''), "
+	    "coalesce(r.handle, ''), coalesce(r.status, ''), r.created_at, "
+	    "r.published_at, ARRAY(SELECT jsonb_array_elements_text("
+	    "r.collection_ids)::bigint), r.image_url, r.online_store_url, "
+	    "$3::timestamptz, NULL "
+	    "FROM jsonb_to_recordset($2::jsonb) AS r(product_id bigint, "
+	    "title text, handle text, status text, created_at timestamptz, "
+	    "published_at timestamptz, collection_ids jsonb, image_url text, "
+	    "online_store_url text) "
+	    "ON CONFLICT (shop_id, product_id) DO UPDATE SET "
+	    "title = EXCLUDED.title, handle = EXCLUDED.handle, "
+	    "status = EXCLUDED.status, "
+	    "shopify_created_at = EXCLUDED.shopify_created_at, "
+	    "published_at = EXCLUDED.published_at, "
+	    "collection_ids = EXCLUDED.collection_ids, "
+	    "image_url = EXCLUDED.image_url, "
+	    "online_store_url = EXCLUDED.online_store_url, "
+	    "last_seen_at = EXCLUDED.last_seen_at, deleted_at = NULL",
+	    3, p, page_err) == -1)
+		goto fail;
+	free(text);
+	json_decref(rows);
+	return 0;
+oom:
+	rb_err_set(page_err, 500, "out_of_memory", "Out of memory.");
+fail:
+	free(text);
+	json_decref(rows);
+	return -1;
+}
+
+static int
+sync_products(struct st *st, struct rb_err *err)
+{
+	PGresult *r;
+	const char *p[2];
+
+	r = db_query(st->ctx->db, "SELECT now()::text", 0, NULL, err);
+	if (r == NULL)
+		return -1;
+	(void)rb_strlcpy(st->sync_at, PQgetvalue(r, 0, 0),
+	    sizeof(st->sync_at));
+	PQclear(r);
+	page_err = err;
+	if (shopify_paginate(&st->sh, Q_PRODUCTS, NULL, "products",
+	    product_page, st, err) == -1)
+		return -1;
+	if (st->ctx->dry_run)
+		return 0;
+	/* The whole list was read: what was not seen is gone. */
+	p[0] = st->ctx->shop->id;
+	p[1] = st->sync_at;
+	return db_exec(st->ctx->db, "UPDATE public.products SET "
+	    "deleted_at = now() WHERE shop_id = $1 AND deleted_at IS NULL "
+	    "AND last_seen_at < $2::timestamptz", 2, p, err);
+}
+
+/* ---- orders -------------------------------------------------------------- */
+
+static void
+orders_clear(struct st *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->n; i++)
+		sales_order_free(&st->orders[i]);
+	st->n = 0;
+	json_array_clear(st->updated);
+}
+
+static struct sales_order *
+orders_push(struct st *st, json_t *order, struct rb_err *err)
+{
+	struct sales_order *no;
+	json_t *u;
+
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 16;
+
+		no = realloc(st->orders, cap * sizeof(*no));
+		if (no == NULL) {
+			rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+			return NULL;
+		}
+		st->orders = no;
+		st->cap = cap;
+	}
+	if (sales_order_init(&st->orders[st->n], order, st->tz, err) == -1)
+		return NULL;
+	u = json_object_get(order, "updatedAt");
+	if (json_array_append_new(st->updated, json_is_string(u) ?
+	    json_copy(u) : json_null()) == -1) {
+		sales_order_free(&st->orders[st->n]);
+		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return NULL;
+	}
+	return &st->orders[st->n++];
+}
+
+static int
+line_page(void *arg, json_t *nodes)
+{
+	struct st *st = arg;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(nodes, i, n)
+		if (sales_order_add_line(st->cur, n, page_err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Writes the orders collected in st (one transaction): replaces their
+ * ledger rows and recomputes the touched product_sales_daily rows. */
+static int
+store_orders(struct st *st, struct rb_err *err)
+{
+	struct db *db = st->ctx->db;
+	json_t *rows = NULL, *keys = NULL, *ids = NULL, *row;
+	char *trows = NULL, *tkeys = NULL, *tids = NULL;
+	char money[SALES_MONEY_LEN];
+	const char *p[3];
+	PGresult *r = NULL;
+	size_t i, j;
+	int k;
+	bool in_tx = false;
+
+	if (st->n == 0)
+		return 0;
+	if ((rows = json_array()) == NULL || (keys = json_array()) == NULL ||
+	    (ids = json_array()) == NULL)
+		goto oom;
+	for (i = 0; i < st->n; i++) {
+		struct sales_order *o = &st->orders[i];
+
+		if (json_array_append_new(ids, json_integer(o->order_id)) == -1)
+			goto oom;
+		for (j = 0; j < o->n; j++) {
+			struct sales_line *l = &o->lines[j];
+
+			if (l->units == 0 && l->revenue == 0)
+				continue;
+			if (sales_format_money(l->revenue, money,
+			    sizeof(money)) == -1)
+				goto oom;
+			row = json_pack("{s:I, s:I, s:s, s:I, s:s, s:O}",
+			    "order_id", (json_int_t)o->order_id,
+			    "product_id", (json_int_t)l->product_id,
+			    "day", o->day, "units", (json_int_t)l->units,
+			    "revenue", money,
+			    "updated_at", json_array_get(st->updated, i));
+			if (row == NULL || json_array_append(keys, row) == -1 ||
+			    json_array_append_new(rows, row) == -1)
+				goto oom;
+		}
+	}
+	if ((tids = json_dumps(ids, JSON_COMPACT)) == NULL ||
+	    (trows = json_dumps(rows, JSON_COMPACT)) == NULL)
+		goto oom;
+	if (db_begin(db, err) == -1)
+		goto fail;
+	in_tx = true;
+	p[0] = st->ctx->shop->id;
+	p[1] = tids;
+	r = db_query(db, "DELETE FROM public.order_lines_ledger WHERE "
+	    "shop_id = $1 AND order_id IN (SELECT jsonb_array_elements_text("
+	    "$2::jsonb)::bigint) RETURNING product_id, day::text", 2, p, err);
+	if (r == NULL)
+		goto fail;
+	for (k = 0; k < PQntuples(r); k++) {
+		long long pid;
+
+		if (sscanf(PQgetvalue(r, k, 0), "%lld", &pid) != 1)
+			continue;
+		row = json_pack("{s:I, s:s}", "product_id", (json_int_t)pid,
+		    "day", PQgetvalue(r, k, 1));
+		if (row == NULL || json_array_append_new(keys, row) == -1)
+			goto oom;
+	}
+	PQclear(r);
+	r = NULL;
+	p[1] = trows;
+	if (db_exec(db, "INSERT INTO public.order_lines_ledger (shop_id, "
+	    "order_id, product_id, day, units, revenue, order_updated_at) "
+	    "SELECT $1, x.order_id, x.product_id, x.day, x.units, x.revenue, "
+	    "x.updated_at FROM jsonb_to_recordset($2::jsonb) AS x(order_id "
+	    "bigint, product_id bigint, day date, units bigint, revenue "
+	    "numeric, updated_at timestamptz)", 2, p, err) == -1)
+		goto fail;
+	if ((tkeys = json_dumps(keys, JSON_COMPACT)) == NULL)
+		goto oom;
+	p[1] = tkeys;
+	if (db_exec(db, "INSERT INTO public.product_sales_daily AS d (shop_id, "
+	    "product_id, day, units, revenue, orders) "
+	    "SELECT $1, l.product_id, l.day, sum(l.units), sum(l.revenue), "
+	    "count(*) FILTER (WHERE l.units > 0) "
+	    "FROM public.order_lines_ledger l JOIN (SELECT DISTINCT product_id, "
+	    "day FROM jsonb_to_recordset($2::jsonb) AS k(product_id bigint, "
+	    "day date)) k ON k.product_id = l.product_id AND k.day = l.day "
+	    "WHERE l.shop_id = $1 GROUP BY l.product_id, l.day "
+	    "ON CONFLICT (shop_id, product_id, day) DO UPDATE SET "
+	    "units = EXCLUDED.units, revenue = EXCLUDED.revenue, "
+	    "orders = EXCLUDED.orders, updated_at = now() "
+	    "WHERE (d.units, d.revenue, d.orders) IS DISTINCT FROM "
+	    "(EXCLUDED.units, EXCLUDED.revenue, EXCLUDED.orders)",
+	    2, p, err) == -1)
+		goto fail;
+	if (db_exec(db, "DELETE FROM public.product_sales_daily d USING "
+	    "(SELECT DISTINCT product_id, day FROM jsonb_to_recordset("
+	    "$2::jsonb) AS k(product_id bigint, day date)) k "
+	    "WHERE d.shop_id = $1 AND d.product_id = k.product_id AND "
+	    "d.day = k.day AND NOT EXISTS (SELECT 1 FROM "
+	    "public.order_lines_ledger l WHERE l.shop_id = $1 AND "
+	    "l.product_id = d.product_id AND l.day = d.day)", 2, p, err) == -1)
+		goto fail;
+	if (commit_or_dry(st, err) == -1)
+		goto fail;
+	in_tx = false;
+	st->norders += (long)st->n;
+	st->nwrites++;
+	free(trows);
+	free(tkeys);
+	free(tids);
+	json_decref(rows);
+	json_decref(keys);
+	json_decref(ids);
+	return 0;
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	PQclear(r);
+	if (in_tx)
+		db_rollback(db);
+	free(trows);
+	free(tkeys);
+	free(tids);
+	json_decref(rows);
+	json_decref(keys);
+	json_decref(ids);
+	return -1;
+}
+
+static int
+order_page(void *arg, json_t *nodes)
+{
+	struct st *st = arg;
+	json_t *n, *li, *v;
+	struct sales_order *o;
+	size_t i;
+
+	if (stopped(st, page_err) == -1)
+		return -1;
+	orders_clear(st);
+	json_array_foreach(nodes, i, n) {
+		if ((o = orders_push(st, n, page_err)) == NULL)
+			return -1;
+		li = json_object_get(n, "lineItems");
+		st->cur = o;
+		if (json_is_true(json_object_get(json_object_get(li,
+		    "pageInfo"), "hasNextPage"))) {
+			/* A big order: read all its lines on their own. */
+			v = json_pack("{s:O}", "id", json_object_get(n, "id"));
+			if (v == NULL || shopify_paginate(&st->sh,
+			    Q_ORDER_LINES, v, "order.lineItems", line_page, st,
+			    page_err) == -1) {
+				json_decref(v);
+				return -1;
+			}
+			json_decref(v);
+		} else if (line_page(st, json_object_get(li, "nodes")) == -1) {
+			return -1;
+		}
+	}
+	return store_orders(st, page_err);
+}
+
+/* JSONL of a bulk operation: order lines, then line items with
+ * __parentId.  Orders are stored SALES_BULK_CHUNK at a time once all
+ * lines are read (a child may come after other orders). */
+static int
+bulk_parse(struct st *st, char *body, size_t len, struct rb_err *err)
+{
+	json_t *index = NULL, *o = NULL, *iv;
+	json_error_t jerr;
+	char *p = body, *end = body + len, *nl;
+	size_t i, done;
+	struct sales_order *so;
+	const char *parent;
+	long lineno = 0;
+
+	orders_clear(st);
+	if ((index = json_object()) == NULL)
+		goto oom;
+	while (p < end) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (nl == NULL)
+			nl = end;
+		lineno++;
+		if (nl > p) {
+			o = json_loadb(p, (size_t)(nl - p), 0, &jerr);
+			if (!json_is_object(o)) {
+				rb_err_set(err, 502, "shopify_bad_response",
+				    "Line %ld of the bulk result is not JSON.",
+				    lineno);
+				goto fail;
+			}
+			parent = opt_str(o, "__parentId");
+			if (parent == NULL) {
+				if (orders_push(st, o, err) == NULL)
+					goto fail;
+				if (json_object_set_new(index, opt_str(o, "id"),
+				    json_integer((json_int_t)(st->n - 1))) ==
+				    -1)
+					goto oom;
+			} else {
+				iv = json_object_get(index, parent);
+				if (!json_is_integer(iv)) {
+					rb_err_set(err, 502,
+					    "shopify_bad_response", "Line %ld "
+					    "of the bulk result names an "
+					    "unknown parent.", lineno);
+					goto fail;
+				}
+				so = &st->orders[json_integer_value(iv)];
+				if (sales_order_add_line(so, o, err) == -1)
+					goto fail;
+			}
+			json_decref(o);
+			o = NULL;
+		}
+		p = nl + 1;
+	}
+	json_decref(index);
+	index = NULL;
+	/* Store in chunks: move each chunk to the front and store it. */
+	{
+		struct sales_order *all = st->orders;
+		json_t *upd = st->updated;
+		size_t total = st->n, cap = st->cap;
+
+		for (done = 0; done < total; done += i) {
+			i = total - done < SALES_BULK_CHUNK ? total - done :
+			    SALES_BULK_CHUNK;
+			if (stopped(st, err) == -1)
+				goto restore_fail;
+			st->orders = all + done;
+			st->n = i;
+			st->cap = i;
+			if ((st->updated = json_array()) == NULL)
+				goto restore_oom;
+			{
+				size_t k;
+
+				for (k = 0; k < i; k++)
+					(void)json_array_append(st->updated,
+					    json_array_get(upd, done + k));
+			}
+			if (store_orders(st, err) == -1) {
+				json_decref(st->updated);
+				goto restore_fail;
+			}
+			json_decref(st->updated);
+		}
+		st->orders = all;
+		st->updated = upd;
+		st->n = total;
+		st->cap = cap;
+		orders_clear(st);
+		return 0;
+restore_oom:
+		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+restore_fail:
+		st->orders = all;
+		st->updated = upd;
+		st->n = total;
+		st->cap = cap;
+		orders_clear(st);
+		return -1;
+	}
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	json_decref(o);
+	json_decref(index);
+	orders_clear(st);
+	return -1;
+}
+
+static int
+bulk_orders(struct st *st, const char *since, struct rb_err *err)
+{
+	char q[1024];
+	json_t *v = NULL, *data = NULL, *op, *ue;
+	const char *id, *status, *url;
+	struct http_request req;
+	struct http_response resp;
+	long wait = 1000;
+	char opid[256];
+	int n;
+
+	memset(&resp, 0, sizeof(resp));
+	n = snprintf(q, sizeof(q), "{ orders(query: \"updated_at:>=%s\", "
+	    "sortKey: UPDATED_AT) { edges { node { id processedAt cancelledAt "
+	    "updatedAt lineItems { edges { node { " LINE_FIELDS " } } } } } } }",
+	    since);
+	if (n < 0 || (size_t)n >= sizeof(q))
+		return rb_err_set(err, 500, "internal_error", "Bulk query too "
+		    "long.");
+	if ((v = json_pack("{s:s}", "q", q)) == NULL)
+		goto oom;
+	if (shopify_graphql(&st->sh, M_BULK, v, &data, err) == -1)
+		goto fail;
+	json_decref(v);
+	v = NULL;
+	op = json_object_get(json_object_get(data, "bulkOperationRunQuery"),
+	    "bulkOperation");
+	ue = json_object_get(json_object_get(data, "bulkOperationRunQuery"),
+	    "userErrors");
+	id = opt_str(op, "id");
+	if (id == NULL || json_array_size(ue) > 0) {
+		const char *m = opt_str(json_array_get(ue, 0), "message");
+
+		rb_err_set(err, 502, "shopify_bulk_failed", "Shopify refused "
+		    "the bulk order export: %.200s", m ? m : "no operation");
+		goto fail;
+	}
+	(void)rb_strlcpy(opid, id, sizeof(opid));
+	log_info("bulk operation %s started for orders since %s", opid, since);
+	for (;;) {
+		json_decref(data);
+		data = NULL;
+		if (rb_sleep_ms(wait, st->ctx->stop) == -1 ||
+		    stopped(st, err) == -1) {
+			rb_err_set(err, 503, "cancelled", "The run was stopped "
+			    "while Shopify prepared the bulk export.");
+			goto fail;
+		}
+		if (wait < SALES_BULK_POLL_MAX_MS)
+			wait *= 2;
+		if ((v = json_pack("{s:s}", "id", opid)) == NULL)
+			goto oom;
+		if (shopify_graphql(&st->sh, Q_BULK, v, &data, err) == -1)
+			goto fail;
+		json_decref(v);
+		v = NULL;
+		op = json_object_get(data, "bulkOperation");
+		status = opt_str(op, "status");
+		if (status == NULL) {
+			rb_err_set(err, 502, "shopify_bad_response",
+			    "Shopify lost the bulk operation %s.", opid);
+			goto fail;
+		}
+		if (strcmp(status, "COMPLETED") == 0)
+			break;
+		if (strcmp(status, "CREATED") != 0 &&
+		    strcmp(status, "RUNNING") != 0) {
+			const char *ec = opt_str(op, "errorCode");
+
+			rb_err_set(err, 502, "shopify_bulk_failed", "Shopify's "
+			    "bulk order export ended %s (%s).", status,
+			    ec ? ec : "no error code");
+			goto fail;
+		}
+	}
+	url = opt_str(op, "url");
+	if (url == NULL) {		/* no orders at all */
+		json_decref(data);
+		return 0;
+	}
+	memset(&req, 0, sizeof(req));
+	req.method = "GET";
+	req.url = url;		/* a signed URL: no token goes there */
+	req.timeout_ms = 30L * 60L * 1000L;
+	req.max_response = SALES_BULK_MAX_BYTES;
+	if (http_request(st->ctx->http, &req, &resp, err) == -1)
+		goto fail;
+	if (resp.status != 200) {
+		rb_err_set(err, 502, "shopify_bulk_failed", "Downloading the "
+		    "bulk order export answered HTTP %ld.", resp.status);
+		goto fail;
+	}
+	if (bulk_parse(st, resp.body, resp.len, err) == -1)
+		goto fail;
+	http_response_free(&resp);
+	json_decref(data);
+	return 0;
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	http_response_free(&resp);
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+static long
+bulk_min_orders(void)
+{
+	const char *e = getenv("REBOSS_SALES_BULK_MIN_ORDERS");
+	long v;
+
+	if (e != NULL && rb_parse_long(e, 0, 1000000000L, &v) == 0)
+		return v;
+	return SALES_BULK_MIN_ORDERS;
+}
+
+static int
+sync_orders(struct st *st, struct rb_err *err)
+{
+	PGresult *r;
+	char t0[64], since[32], qs[64], count_s[24];
+	json_t *v = NULL, *data = NULL;
+	const char *p[4];
+	long long count;
+	bool bulk;
+	int n;
+
+	p[0] = st->ctx->shop->id;
+	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
+	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
+	    "interval '10 minutes') AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
+	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
+	if (r == NULL)
+		return -1;
+	(void)rb_strlcpy(t0, PQgetvalue(r, 0, 0), sizeof(t0));
+	(void)rb_strlcpy(since, PQgetvalue(r, 0, 1), sizeof(since));
+	PQclear(r);
+	n = snprintf(qs, sizeof(qs), "updated_at:>=%s", since);
+	if (n < 0 || (size_t)n >= sizeof(qs))
+		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
+	if ((v = json_pack("{s:s}", "q", qs)) == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	if (shopify_graphql(&st->sh, Q_ORDERS_COUNT, v, &data, err) == -1)
+		goto fail;
+	count = json_integer_value(json_object_get(json_object_get(data,
+	    "ordersCount"), "count"));
+	json_decref(data);
+	data = NULL;
+	bulk = count > bulk_min_orders();
+	log_info("%lld orders updated since %s: reading them %s", count,
+	    since, bulk ? "with a bulk operation" : "page by page");
+	if (bulk) {
+		if (bulk_orders(st, since, err) == -1)
+			goto fail;
+	} else {
+		page_err = err;
+		if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders",
+		    order_page, st, err) == -1)
+			goto fail;
+	}
+	json_decref(v);
+	v = NULL;
+	if (st->ctx->dry_run)
+		return 0;
+	/* Everything up to T0 is committed: move the cursor. */
+	n = snprintf(count_s, sizeof(count_s), "%ld", st->norders);
+	if (n < 0 || (size_t)n >= sizeof(count_s))
+		return rb_err_set(err, 500, "internal_error", "Bad count.");
+	p[1] = t0;
+	p[2] = bulk ? "bulk" : "pages";
+	p[3] = count_s;
+	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
+	    "(shop_id, orders_cursor, last_mode, last_orders) VALUES ($1, "
+	    "$2::timestamptz, $3, $4::integer) ON CONFLICT (shop_id) DO UPDATE "
+	    "SET orders_cursor = EXCLUDED.orders_cursor, last_mode = "
+	    "EXCLUDED.last_mode, last_orders = EXCLUDED.last_orders",
+	    4, p, err);
+fail:
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+/* ---- the worker ---------------------------------------------------------- */
+
+static int
+process_shop(struct job_ctx *ctx, struct rb_err *err)
+{
+	struct st st;
+	char *token = NULL;
+	int rc = -1;
+
+	memset(&st, 0, sizeof(st));
+	st.ctx = ctx;
+	if ((st.updated = json_array()) == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	if (open_token(&st, &token, err) == -1)
+		goto out;
+	if (shopify_open(&st.sh, ctx->http, ctx->cfg, ctx->shop->domain,
+	    token, err) == -1) {
+		crypto_free_secret(token);
+		goto out;
+	}
+	crypto_free_secret(token);
+	token = NULL;
+	st.sh.stop = ctx->stop;
+	if (shop_zone(&st, err) == -1 || sync_products(&st, err) == -1 ||
+	    sync_orders(&st, err) == -1)
+		goto close;
+	log_info("%ld products, %ld orders stored (%s)", st.nproducts,
+	    st.norders, st.tz);
+	rc = 0;
+close:
+	shopify_close(&st.sh);
+out:
+	orders_clear(&st);
+	free(st.orders);
+	json_decref(st.updated);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct job_def def = {
+		.kind = JOB_SALES_TRACKER,
+		.program = "reboss-sales-tracker",
+		.summary = "mirror products and keep exact daily sales per "
+		    "product",
+		.process_shop = process_shop,
+	};
+
+	return job_main(&def, argc, argv);
+}

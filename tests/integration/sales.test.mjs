@@ -1,0 +1,312 @@
+// sales.test.mjs - reboss-sales-tracker against the fake Shopify and a
+// throwaway PostgreSQL.  Expected numbers are computed here, independently,
+// from the fake's own orders (PRODUCT.md, Jobs 1).
+//   cd tests && REBOSS_BUILDDIR=/tmp/b node --test integration/sales.test.mjs
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import { createFakeShopify, cents } from '../fakes/shopify.mjs';
+import { startPostgres } from './lib/pg.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const srcDir = path.resolve(here, '..', '..');
+const buildDir = process.env.REBOSS_BUILDDIR || srcDir;
+const rebossctl = path.join(buildDir, 'ctl', 'rebossctl');
+const tracker = path.join(buildDir, 'jobs', 'reboss-sales-tracker');
+const DAY = 86400_000;
+
+let pg; let fake; let tmp; let conf;
+const shops = new Map(); // domain -> { id, tz }
+
+// Deterministic pseudo-random numbers (mulberry32).
+let seed = 12345;
+function rnd() {
+  seed |= 0; seed = (seed + 0x6D2B79F5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+const pick = (a) => a[Math.floor(rnd() * a.length)];
+
+function run(args, env = {}) {
+  return new Promise((resolve) => {
+    execFile(tracker, ['--config', conf, ...args], {
+      env: { ...process.env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '', ...env }, timeout: 600_000,
+      maxBuffer: 64 * 1024 * 1024,
+    }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+async function rows(sql) {
+  const out = (await pg.psql(`SELECT row_to_json(t) FROM (${sql}) t`)).trim();
+  return out === '' ? [] : out.split('\n').map((l) => JSON.parse(l));
+}
+
+const sqlStr = (s) => `'${String(s).replace(/'/g, "''")}'`;
+
+function localDay(iso, tz) {
+  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })
+    .format(new Date(iso));
+}
+
+// product_sales_daily as the fake's data says it must be.
+function expected(domain) {
+  const shop = fake.getShop(domain);
+  const tz = shop.ianaTimezone;
+  const productIds = new Set(shop.data.Product.map((p) => p.id));
+  const perKey = new Map();
+  for (const o of shop.data.Order ?? []) {
+    if (o.cancelledAt) continue;
+    const day = localDay(o.processedAt, tz);
+    const perProduct = new Map();
+    for (const l of o.lineItems) {
+      if (l.productId == null || !productIds.has(l.productId)) continue;
+      const c = perProduct.get(l.productId) ?? { units: 0, cents: 0 };
+      c.units += l.currentQuantity;
+      c.cents += l.currentQuantity * (cents(l.price) - cents(l.discount));
+      perProduct.set(l.productId, c);
+    }
+    for (const [pid, c] of perProduct) {
+      if (c.units === 0 && c.cents === 0) continue;
+      const k = `${pid}|${day}`;
+      const e = perKey.get(k) ?? { product_id: pid, day, units: 0, cents: 0, orders: 0 };
+      e.units += c.units; e.cents += c.cents; e.orders += c.units > 0 ? 1 : 0;
+      perKey.set(k, e);
+    }
+  }
+  return [...perKey.values()].sort((a, b) => a.product_id - b.product_id || a.day.localeCompare(b.day));
+}
+
+async function actual(domain) {
+  const id = shops.get(domain).id;
+  return rows(`SELECT product_id, day::text AS day, units, (revenue * 100)::bigint AS cents, orders
+    FROM public.product_sales_daily WHERE shop_id = '${id}' ORDER BY product_id, day`);
+}
+
+async function assertExact(domain) {
+  const want = expected(domain);
+  assert.ok(want.length > 0, `${domain}: the test has sales to compare`);
+  assert.deepEqual(await actual(domain), want, `${domain}: product_sales_daily is exact`);
+}
+
+// A shop in the fake and in the database (plain token: the job seals it).
+async function addShop(domain, tz, { products = 4, orders = 12, collections = 2, daysBack = 50 } = {}) {
+  const token = `shpat_${randomBytes(12).toString('hex')}`;
+  fake.addShop({ domain, token, ianaTimezone: tz, currency: tz.startsWith('Europe') ? 'EUR' : 'USD' });
+  const cols = [];
+  for (let i = 0; i < collections; i++) cols.push(fake.addCollection(domain, { title: `Col ${i}` }));
+  const ps = [];
+  for (let i = 0; i < products; i++) {
+    ps.push(fake.addProduct(domain, { title: `Product ${i}`, price: `${10 + i}.50`,
+      status: i === 1 ? 'DRAFT' : 'ACTIVE', collections: i === 0 ? cols : [cols[i % cols.length]].filter(Boolean),
+      imageUrl: i % 2 === 0 ? `https://cdn.example/${domain}/${i}.png` : undefined }));
+  }
+  const now = Date.now();
+  for (let i = 0; i < orders; i++) {
+    // Times near local midnight on purpose: the day depends on the zone.
+    const t = now - Math.floor(rnd() * daysBack) * DAY - Math.floor(rnd() * DAY);
+    const lines = [];
+    const nl = 1 + Math.floor(rnd() * 3);
+    for (let j = 0; j < nl; j++) {
+      const p = pick(ps);
+      lines.push({ productId: p.id, quantity: 1 + Math.floor(rnd() * 4), price: p.variants[0].price,
+        discount: rnd() < 0.3 ? '1.25' : '0.00' });
+    }
+    if (rnd() < 0.1) lines.push({ productId: null, quantity: 1, price: '5.00', title: 'Gift wrap' });
+    fake.addOrder(domain, { processedAt: new Date(t).toISOString(), lines });
+  }
+  const id = randomUUID();
+  await pg.psql(`INSERT INTO public.shops (id, user_id, shop_domain, access_token)
+    VALUES ('${id}', gen_random_uuid(), ${sqlStr(domain)}, ${sqlStr(token)})`);
+  shops.set(domain, { id, tz, token, products: ps, collections: cols });
+  return shops.get(domain);
+}
+
+// fake.reset() clears what the fake recorded: check it was clean first.
+function resetFake() {
+  assert.deepEqual(fake.validationErrors, []);
+  assert.deepEqual(fake.deprecations, []);
+  fake.reset();
+}
+
+async function cursorOf(domain) {
+  return (await pg.psql(`SELECT orders_cursor FROM public.sales_cursors
+    WHERE shop_id = '${shops.get(domain).id}'`)).trim();
+}
+
+describe('reboss-sales-tracker', () => {
+  before(async () => {
+    tmp = await fs.mkdtemp(path.join(os.tmpdir(), 'reboss-sales-'));
+    pg = await startPostgres();
+    fake = await createFakeShopify({ restoreRate: 20000, bucketSize: 2000 });
+    conf = path.join(tmp, 'reboss.conf');
+    await fs.writeFile(conf, [`database_url = ${pg.conninfo}`,
+      `token_key = ${randomBytes(32).toString('hex')}`, `jwt_secret = ${randomBytes(32).toString('hex')}`,
+      `shopify_base_url = ${fake.baseUrlTemplate}`, ''].join('\n'));
+    const m = await new Promise((resolve) => execFile(rebossctl, ['--config', conf, 'migrate', '--sql-dir',
+      path.join(srcDir, 'sql')], (e, so, se) => resolve({ code: e ? e.code : 0, out: so + se })));
+    assert.equal(m.code, 0, `migrate: ${m.out}`);
+  });
+
+  after(async () => {
+    await fake?.close();
+    await pg?.destroy();
+    if (tmp) await fs.rm(tmp, { recursive: true, force: true });
+  });
+
+  const zones = [['sales-ny.myshopify.com', 'America/New_York'], ['sales-berlin.myshopify.com', 'Europe/Berlin'],
+    ['sales-ktm.myshopify.com', 'Asia/Kathmandu']];
+
+  test('first run: products mirrored, sales exact, token sealed, cursor set', async () => {
+    for (const [d, tz] of zones) await addShop(d, tz, { orders: 35 });
+    // An order with more lines than one page of lineItems, and a product
+    // in more collections than one page.
+    const ny = shops.get(zones[0][0]);
+    const many = [];
+    for (let i = 0; i < 27; i++) many.push({ productId: ny.products[i % 4].id, quantity: 1, price: '3.10' });
+    fake.addOrder(zones[0][0], { processedAt: new Date(Date.now() - 3 * DAY).toISOString(), lines: many });
+    for (let i = 0; i < 28; i++) {
+      const c = fake.addCollection(zones[0][0], { title: `Extra ${i}` });
+      c.productIds.push(ny.products[2].id);
+    }
+    const r = await run([]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [d, tz] of zones) {
+      await assertExact(d);
+      const s = shops.get(d);
+      const row = (await rows(`SELECT access_token LIKE 'rbs1:%' AS sealed, iana_timezone FROM public.shops
+        WHERE id = '${s.id}'`))[0];
+      assert.equal(row.sealed, true, 'the plain token was sealed');
+      assert.equal(row.iana_timezone, tz, 'the zone comes from Shopify');
+      assert.notEqual(await cursorOf(d), '', 'cursor set');
+      const prods = await rows(`SELECT product_id, title, handle, status, collection_ids, image_url,
+        online_store_url, published_at IS NOT NULL AS published, deleted_at FROM public.products
+        WHERE shop_id = '${s.id}' ORDER BY product_id`);
+      const shop = fake.getShop(d);
+      assert.deepEqual(prods, shop.data.Product.map((p) => ({
+        product_id: p.id, title: p.title, handle: p.handle, status: p.status,
+        collection_ids: shop.data.Collection.filter((c) => c.productIds.includes(p.id)).map((c) => c.id),
+        image_url: p.imageUrl ?? null,
+        online_store_url: p.status === 'ACTIVE' ? `https://${d}/products/${p.handle}` : null,
+        published: p.publishedAt != null, deleted_at: null,
+      })).sort((a, b) => a.product_id - b.product_id));
+    }
+    assert.equal(shops.get(zones[0][0]) && (await rows(`SELECT cardinality(collection_ids) AS n FROM public.products
+      WHERE product_id = ${ny.products[2].id}`))[0].n, 29, 'all collections of a product past one page');
+  });
+
+  test('re-run changes nothing', async () => {
+    const before = await rows('SELECT * FROM public.product_sales_daily ORDER BY 1, 2, 3');
+    const r = await run([]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await rows('SELECT * FROM public.product_sales_daily ORDER BY 1, 2, 3'), before);
+    for (const [d] of zones) await assertExact(d);
+  });
+
+  test('edits, refunds, cancellations and new orders converge', async () => {
+    for (const [d] of zones) {
+      const os_ = fake.getShop(d).data.Order;
+      const s = shops.get(d);
+      fake.refundOrder(d, os_[0].id, [{ index: 0, quantity: os_[0].lineItems[0].currentQuantity }]);
+      const o1 = os_[1];
+      if (o1.lineItems[0].currentQuantity > 1) fake.refundOrder(d, o1.id, [{ index: 0, quantity: 1 }]);
+      fake.editOrder(d, os_[2].id, { set: [{ index: 0, quantity: 0 }],
+        add: [{ productId: s.products[3].id, quantity: 2, price: '7.77' }] });
+      fake.cancelOrder(d, os_[3].id);
+      fake.cancelOrder(d, os_[4].id);
+      fake.addOrder(d, { processedAt: new Date(Date.now() - 2 * DAY).toISOString(),
+        lines: [{ productId: s.products[0].id, quantity: 5, price: '11.50' }] });
+      // A product without orders disappears from Shopify.
+      const gone = fake.addProduct(d, { title: 'Short lived' });
+      s.gone = gone.id;
+    }
+    let r = await run([]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [d] of zones) {
+      const shop = fake.getShop(d);
+      shop.data.Product = shop.data.Product.filter((p) => p.id !== shops.get(d).gone);
+    }
+    r = await run([]);
+    assert.equal(r.code, 0, r.stderr);
+    for (const [d] of zones) {
+      await assertExact(d);
+      const g = await rows(`SELECT deleted_at IS NOT NULL AS deleted FROM public.products
+        WHERE product_id = ${shops.get(d).gone}`);
+      assert.deepEqual(g, [{ deleted: true }], 'a product gone from Shopify is marked, not dropped');
+    }
+  });
+
+  test('a failure mid-pagination keeps the cursor; the next run converges', async () => {
+    const d = 'sales-flaky.myshopify.com';
+    await addShop(d, 'America/Los_Angeles', { orders: 45 });
+    // shop, products, ordersCount, orders page 1 pass; page 2 fails.
+    fake.setMode(d, { failAfter: 4 });
+    let r = await run(['--shop', d]);
+    assert.equal(r.code, 1, r.stderr);
+    const st = await rows(`SELECT last_status, last_error FROM public.shop_job_status
+      WHERE shop_id = '${shops.get(d).id}'`);
+    assert.equal(st[0].last_status, 'failed');
+    assert.equal(await cursorOf(d), '', 'the cursor did not move');
+    const partial = await actual(d);
+    assert.ok(partial.length > 0 && partial.length < expected(d).length, 'only the first page was stored');
+    fake.setMode(d, null);
+    r = await run(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertExact(d);
+    assert.notEqual(await cursorOf(d), '');
+  });
+
+  test('a large backfill goes through a bulk operation', async () => {
+    const d = 'sales-bulk.myshopify.com';
+    await addShop(d, 'Australia/Sydney', { orders: 1050, products: 6 });
+    resetFake();
+    const r = await run(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(fake.bulkOperations.filter((b) => b.shop === d).length, 1, 'one bulk operation');
+    assert.equal(fake.requests.filter((q) => q.bulkDownload && q.status === 200).length, 1, 'JSONL downloaded');
+    assert.equal(fake.requests.filter((q) => q.shop === d && /query Orders\(/.test(q.query ?? '')).length, 0,
+      'no order pages');
+    await assertExact(d);
+    const c = await rows(`SELECT last_mode, last_orders FROM public.sales_cursors WHERE shop_id = '${shops.get(d).id}'`);
+    assert.deepEqual(c, [{ last_mode: 'bulk', last_orders: 1050 }]);
+  });
+
+  test('120 more shops, parallel 20: each processed exactly once, all exact', async () => {
+    const added = [];
+    for (let i = 0; i < 120; i++) {
+      const d = `sales-many-${i}.myshopify.com`;
+      added.push(d);
+      await addShop(d, pick(['UTC', 'Asia/Tokyo', 'America/Chicago', 'Europe/London']), { products: 2, orders: 3, collections: 1 });
+    }
+    resetFake();
+    const r = await run(['--parallel', '20']);
+    assert.equal(r.code, 0, r.stderr);
+    const total = shops.size;
+    const run1 = (await rows(`SELECT status, shops_processed, shops_failed FROM public.job_runs
+      ORDER BY started_at DESC LIMIT 1`))[0];
+    assert.deepEqual(run1, { status: 'completed', shops_processed: total, shops_failed: 0 });
+    const counts = new Map();
+    for (const q of fake.requests) {
+      if (/query OrdersCount/.test(q.query ?? '')) counts.set(q.shop, (counts.get(q.shop) ?? 0) + 1);
+    }
+    assert.equal(counts.size, total, 'every shop read');
+    for (const [d, n] of counts) assert.equal(n, 1, `${d} processed once`);
+    for (const d of added) await assertExact(d);
+    const ok = await rows(`SELECT count(*)::int AS n FROM public.shop_job_status
+      WHERE job_type = 'sales_tracker' AND last_status = 'success'`);
+    assert.equal(ok[0].n, total);
+  });
+
+  test('no validation errors and no deprecated fields', () => {
+    assert.deepEqual(fake.validationErrors, []);
+    assert.deepEqual(fake.deprecations, []);
+  });
+});

@@ -27,6 +27,7 @@
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "optimize_cmds.h"	/* product_optimize's commands */
 #include "util.h"
 
 #ifndef REBOSS_SQLDIR
@@ -49,6 +50,7 @@ static const char usage_text[] =
 "  check-config             report every problem of the configuration file\n"
 "  status [--json]          recent job runs and failing shops\n"
 "  seal-tokens              seal shop access tokens stored in plain text\n"
+OPTIMIZE_CMDS_USAGE
 "  help                     this text\n"
 "\n"
 "The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
@@ -696,6 +698,8 @@ main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (optimize_cmd_known(cmd))
+		return optimize_cmd(config, argc - optind, argv + optind);
 	if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "seal-tokens") != 0) {
 		usage_error("unknown command '%s'", cmd);

@@ -343,7 +343,7 @@ http_method_safe(const char *m)
 }
 
 enum http_fail { HF_NONE, HF_TIMEOUT, HF_UNREACHABLE, HF_CONNECT,
-	HF_TOO_LARGE, HF_FATAL };
+	HF_TOO_LARGE, HF_TRUNCATED, HF_FATAL };
 
 static enum http_fail
 http_classify(CURLcode rc, bool too_large)
@@ -361,8 +361,9 @@ http_classify(CURLcode rc, bool too_large)
 		return HF_CONNECT;	/* nothing was sent: always retryable */
 	case CURLE_SEND_ERROR:
 	case CURLE_RECV_ERROR:
-	case CURLE_GOT_NOTHING:
 	case CURLE_PARTIAL_FILE:
+		return HF_TRUNCATED;	/* answer cut short: retryable */
+	case CURLE_GOT_NOTHING:
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_HTTP2:
 	case CURLE_HTTP2_STREAM:
@@ -515,7 +516,8 @@ http_request(struct http_client *hc, const struct http_request *req,
 				retry = true;
 		} else if (hf == HF_CONNECT) {
 			retry = true;
-		} else if (hf == HF_TIMEOUT || hf == HF_UNREACHABLE) {
+		} else if (hf == HF_TIMEOUT || hf == HF_UNREACHABLE ||
+		    hf == HF_TRUNCATED) {
 			retry = safe;
 		}
 		if (!retry || attempt >= max_attempts)
@@ -546,6 +548,11 @@ http_request(struct http_client *hc, const struct http_request *req,
 		rb_err_set(err, 502, "upstream_too_large",
 		    "The answer of %s was larger than %zu bytes and was "
 		    "refused.", host, x.max);
+		goto fail;
+	case HF_TRUNCATED:
+		rb_err_set(err, 502, "upstream_truncated",
+		    "The answer of %s was cut off before its end after %d "
+		    "attempt(s).", host, resp->attempts);
 		goto fail;
 	case HF_TIMEOUT:
 		rb_err_set(err, 504, "upstream_timeout",

@@ -31,7 +31,8 @@
 #define JOB_GRACE_DEFAULT_S	30
 #define JOB_LEASE_DEFAULT_S	300
 #define JOB_POLL_DEFAULT_MS	10000
-#define JOB_DB_MAX_FAILURES	10	/* consecutive, then the run fails */
+#define JOB_DB_MAX_FAILURES	20	/* consecutive, then the run fails */
+#define JOB_DB_MAX_WAIT_MS	30000	/* backoff cap: ~8 min in all */
 #define JOB_PARALLEL_MAX	1024
 
 static volatile sig_atomic_t got_term;	/* signal number */
@@ -55,7 +56,8 @@ enum shop_state {
 	SHOP_RUNNING,
 	SHOP_FINISHED,		/* processed by this run (ok or failed) */
 	SHOP_SKIPPED,		/* done by another run, or deleted */
-	SHOP_CANCELLED		/* interrupted by our cancellation */
+	SHOP_CANCELLED,		/* interrupted by our cancellation */
+	SHOP_UNRESOLVED		/* worker ended, result not read yet (db) */
 };
 
 struct slot {
@@ -73,6 +75,9 @@ struct run {
 	size_t			 nshops;
 	unsigned char		*state;
 	int64_t			*retry_at;
+	int			*wstatus;	/* wait status, unresolved */
+	int64_t			*took;		/* ms, unresolved */
+	size_t			 nunresolved;
 	struct slot		*slots;
 	int			 parallel;
 	int			 nrunning;
@@ -196,9 +201,11 @@ db_trouble(struct run *r, const char *what, const struct rb_err *err)
 		r->db_lost = true;
 		return;
 	}
-	wait = 1000LL << (r->db_failures < 6 ? r->db_failures : 6);
-	log_warn("%s failed (%s); retrying in %lld s", what, err->msg,
-	    (long long)(wait / 1000));
+	wait = 500LL << (r->db_failures < 7 ? r->db_failures : 7);
+	if (wait > JOB_DB_MAX_WAIT_MS)
+		wait = JOB_DB_MAX_WAIT_MS;
+	log_warn("%s failed (%s); retrying in %.1f s", what, err->msg,
+	    (double)wait / 1000.0);
 	r->db_retry_at = rb_mono_ms() + wait;
 }
 
@@ -228,45 +235,47 @@ shop_failed(struct run *r, size_t i, const char *msg)
 
 /* A worker ended: trust what its lease row says it recorded; record
  * anything else here with the cause. */
-static void
-worker_ended(struct run *r, struct slot *s, int st)
+static int
+resolve(struct run *r, size_t i, int st, int64_t took)
 {
-	size_t i = s->shop;
 	const struct job_shop *shop = &r->shops[i];
 	char outcome[16], error[600], cause[128], msg[700];
 	struct rb_err err;
 	bool ours;
-	int64_t took = rb_mono_ms() - s->started;
 
 	rb_err_clear(&err);
-	r->nrunning--;
 	r->dirty = true;
 	job_describe_wait_status(st, cause, sizeof(cause));
+	if (r->db_lost) {
+		(void)snprintf(msg, sizeof(msg), "worker %s; its result is "
+		    "unknown (database: %.300s)", cause, r->db_error);
+		shop_failed(r, i, msg);
+		return 0;
+	}
+	if (rb_mono_ms() < r->db_retry_at)
+		return -1;	/* backing off: one failure is enough */
 	if (jobdb_outcome(&r->db, &r->ref, shop->id, &ours, outcome,
 	    sizeof(outcome), error, sizeof(error), &err) == -1) {
-		/* Cannot tell: count it failed here, the run goes on. */
-		log_err("shop %s: worker %d %s; its result cannot be read: %s",
-		    shop->domain, (int)s->pid, cause, err.msg);
-		(void)snprintf(msg, sizeof(msg), "worker %s; result unknown "
-		    "(database: %.300s)", cause, err.msg);
-		shop_failed(r, i, msg);
-		return;
+		/* Read it again once the database is back. */
+		db_trouble(r, "reading a worker's result", &err);
+		return -1;
 	}
 	if (!ours) {
-		log_err("shop %s: worker %d %s after its lease was taken over "
-		    "by another run", shop->domain, (int)s->pid, cause);
+		log_err("shop %s: worker %s after its lease was taken over "
+		    "by another run", shop->domain, cause);
 		shop_failed(r, i, "its lease was taken over by another run "
 		    "(lease renewals failed)");
-		return;
+		return 0;
 	}
+	r->db_failures = 0;
 	if (strcmp(outcome, "success") == 0) {
 		r->state[i] = SHOP_FINISHED;
 		r->processed++;
-		return;
+		return 0;
 	}
 	if (strcmp(outcome, "failed") == 0) {
 		shop_failed(r, i, error);
-		return;
+		return 0;
 	}
 	if (r->cancelling) {
 		/* Interrupted by our cancellation: released, not counted. */
@@ -280,7 +289,7 @@ worker_ended(struct run *r, struct slot *s, int st)
 		    "%s after %lld ms)", shop->domain, cause, (long long)took);
 		r->state[i] = SHOP_CANCELLED;
 		r->cancelled++;
-		return;
+		return 0;
 	}
 	/* Unrecorded ending, or stopped by a signal we did not send. */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == JOB_WORKER_NODB)
@@ -296,8 +305,40 @@ worker_ended(struct run *r, struct slot *s, int st)
 		(void)snprintf(msg, sizeof(msg), "worker %s", cause);
 	log_err("shop %s failed: %s (after %lld ms)", shop->domain, msg,
 	    (long long)took);
+	rb_err_clear(&err);
 	record_parent(r, i, "failed", msg);
 	shop_failed(r, i, msg);
+	return 0;
+}
+
+static void
+worker_ended(struct run *r, struct slot *s, int st)
+{
+	size_t i = s->shop;
+	int64_t took = rb_mono_ms() - s->started;
+
+	r->nrunning--;
+	if (resolve(r, i, st, took) == -1) {
+		r->state[i] = SHOP_UNRESOLVED;
+		r->wstatus[i] = st;
+		r->took[i] = took;
+		r->nunresolved++;
+	}
+}
+
+/* Workers whose result could not be read while the database was away. */
+static void
+resolve_pending(struct run *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->nshops && r->nunresolved > 0; i++) {
+		if (r->state[i] != SHOP_UNRESOLVED)
+			continue;
+		if (resolve(r, i, r->wstatus[i], r->took[i]) == -1)
+			return;
+		r->nunresolved--;
+	}
 }
 
 static void
@@ -461,6 +502,8 @@ next_wakeup(const struct run *r, int64_t now)
 		t = r->next_heartbeat;
 	if (r->cancelling && !r->killed_all && r->grace_deadline < t)
 		t = r->grace_deadline;
+	if (r->nunresolved > 0 && r->db_retry_at > now && r->db_retry_at < t)
+		t = r->db_retry_at;
 	if (!r->cancelling && !r->db_lost && r->nrunning < r->parallel) {
 		if (r->db_retry_at > now && r->db_retry_at < t)
 			t = r->db_retry_at;
@@ -489,7 +532,10 @@ loop(struct run *r)
 			signal_workers(r, SIGKILL);
 			r->killed_all = true;
 		}
-		if (!r->cancelling && !r->db_lost && now >= r->db_retry_at)
+		if (r->nunresolved > 0 && (r->db_lost || now >= r->db_retry_at))
+			resolve_pending(r);
+		if (!r->cancelling && !r->db_lost && r->nunresolved == 0 &&
+		    now >= r->db_retry_at)
 			fill(r);
 		if (r->dirty) {
 			notify_status(r);
@@ -497,7 +543,7 @@ loop(struct run *r)
 				heartbeat(r, false);
 			r->dirty = false;
 		}
-		if (r->nrunning == 0 &&
+		if (r->nrunning == 0 && r->nunresolved == 0 &&
 		    (r->cancelling || r->db_lost || r->npending == 0))
 			break;
 		now = rb_mono_ms();
@@ -584,6 +630,8 @@ run_free(struct run *r)
 	free(r->shops);
 	free(r->state);
 	free(r->retry_at);
+	free(r->wstatus);
+	free(r->took);
 	free(r->slots);
 	json_decref(r->errlog);
 }
@@ -722,9 +770,11 @@ job_main(const struct job_def *def, int argc, char **argv)
 	r->state = calloc(r->nshops + 1, 1);
 	r->retry_at = calloc(r->nshops + 1, sizeof(*r->retry_at));
 	r->slots = calloc((size_t)r->parallel, sizeof(*r->slots));
+	r->wstatus = calloc(r->nshops + 1, sizeof(*r->wstatus));
+	r->took = calloc(r->nshops + 1, sizeof(*r->took));
 	r->errlog = json_array();
 	if (r->state == NULL || r->retry_at == NULL || r->slots == NULL ||
-	    r->errlog == NULL) {
+	    r->wstatus == NULL || r->took == NULL || r->errlog == NULL) {
 		log_err("out of memory for %zu shops", r->nshops);
 		goto out;
 	}

@@ -17,6 +17,7 @@ import {
   isNonNullType, isListType, isScalarType, isEnumType, isObjectType,
   isAbstractType, getNamedType, getNullableType, typeFromAST,
 } from 'graphql';
+import { makeCatalogResolvers } from './shopify_catalog.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '../..');
@@ -596,6 +597,13 @@ export const defaultResolvers = {
     availableForSale: (v) => Number(v.inventoryQuantity ?? 0) > 0,
   },
 };
+
+// Catalog cycle mutations (productSet, productUpdate, publications,
+// publishablePublish): tests/fakes/shopify_catalog.mjs.  Fields defined
+// above win.
+for (const [type, fields] of Object.entries(makeCatalogResolvers({ connection, gid, parseGid, isoNow }))) {
+  defaultResolvers[type] = { ...fields, ...(defaultResolvers[type] ?? {}) };
+}
 
 function productMedia(p) {
   return {

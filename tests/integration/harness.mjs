@@ -16,7 +16,7 @@ import fs from 'node:fs';
 import { mkdtemp, writeFile, readFile, rm, chmod, access, readdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { makeTls } from './lib/tls.mjs';
 import { makeJwtKeys, mintWith } from './lib/jwt.mjs';
@@ -133,9 +133,13 @@ function parseCurl(raw) {
 /**
  * Starts the stack.  Options: workers (pool size, 4), bodyMax (api_body_max
  * and nginx's client_max_body_size, 65536), nginxBodyMax (nginx's cap when
- * it must differ from the API's, to reach the API's own 413).
+ * it must differ from the API's, to reach the API's own 413), frontendUrl
+ * (frontend_url, whose origin is the one nginx allows for CORS; default
+ * https://dashboard.test).  When tests/fakes/oauth.mjs exists, its fake
+ * Pinterest/Meta/Google run too (stack.oauth) and their keys are set.
  */
-export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } = {}) {
+export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
+  frontendUrl = DASHBOARD_ORIGIN } = {}) {
   hookExit();
   const bdir = buildDir();
   const { startPostgres } = await import('./lib/pg.mjs');
@@ -148,7 +152,7 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
   const confFile = path.join(dir, 'reboss.conf');
   const apiLogFile = path.join(dir, 'api.log');
 
-  let pg = null, fake = null, nginx = null, api = null, stopped = false;
+  let pg = null, fake = null, oauth = null, nginx = null, api = null, stopped = false;
   const entry = {
     dir,
     groups: () => [api?.pid, nginx?.child?.pid].filter(Boolean),
@@ -164,6 +168,7 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
     await step(async () => nginx && nginx.stop());
     await step(async () => api && api.stop());
     await step(async () => fake && fake.close());
+    await step(async () => oauth && oauth.close());
     await step(async () => pg && pg.destroy());
     live.delete(entry);
     if (!process.env.REBOSS_KEEP_TMP)
@@ -174,6 +179,11 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
   try {
     pg = await startPostgres({ baseDir: path.join(dir, 'pg') });
     fake = await createFakeShopify({ port: 0 });
+    const oauthFake = path.join(REPO, 'tests/fakes/oauth.mjs');
+    if (fs.existsSync(oauthFake)) {
+      const { createFakeOAuth } = await import(pathToFileURL(oauthFake).href);
+      oauth = await createFakeOAuth({ port: 0 });
+    }
 
     const tls = await makeTls(dir);
     const keys = makeJwtKeys();
@@ -185,19 +195,20 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
     nginx = await startNginx({
       dir: path.join(dir, 'nginx'), sock,
       certFile: tls.certFile, keyFile: tls.keyFile,
-      bodyMax: nginxBodyMax ?? bodyMax, origin: DASHBOARD_ORIGIN,
+      bodyMax: nginxBodyMax ?? bodyMax, origin: new URL(frontendUrl).origin,
     });
     const url = `https://127.0.0.1:${nginx.port}`;
 
     const config = {
       database_url: pg.conninfo,
       api_url: url,
-      frontend_url: DASHBOARD_ORIGIN,
+      frontend_url: frontendUrl,
       token_key: crypto.randomBytes(32).toString('hex'),
       jwt_secret_file: jwtSecretFile,
       jwks_file: jwksFile,
       shopify_base_url: fake.baseUrlTemplate,
       api_body_max: String(bodyMax),
+      ...(oauth ? oauth.config : {}),
     };
     await writeFile(confFile,
       '# written by tests/integration/harness.mjs\n' +
@@ -214,7 +225,7 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax } 
     api = await startApi({ bdir, sock, confFile, apiLogFile, workers, env });
 
     const stack = {
-      url, dir, caFile: tls.caFile, confFile, pg, fake, nginx, keys, config,
+      url, dir, caFile: tls.caFile, confFile, pg, fake, oauth, nginx, keys, config,
       jwtSecret: keys.hsSecret, tokenKey: config.token_key,
       apiPid: () => api.pid,
       apiWorkerPids: () => childPids(api.pid),

@@ -493,6 +493,32 @@ describe('job runtime', () => {
     assert.equal(await q('SELECT count(*) FROM public.job_runs'), '0');
   });
 
+  test('the database going away for a moment mid-run: the run goes on and finishes', async () => {
+    await resetShops(60);
+    const log = newLog();
+    const job = startJob(['--parallel', '5'], { PROBE_SLEEP_MS: '100', PROBE_LOG_FILE: log });
+    await waitFor('a few shops', async () => doneDomains(await readLog(log)).length >= 10);
+    await pg.stop();
+    await sleep(1500);
+    await pg.start();
+    const r = await job.done;
+    assert.ok(r.code === 0 || r.code === 1, `exit ${r.code} ${r.signal}: ${r.stderr}`);
+    const counts = countBy(doneDomains(await readLog(log)));
+    assert.ok([...counts.values()].every((n) => n === 1), 'no shop twice');
+    const [run] = await rows('SELECT * FROM public.job_runs');
+    assert.equal(run.status, r.code === 0 ? 'completed' : 'completed_with_errors');
+    assert.equal(run.shops_processed, 60);
+    // a worker that finished while the database was away could not record
+    // its success: it counts as failed, with a cause naming the database
+    assert.ok(run.shops_processed - run.shops_failed <= counts.size);
+    const ok = await rows(`SELECT s.shop_domain FROM public.shop_job_status j
+      JOIN public.shops s ON s.id = j.shop_id WHERE j.last_status = 'success'`);
+    assert.equal(ok.length, run.shops_processed - run.shops_failed);
+    for (const x of ok) assert.ok(counts.has(x.shop_domain), x.shop_domain);
+    assert.equal(run.error_log.length, run.shops_failed);
+    for (const e of run.error_log) assert.match(e.error, /database/, e.error);
+  });
+
   test('--help and --version', async () => {
     const h = await execp(probe, ['--help']);
     assert.equal(h.code, 0);

@@ -2,7 +2,6 @@
  * test_http.c - lib/http.c against a scripted loopback HTTP/1.1 server
  * forked by the test, plus the pure helpers as tables.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

@@ -3,7 +3,6 @@
  * the GraphQL client against a scripted loopback fake of the Admin API
  * forked by the test.
  */
-#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>

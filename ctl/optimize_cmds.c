@@ -1,0 +1,401 @@
+/*
+ * optimize_cmds.c - rebossctl's product_optimize commands (see
+ * optimize_cmds.h).  Owned by product_optimize.
+ *
+ *   rebossctl optimizations [--shop ID|DOMAIN] [--json]
+ *       the last 200 rows of product_optimizations, newest first: a table
+ *       for a terminal, or with --json every column including before/after.
+ *   rebossctl rollback OPTIMIZATION_ID
+ *       writes the stored "before" of the fields that optimization rewrote
+ *       back to Shopify (productUpdate) and sets rolled_back_at.  Refused
+ *       for failed or already rolled back rows.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "config.h"
+#include "crypto.h"
+#include "db.h"
+#include "http.h"
+#include "log.h"
+#include "optimize_cmds.h"
+#include "shopify.h"
+#include "util.h"
+
+#define EXIT_PROBLEM	1
+#define EXIT_UNUSABLE	2
+
+static const char M_UPDATE[] =
+	"mutation ProductUpdate($product: ProductUpdateInput!) { "
+	"productUpdate(product: $product) { product { id } userErrors { field "
+	"message } } }";
+
+bool
+optimize_cmd_known(const char *cmd)
+{
+	return cmd != NULL && (strcmp(cmd, "optimizations") == 0 ||
+	    strcmp(cmd, "rollback") == 0);
+}
+
+/* Control characters become spaces; at most max characters. */
+static void
+print_cell(const char *s, int width, bool last)
+{
+	int chars = 0;
+	const char *p;
+
+	for (p = s; *p != '\0' && chars < width; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c & 0xc0) != 0x80)
+			chars++;
+		putchar(c < 0x20 || c == 0x7f ? ' ' : (int)c);
+	}
+	while (*p != '\0' && ((unsigned char)*p & 0xc0) == 0x80)
+		putchar(*p++);
+	if (!last)
+		for (; chars < width + 2; chars++)
+			putchar(' ');
+}
+
+static int
+cmd_list(struct db *db, const char *shop, bool json)
+{
+	static const int w[] = { 36, 30, 14, 9, 7, 16, 16, 40 };
+	static const char *const heads[] = { "ID", "SHOP", "PRODUCT",
+		"STATUS", "TOKENS", "CREATED (UTC)", "ROLLED BACK", "ERROR" };
+	struct rb_err err = { 0 };
+	const char *p[1];
+	PGresult *r;
+	int i, c, n;
+
+	p[0] = shop;
+	r = db_query(db, "SELECT o.id::text, s.shop_domain, "
+	    "o.product_id::text, o.status, o.total_tokens::text, "
+	    "to_char(o.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI'), "
+	    "coalesce(to_char(o.rolled_back_at AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD HH24:MI'), ''), coalesce(o.error, ''), "
+	    "json_build_object('id', o.id, 'shop_id', o.shop_id, "
+	    "'shop_domain', s.shop_domain, 'product_id', o.product_id, "
+	    "'run_id', o.run_id, 'status', o.status, 'fields', o.fields, "
+	    "'before', o.before, 'after', o.after, 'model', o.model, "
+	    "'prompt_tokens', o.prompt_tokens, 'completion_tokens', "
+	    "o.completion_tokens, 'total_tokens', o.total_tokens, 'error', "
+	    "o.error, 'created_at', o.created_at, 'applied_at', o.applied_at, "
+	    "'rolled_back_at', o.rolled_back_at)::text "
+	    "FROM public.product_optimizations o JOIN public.shops s ON "
+	    "s.id = o.shop_id WHERE $1::text IS NULL OR s.id::text = lower($1) "
+	    "OR s.shop_domain = lower($1) OR s.shop_domain = lower($1) || "
+	    "'.myshopify.com' ORDER BY o.created_at DESC, o.id LIMIT 200",
+	    1, p, &err);
+	if (r == NULL) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return EXIT_UNUSABLE;
+	}
+	n = PQntuples(r);
+	if (json) {
+		fputs("[", stdout);
+		for (i = 0; i < n; i++)
+			printf("%s\n%s", i ? "," : "", PQgetvalue(r, i, 8));
+		fputs("]\n", stdout);
+		PQclear(r);
+		return 0;
+	}
+	if (n == 0) {
+		printf("No optimizations%s.\n", shop != NULL ?
+		    " for that shop" : "");
+		PQclear(r);
+		return 0;
+	}
+	for (c = 0; c < 8; c++)
+		print_cell(heads[c], w[c], c == 7);
+	putchar('\n');
+	for (i = 0; i < n; i++) {
+		for (c = 0; c < 8; c++)
+			print_cell(PQgetvalue(r, i, c), w[c], c == 7);
+		putchar('\n');
+	}
+	PQclear(r);
+	return 0;
+}
+
+static int
+shop_token(struct db *db, const struct rb_config *cfg, const char *shop_id,
+    char **token, struct rb_err *err)
+{
+	const char *p[1];
+	char aad[96];
+	PGresult *r;
+	size_t len;
+	int n;
+
+	*token = NULL;
+	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", shop_id);
+	if (n < 0 || (size_t)n >= sizeof(aad))
+		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
+	p[0] = shop_id;
+	if ((r = db_query(db, "SELECT access_token FROM public.shops WHERE "
+	    "id = $1", 1, p, err)) == NULL)
+		return -1;
+	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
+	    *PQgetvalue(r, 0, 0) == '\0') {
+		PQclear(r);
+		return rb_err_set(err, 400, "shop_token_missing",
+		    "The shop has no access token; connect it again.");
+	}
+	if (crypto_is_sealed(PQgetvalue(r, 0, 0)))
+		n = crypto_open(cfg->token_key, aad, PQgetvalue(r, 0, 0),
+		    token, &len, err);
+	else
+		n = (*token = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 :
+		    rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
+	PQclear(r);
+	return n;
+}
+
+/* productUpdate input restoring before's values of the named fields. */
+static json_t *
+restore_input(const char *gid, json_t *fields, json_t *before)
+{
+	json_t *in, *v, *seo = NULL, *f;
+	const char *name, *s;
+	size_t i;
+
+	if ((in = json_pack("{s:s}", "id", gid)) == NULL)
+		return NULL;
+	json_array_foreach(fields, i, f) {
+		name = json_string_value(f);
+		if (name == NULL)
+			continue;
+		if (strcmp(name, "title") == 0) {
+			s = json_string_value(json_object_get(before, "title"));
+			if (s == NULL || json_object_set_new(in, "title",
+			    json_string(s)) == -1)
+				goto fail;
+		} else if (strcmp(name, "description") == 0) {
+			s = json_string_value(json_object_get(before,
+			    "description_html"));
+			if (json_object_set_new(in, "descriptionHtml",
+			    json_string(s != NULL ? s : "")) == -1)
+				goto fail;
+		} else if (strcmp(name, "tags") == 0) {
+			v = json_object_get(before, "tags");
+			if (json_object_set_new(in, "tags", json_is_array(v) ?
+			    json_incref(v) : json_array()) == -1)
+				goto fail;
+		} else if (strcmp(name, "seo_title") == 0 ||
+		    strcmp(name, "seo_description") == 0) {
+			bool t = strcmp(name, "seo_title") == 0;
+
+			if (seo == NULL && ((seo = json_object()) == NULL ||
+			    json_object_set_new(in, "seo", seo) == -1))
+				goto fail;
+			s = json_string_value(json_object_get(before, name));
+			if (json_object_set_new(seo, t ? "title" :
+			    "description", json_string(s != NULL ? s : "")) ==
+			    -1)
+				goto fail;
+		}
+	}
+	return in;
+fail:
+	json_decref(in);
+	return NULL;
+}
+
+static int
+cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
+{
+	struct rb_err err = { 0 };
+	struct http_client *hc = NULL;
+	struct shopify sh;
+	bool sh_open = false;
+	const char *p[1];
+	char shop_id[37], domain[SHOPIFY_DOMAIN_MAX], gid[64], *token = NULL;
+	json_t *fields = NULL, *before = NULL, *in = NULL, *vars = NULL;
+	json_t *data = NULL, *ue;
+	PGresult *r = NULL;
+	int rc = EXIT_UNUSABLE;
+
+	if (!rb_is_uuid(id)) {
+		fprintf(stderr, "rebossctl: '%s' is not an optimization id "
+		    "(a UUID from 'rebossctl optimizations').\n", id);
+		return EXIT_UNUSABLE;
+	}
+	p[0] = id;
+	r = db_query(db, "SELECT o.shop_id::text, s.shop_domain, "
+	    "o.product_id::text, o.status, o.rolled_back_at IS NOT NULL, "
+	    "array_to_json(o.fields)::text, o.before::text FROM "
+	    "public.product_optimizations o JOIN public.shops s ON s.id = "
+	    "o.shop_id WHERE o.id = $1::uuid", 1, p, &err);
+	if (r == NULL)
+		goto dberr;
+	if (PQntuples(r) != 1) {
+		fprintf(stderr, "rebossctl: no optimization %s.\n", id);
+		rc = EXIT_PROBLEM;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 3), "failed") == 0) {
+		fprintf(stderr, "rebossctl: optimization %s failed and wrote "
+		    "nothing to Shopify: nothing to roll back.\n", id);
+		rc = EXIT_PROBLEM;
+		goto out;
+	}
+	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
+		fprintf(stderr, "rebossctl: optimization %s was already rolled "
+		    "back.\n", id);
+		rc = EXIT_PROBLEM;
+		goto out;
+	}
+	(void)rb_strlcpy(shop_id, PQgetvalue(r, 0, 0), sizeof(shop_id));
+	(void)snprintf(gid, sizeof(gid), "gid://shopify/Product/%s",
+	    PQgetvalue(r, 0, 2));
+	fields = json_loads(PQgetvalue(r, 0, 5), 0, NULL);
+	before = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
+	if (shopify_normalize_domain(PQgetvalue(r, 0, 1), domain, &err) == -1)
+		goto fail;
+	PQclear(r);
+	r = NULL;
+	if (fields == NULL || before == NULL ||
+	    (in = restore_input(gid, fields, before)) == NULL ||
+	    (vars = json_pack("{s:O}", "product", in)) == NULL) {
+		rb_err_set(&err, 500, "out_of_memory", "Out of memory.");
+		goto fail;
+	}
+	if (shop_token(db, cfg, shop_id, &token, &err) == -1)
+		goto fail;
+	if ((hc = http_client_new(cfg)) == NULL) {
+		rb_err_set(&err, 500, "out_of_memory",
+		    "Could not start the HTTP client.");
+		goto fail;
+	}
+	if (shopify_open(&sh, hc, cfg, domain, token, &err) == -1)
+		goto fail;
+	sh_open = true;
+	crypto_free_secret(token);
+	token = NULL;
+	if (shopify_graphql(&sh, M_UPDATE, vars, &data, &err) == -1)
+		goto fail;
+	ue = json_object_get(json_object_get(data, "productUpdate"),
+	    "userErrors");
+	if (json_array_size(ue) > 0) {
+		const char *m = json_string_value(json_object_get(
+		    json_array_get(ue, 0), "message"));
+
+		fprintf(stderr, "rebossctl: Shopify refused the old copy: "
+		    "%.300s\n", m != NULL ? m : "(no message)");
+		rc = EXIT_PROBLEM;
+		goto out;
+	}
+	if (json_object_get(json_object_get(data, "productUpdate"),
+	    "product") == NULL) {
+		fprintf(stderr, "rebossctl: Shopify did not confirm the "
+		    "update (was the product deleted?).\n");
+		rc = EXIT_PROBLEM;
+		goto out;
+	}
+	if (db_exec(db, "UPDATE public.product_optimizations SET "
+	    "rolled_back_at = now() WHERE id = $1::uuid", 1, p, &err) == -1)
+		goto dberr;
+	printf("Rolled back optimization %s: %s %s has its old copy again.\n",
+	    id, domain, gid);
+	rc = 0;
+	goto out;
+dberr:
+	fprintf(stderr, "rebossctl: %s\n", err.msg);
+	rc = EXIT_UNUSABLE;
+	goto out;
+fail:
+	fprintf(stderr, "rebossctl: rollback of %s failed: %s\n", id, err.msg);
+	rc = EXIT_PROBLEM;
+out:
+	if (sh_open)
+		shopify_close(&sh);
+	http_client_free(hc);
+	crypto_free_secret(token);
+	PQclear(r);
+	json_decref(fields);
+	json_decref(before);
+	json_decref(in);
+	json_decref(vars);
+	json_decref(data);
+	return rc;
+}
+
+enum { OPT_SHOP = 300, OPT_JSON_ };
+
+int
+optimize_cmd(const char *cli_config, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "shop", required_argument, NULL, OPT_SHOP },
+		{ "json", no_argument, NULL, OPT_JSON_ },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *config = cli_config, *shop = NULL, *cmd = argv[0];
+	struct rb_config cfg;
+	struct rb_err err = { 0 };
+	struct db db = { 0 };
+	bool json = false, list = strcmp(cmd, "optimizations") == 0;
+	int c, rc;
+
+	optind = 0;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'h':
+			fputs("usage: rebossctl [--config FILE] COMMAND\n"
+			    OPTIMIZE_CMDS_USAGE, stdout);
+			return 0;
+		case OPT_SHOP:
+		case OPT_JSON_:
+			if (!list) {
+				fprintf(stderr, "rebossctl: --%s belongs to "
+				    "optimizations, not %s\n", c == OPT_SHOP ?
+				    "shop" : "json", cmd);
+				return EXIT_UNUSABLE;
+			}
+			if (c == OPT_SHOP)
+				shop = optarg;
+			else
+				json = true;
+			break;
+		default:
+			fprintf(stderr, "rebossctl: unknown or incomplete "
+			    "option '%s'\nTry 'rebossctl help'.\n",
+			    argv[optind - 1]);
+			return EXIT_UNUSABLE;
+		}
+	}
+	if (list ? optind != argc : optind != argc - 1) {
+		fprintf(stderr, "rebossctl: usage: %s\n", list ?
+		    "optimizations [--shop ID|DOMAIN] [--json]" :
+		    "rollback OPTIMIZATION_ID");
+		return EXIT_UNUSABLE;
+	}
+	if (config_load(&cfg, config_path(config), &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return EXIT_UNUSABLE;
+	}
+	if (db_connect(&db, cfg.database_url, &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		config_free(&cfg);
+		return EXIT_UNUSABLE;
+	}
+	rc = list ? cmd_list(&db, shop, json) :
+	    cmd_rollback(&db, &cfg, argv[optind]);
+	db_close(&db);
+	config_free(&cfg);
+	return rc;
+}

@@ -1,0 +1,549 @@
+/*
+ * reboss-replace-job (PRODUCT.md, Jobs 2).  Owned by "catalog".
+ *
+ * Per shop, in the worker:
+ *  1. Loads and validates catalog_settings (invalid: the shop fails with a
+ *     sentence naming the setting; nothing is touched).  No managed
+ *     collections: nothing to do.
+ *  2. Reads every product of each managed collection live from Shopify
+ *     (id, title, status, tags, publishedAt): membership and the protect
+ *     tag are as the owner left them this morning, not as of the last
+ *     mirror.  A managed collection the shop does not have fails the shop.
+ *  3. Reads the units of the relevant local days from product_sales_daily
+ *     (kept by sales_tracker) and runs replace_decide() (lib/replace.c).
+ *  4. Stores every decision in replace_decisions.  A retire decision is
+ *     first stored as failed/"interrupted" (so a death before Shopify
+ *     answers leaves a trace), then acted on with productUpdate (status
+ *     DRAFT or ARCHIVED, or collectionsToLeave for the managed collections
+ *     it is in); Shopify's answer updates the row, and on success one
+ *     transaction opens a catalog_slots row for product_creation and
+ *     updates the products mirror.  userErrors fail that decision with
+ *     Shopify's words; the others go on; the shop fails at the end with a
+ *     count when any did.
+ *  --dry-run or the shop's dry_run switch: decisions are stored with
+ *  outcome 'dry_run' and nothing is changed in Shopify, no slot opened.
+ *  Time: catalog_now() (database clock; --as-of only under
+ *  REBOSS_TEST_CLOCK=1, see lib/catalog_settings.h).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "catalog_settings.h"
+#include "db.h"
+#include "job.h"
+#include "log.h"
+#include "replace.h"
+#include "sales.h"
+#include "shopify.h"
+#include "util.h"
+
+static const char Q_COLLECTION[] =
+	"query Collection($id: ID!) { collection(id: $id) { id title } }";
+
+static const char Q_MEMBERS[] =
+	"query Members($id: ID!, $cursor: String) { collection(id: $id) { "
+	"products(first: 100, after: $cursor) { nodes { id title status "
+	"tags publishedAt } pageInfo { hasNextPage endCursor } } } }";
+
+static const char M_UPDATE[] =
+	"mutation Retire($product: ProductUpdateInput!) { productUpdate("
+	"product: $product) { product { id status } userErrors { field "
+	"message } } }";
+
+struct rj {
+	struct job_ctx		*ctx;
+	struct shopify		 sh;
+	struct catalog_settings	 set;
+	char			 tz[SALES_TZ_MAX];
+	time_t			 now;
+	json_t			*products;	/* gid -> product + "cols" */
+	long long		 cur_col;	/* collection being read */
+	struct rb_err		*err;
+};
+
+static int
+member_page(void *arg, json_t *nodes)
+{
+	struct rj *rj = arg;
+	json_t *n, *p, *cols;
+	const char *g;
+	size_t i;
+
+	if (*rj->ctx->stop)
+		return rb_err_set(rj->err, 503, "cancelled", "The run was "
+		    "stopped before this shop was finished.");
+	json_array_foreach(nodes, i, n) {
+		g = json_string_value(json_object_get(n, "id"));
+		if (g == NULL || shopify_gid_id(g) <= 0)
+			return rb_err_set(rj->err, 502, "shopify_bad_response",
+			    "Shopify returned a product without a valid id.");
+		p = json_object_get(rj->products, g);
+		if (p == NULL) {
+			if ((p = json_deep_copy(n)) == NULL ||
+			    json_object_set_new(p, "cols", json_array()) ==
+			    -1 || json_object_set_new(rj->products, g, p) == -1)
+				goto oom;
+		}
+		cols = json_object_get(p, "cols");
+		if (json_array_append_new(cols, json_integer(rj->cur_col)) ==
+		    -1)
+			goto oom;
+	}
+	return 0;
+oom:
+	return rb_err_set(rj->err, 500, "out_of_memory", "Out of memory.");
+}
+
+static int
+read_members(struct rj *rj, struct rb_err *err)
+{
+	json_t *v = NULL, *data = NULL;
+	char g[64];
+	size_t i;
+
+	rj->err = err;
+	for (i = 0; i < rj->set.nmanaged; i++) {
+		(void)snprintf(g, sizeof(g), "gid://shopify/Collection/%lld",
+		    rj->set.managed[i]);
+		if ((v = json_pack("{s:s}", "id", g)) == NULL)
+			return rb_err_set(err, 500, "out_of_memory",
+			    "Out of memory.");
+		if (shopify_graphql(&rj->sh, Q_COLLECTION, v, &data, err) == -1)
+			goto fail;
+		if (!json_is_object(json_object_get(data, "collection"))) {
+			rb_err_set(err, 400, "invalid_settings", "The setting "
+			    "managed_collection_ids names collection %lld, "
+			    "which this shop does not have; fix it in the "
+			    "dashboard (nothing in this shop was changed).",
+			    rj->set.managed[i]);
+			goto fail;
+		}
+		json_decref(data);
+		data = NULL;
+		rj->cur_col = rj->set.managed[i];
+		if (shopify_paginate(&rj->sh, Q_MEMBERS, v,
+		    "collection.products", member_page, rj, err) == -1)
+			goto fail;
+		json_decref(v);
+		v = NULL;
+	}
+	return 0;
+fail:
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+static int
+read_sales(struct rj *rj, long today, struct replace_sale **out, size_t *n,
+    struct rb_err *err)
+{
+	char from[REPLACE_DAY_LEN];
+	const char *p[2];
+	PGresult *r;
+	long long id, units;
+	int i, rows;
+
+	*out = NULL;
+	*n = 0;
+	replace_day_format(today - rj->set.start_days - rj->set.post_days - 2,
+	    from);
+	p[0] = rj->ctx->shop->id;
+	p[1] = from;
+	r = db_query(rj->ctx->db, "SELECT product_id, day::text, units FROM "
+	    "public.product_sales_daily WHERE shop_id = $1 AND day >= "
+	    "$2::date AND units > 0 ORDER BY product_id, day", 2, p, err);
+	if (r == NULL)
+		return -1;
+	rows = PQntuples(r);
+	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) ==
+	    NULL) {
+		PQclear(r);
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	}
+	for (i = 0; i < rows; i++) {
+		id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
+		units = strtoll(PQgetvalue(r, i, 2), NULL, 10);
+		(*out)[i].product_id = id;
+		(*out)[i].units = units;
+		(void)rb_strlcpy((*out)[i].day, PQgetvalue(r, i, 1),
+		    sizeof((*out)[i].day));
+	}
+	*n = (size_t)rows;
+	PQclear(r);
+	return 0;
+}
+
+/* Inserts one decision row; returns its id in idbuf. */
+static int
+store_decision(struct rj *rj, const struct replace_decision *d,
+    json_t *prod, const char *outcome, const char *error, char *idbuf,
+    size_t idsize, struct rb_err *err)
+{
+	char pid[24], col[24], age[16], units[24], thr[16], asof[32];
+	const char *p[16];
+	const char *pub = json_string_value(json_object_get(prod,
+	    "publishedAt"));
+	bool numbers = strcmp(d->phase, "none") != 0;
+	PGresult *r;
+
+	(void)snprintf(pid, sizeof(pid), "%lld", d->product_id);
+	(void)snprintf(col, sizeof(col), "%lld", d->collection_id);
+	(void)snprintf(age, sizeof(age), "%d", d->age_days);
+	(void)snprintf(units, sizeof(units), "%lld", d->units);
+	(void)snprintf(thr, sizeof(thr), "%d", d->threshold);
+	catalog_iso_utc(rj->now, asof);
+	p[0] = rj->ctx->run_id;
+	p[1] = rj->ctx->shop->id;
+	p[2] = pid;
+	p[3] = json_string_value(json_object_get(prod, "title"));
+	p[4] = col;
+	p[5] = asof;
+	p[6] = pub;
+	p[7] = d->age_days >= 0 ? age : NULL;
+	p[8] = d->phase;
+	p[9] = numbers ? d->window_start : NULL;
+	p[10] = numbers ? d->window_end : NULL;
+	p[11] = numbers ? units : NULL;
+	p[12] = numbers ? thr : NULL;
+	p[13] = replace_verdict_name(d->verdict);
+	p[14] = d->reason;
+	p[15] = d->verdict == REPLACE_RETIRE ?
+	    catalog_action_name(rj->set.action) : NULL;
+	{
+		const char *q[18];
+
+		memcpy(q, p, sizeof(p));
+		q[16] = outcome;
+		q[17] = error;
+		r = db_query(rj->ctx->db, "INSERT INTO public.replace_decisions "
+		    "(run_id, shop_id, product_id, product_title, "
+		    "collection_id, as_of, published_at, age_days, phase, "
+		    "window_start, window_end, units, threshold, verdict, "
+		    "reason, action, outcome, error) VALUES ($1::uuid, $2, "
+		    "$3::bigint, coalesce($4, ''), $5::bigint, "
+		    "$6::timestamptz, $7::timestamptz, $8::integer, $9, "
+		    "$10::date, $11::date, $12::bigint, $13::integer, $14, "
+		    "$15, $16, $17, $18) RETURNING id", 18, q, err);
+	}
+	if (r == NULL)
+		return -1;
+	(void)rb_strlcpy(idbuf, PQgetvalue(r, 0, 0), idsize);
+	PQclear(r);
+	return 0;
+}
+
+/* Acts on one retire decision; 0 done, -1 failed (err has why). */
+static int
+retire(struct rj *rj, const struct replace_decision *d, json_t *prod,
+    struct rb_err *err)
+{
+	json_t *in = NULL, *v = NULL, *data = NULL, *leave, *c;
+	const char *g = json_string_value(json_object_get(prod, "id"));
+	char cg[64], msg[400];
+	size_t i;
+
+	if ((in = json_pack("{s:s}", "id", g)) == NULL)
+		goto oom;
+	if (rj->set.action == CATALOG_REMOVE_FROM_COLLECTION) {
+		if ((leave = json_array()) == NULL ||
+		    json_object_set_new(in, "collectionsToLeave", leave) == -1)
+			goto oom;
+		json_array_foreach(json_object_get(prod, "cols"), i, c) {
+			(void)snprintf(cg, sizeof(cg),
+			    "gid://shopify/Collection/%lld",
+			    (long long)json_integer_value(c));
+			if (json_array_append_new(leave, json_string(cg)) == -1)
+				goto oom;
+		}
+	} else if (json_object_set_new(in, "status", json_string(
+	    rj->set.action == CATALOG_ARCHIVE ? "ARCHIVED" : "DRAFT")) == -1)
+		goto oom;
+	if ((v = json_pack("{s:O}", "product", in)) == NULL)
+		goto oom;
+	if (shopify_graphql(&rj->sh, M_UPDATE, v, &data, err) == -1)
+		goto fail;
+	if (catalog_user_error(json_object_get(data, "productUpdate"), msg,
+	    sizeof(msg))) {
+		rb_err_set(err, 422, "shopify_user_error", "Shopify refused to "
+		    "retire product %lld: %s", d->product_id, msg);
+		goto fail;
+	}
+	if (json_object_get(json_object_get(data, "productUpdate"),
+	    "product") == NULL) {
+		rb_err_set(err, 502, "shopify_bad_response", "Shopify answered "
+		    "productUpdate for product %lld without a product.",
+		    d->product_id);
+		goto fail;
+	}
+	json_decref(in);
+	json_decref(v);
+	json_decref(data);
+	return 0;
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	json_decref(in);
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+/* After a successful retire: the decision is done, a slot is open, the
+ * mirror says what Shopify now says.  One transaction. */
+static int
+record_retired(struct rj *rj, const struct replace_decision *d,
+    const char *decision_id, json_t *prod, struct rb_err *err)
+{
+	char pid[24], col[24], asof[32];
+	const char *p[5];
+	json_t *cols = json_object_get(prod, "cols");
+	char *tcols = NULL;
+
+	(void)snprintf(pid, sizeof(pid), "%lld", d->product_id);
+	(void)snprintf(col, sizeof(col), "%lld", d->collection_id);
+	catalog_iso_utc(rj->now, asof);
+	if ((tcols = json_dumps(cols, JSON_COMPACT)) == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	if (db_begin(rj->ctx->db, err) == -1)
+		goto fail;
+	p[0] = decision_id;
+	if (db_exec(rj->ctx->db, "UPDATE public.replace_decisions SET "
+	    "outcome = 'done', error = NULL WHERE id = $1::bigint", 1, p,
+	    err) == -1)
+		goto fail_tx;
+	p[0] = rj->ctx->shop->id;
+	p[1] = col;
+	p[2] = decision_id;
+	p[3] = asof;
+	if (db_exec(rj->ctx->db, "INSERT INTO public.catalog_slots (shop_id, "
+	    "collection_id, decision_id, opened_at) VALUES ($1, $2::bigint, "
+	    "$3::bigint, $4::timestamptz)", 4, p, err) == -1)
+		goto fail_tx;
+	p[1] = pid;
+	p[2] = rj->set.action == CATALOG_ARCHIVE ? "ARCHIVED" :
+	    rj->set.action == CATALOG_DRAFT ? "DRAFT" : NULL;
+	p[3] = tcols;
+	if (db_exec(rj->ctx->db, "UPDATE public.products SET status = "
+	    "coalesce($3, status), collection_ids = CASE WHEN $3 IS NULL "
+	    "THEN ARRAY(SELECT x FROM unnest(collection_ids) x WHERE NOT x = "
+	    "ANY (ARRAY(SELECT jsonb_array_elements_text($4::jsonb)::bigint))"
+	    ") ELSE collection_ids END WHERE shop_id = $1 AND product_id = "
+	    "$2::bigint", 4, p, err) == -1)
+		goto fail_tx;
+	if (db_commit(rj->ctx->db, err) == -1)
+		goto fail;
+	free(tcols);
+	return 0;
+fail_tx:
+	db_rollback(rj->ctx->db);
+fail:
+	free(tcols);
+	return -1;
+}
+
+static int
+fail_decision(struct rj *rj, const char *decision_id, const char *msg,
+    struct rb_err *err)
+{
+	const char *p[2] = { decision_id, msg };
+
+	return db_exec(rj->ctx->db, "UPDATE public.replace_decisions SET "
+	    "outcome = 'failed', error = $2 WHERE id = $1::bigint", 2, p, err);
+}
+
+static int
+decide_and_act(struct rj *rj, struct rb_err *err)
+{
+	struct replace_product *ps = NULL;
+	struct replace_sale *sales = NULL;
+	struct replace_decision *ds = NULL;
+	struct replace_params pa;
+	const char **tags = NULL;
+	long long *cols = NULL;
+	size_t np, ns = 0, nd = 0, i, j, nt = 0, nc = 0, ti = 0, ci = 0;
+	size_t nretired = 0, nfailed = 0, nkeep = 0, ndry = 0;
+	const char *key;
+	json_t *p, *x;
+	time_t t;
+	long today;
+	bool dry = rj->ctx->dry_run || rj->set.dry_run;
+	char did[24], first_err[300] = "";
+	struct rb_err aerr;
+	int rc = -1;
+
+	np = json_object_size(rj->products);
+	json_object_foreach(rj->products, key, p) {
+		nt += json_array_size(json_object_get(p, "tags"));
+		nc += json_array_size(json_object_get(p, "cols"));
+	}
+	if ((np && (ps = calloc(np, sizeof(*ps))) == NULL) ||
+	    (nt && (tags = calloc(nt, sizeof(*tags))) == NULL) ||
+	    (nc && (cols = calloc(nc, sizeof(*cols))) == NULL)) {
+		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		goto out;
+	}
+	i = 0;
+	json_object_foreach(rj->products, key, p) {
+		const char *pub = json_string_value(json_object_get(p,
+		    "publishedAt"));
+
+		ps[i].id = shopify_gid_id(key);
+		ps[i].title = json_string_value(json_object_get(p, "title"));
+		ps[i].status = json_string_value(json_object_get(p, "status"));
+		ps[i].has_published = pub != NULL &&
+		    sales_parse_time(pub, &t) == 0;
+		ps[i].published_at = ps[i].has_published ? t : 0;
+		ps[i].tags = tags + ti;
+		json_array_foreach(json_object_get(p, "tags"), j, x)
+			tags[ti++] = json_string_value(x);
+		ps[i].ntags = (size_t)(tags + ti - ps[i].tags);
+		ps[i].collections = cols + ci;
+		json_array_foreach(json_object_get(p, "cols"), j, x)
+			cols[ci++] = json_integer_value(x);
+		ps[i].ncollections = (size_t)(cols + ci - ps[i].collections);
+		i++;
+	}
+	if (replace_local_day(rj->now, rj->tz, &today) == -1) {
+		rb_err_set(err, 500, "invalid_timezone", "The shop's time zone "
+		    "is not known on this host.");
+		goto out;
+	}
+	if (read_sales(rj, today, &sales, &ns, err) == -1)
+		goto out;
+	memset(&pa, 0, sizeof(pa));
+	pa.start_days = rj->set.start_days;
+	pa.start_min_sales = rj->set.start_min_sales;
+	pa.post_days = rj->set.post_days;
+	pa.post_min_sales = rj->set.post_min_sales;
+	pa.max_replacements = rj->set.max_replacements;
+	pa.managed = rj->set.managed;
+	pa.nmanaged = rj->set.nmanaged;
+	pa.protect_tag = rj->set.protect_tag;
+	pa.tz = rj->tz;
+	pa.now = rj->now;
+	if (replace_decide(ps, np, sales, ns, &pa, &ds, &nd, err) == -1)
+		goto out;
+	for (i = 0; i < nd; i++) {
+		const struct replace_decision *d = &ds[i];
+		char g[64];
+		json_t *prod;
+
+		(void)snprintf(g, sizeof(g), "gid://shopify/Product/%lld",
+		    d->product_id);
+		prod = json_object_get(rj->products, g);
+		if (d->verdict != REPLACE_RETIRE) {
+			nkeep++;
+			if (store_decision(rj, d, prod, "none", NULL, did,
+			    sizeof(did), err) == -1)
+				goto out;
+			continue;
+		}
+		if (dry) {
+			ndry++;
+			if (store_decision(rj, d, prod, "dry_run", NULL, did,
+			    sizeof(did), err) == -1)
+				goto out;
+			continue;
+		}
+		if (*rj->ctx->stop) {
+			rb_err_set(err, 503, "cancelled", "The run was stopped "
+			    "before this shop was finished.");
+			goto out;
+		}
+		if (store_decision(rj, d, prod, "failed", "interrupted before "
+		    "Shopify answered", did, sizeof(did), err) == -1)
+			goto out;
+		rb_err_clear(&aerr);
+		if (retire(rj, d, prod, &aerr) == -1) {
+			if (strcmp(aerr.code, "cancelled") == 0) {
+				*err = aerr;
+				goto out;
+			}
+			nfailed++;
+			if (first_err[0] == '\0')
+				(void)rb_strlcpy(first_err, aerr.msg,
+				    sizeof(first_err));
+			log_warn("%s", aerr.msg);
+			if (fail_decision(rj, did, aerr.msg, err) == -1)
+				goto out;
+			continue;
+		}
+		if (record_retired(rj, d, did, prod, err) == -1)
+			goto out;
+		nretired++;
+		log_info("retired product %lld (%s, %s): %lld of %d units in "
+		    "%s..%s", d->product_id, catalog_action_name(
+		    rj->set.action), d->reason, d->units, d->threshold,
+		    d->window_start, d->window_end);
+	}
+	log_info("%zu products judged: %zu retired, %zu would be retired "
+	    "(dry run), %zu kept or skipped, %zu failed", nd, nretired, ndry,
+	    nkeep, nfailed);
+	if (nfailed > 0) {
+		rb_err_set(err, 502, "retire_failed", "%zu of %zu retirements "
+		    "failed; the first: %s", nfailed, nfailed + nretired,
+		    first_err);
+		goto out;
+	}
+	rc = 0;
+out:
+	free(ds);
+	free(sales);
+	free(cols);
+	free(tags);
+	free(ps);
+	return rc;
+}
+
+static int
+process_shop(struct job_ctx *ctx, struct rb_err *err)
+{
+	struct rj rj;
+	int rc = -1;
+
+	memset(&rj, 0, sizeof(rj));
+	rj.ctx = ctx;
+	if (catalog_settings_load(ctx->db, ctx->shop->id, &rj.set, err) == -1)
+		return -1;
+	if (rj.set.nmanaged == 0) {
+		log_info("no managed collections: nothing to judge");
+		catalog_settings_free(&rj.set);
+		return 0;
+	}
+	if (catalog_now(ctx->db, &rj.now, err) == -1)
+		goto out;
+	if ((rj.products = json_object()) == NULL) {
+		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		goto out;
+	}
+	if (catalog_open_shop(ctx, &rj.sh, rj.tz, sizeof(rj.tz), err) == -1)
+		goto out;
+	if (read_members(&rj, err) == -1 || decide_and_act(&rj, err) == -1)
+		goto close;
+	rc = 0;
+close:
+	shopify_close(&rj.sh);
+out:
+	json_decref(rj.products);
+	catalog_settings_free(&rj.set);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct job_def def = {
+		.kind = JOB_REPLACE,
+		.program = "reboss-replace-job",
+		.summary = "retire products that do not sell and open slots "
+		    "for new ones",
+		.process_shop = process_shop,
+	};
+
+	catalog_clock_init(&argc, argv);
+	return job_main(&def, argc, argv);
+}

@@ -1,0 +1,122 @@
+// demo.mjs - the local demo behind tests/demo.sh (the README's first command):
+// the whole stack on loopback with a throwaway database, started by the same
+// harness the integration tests use (PostgreSQL, migrations, the fake Shopify
+// seeded with the demo shops, reboss-api under spawn-fcgi, nginx with TLS),
+// the sandbox OAuth providers (and OpenAI when its fake exists), the demo
+// shops connected for a demo user through the real API, every job program
+// that was built run once, "rebossctl status", and then the API stays up
+// until Ctrl-C, which stops everything.  Owner: packaging (issue 7).
+//
+//   REBOSS_BUILDDIR=build node tests/demo.mjs      (tests/demo.sh does this)
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { appendFile } from 'node:fs/promises';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+import { startStack, buildDir, REPO } from './integration/harness.mjs';
+import { seedDemo, DEMO_SHOPS } from './fakes/shopify.mjs';
+
+const JOBS = ['sales-tracker', 'replace-job', 'product-creation', 'product-optimize', 'pinterest-sync'];
+const DEMO_USER = '00000000-0000-4000-8000-00000000de00';
+const say = (s) => process.stdout.write(`\n=== ${s}\n`);
+
+function runJob(bin, args, env) {
+  return new Promise((resolve) => {
+    const c = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    c.stdout.on('data', (d) => out.push(d));
+    c.stderr.on('data', (d) => out.push(d));
+    c.on('error', (e) => resolve({ code: -1, out: String(e) }));
+    c.on('close', (code, sig) => resolve({ code: code ?? sig, out: Buffer.concat(out).toString() }));
+  });
+}
+
+async function optionalFake(file, exportName) {
+  const p = path.join(REPO, 'tests/fakes', file);
+  if (!existsSync(p)) return null;
+  const mod = await import(pathToFileURL(p).href);
+  if (typeof mod[exportName] !== 'function') return null;
+  return mod[exportName]();
+}
+
+const bdir = buildDir();
+const fakes = [];
+let stack = null;
+let stopping = false;
+async function stopAll(code) {
+  if (stopping) return;
+  stopping = true;
+  process.stdout.write('\nstopping the demo ...\n');
+  for (const f of fakes) await f.close().catch(() => {});
+  if (stack) await stack.stop().catch((e) => console.error(`stop: ${e.message}`));
+  process.stdout.write('stopped.\n');
+  process.exit(code);
+}
+process.on('SIGINT', () => stopAll(0));
+process.on('SIGTERM', () => stopAll(0));
+
+try {
+  say('starting PostgreSQL, the sandbox Shopify, reboss-api and nginx (throwaway, loopback only)');
+  stack = await startStack({ workers: 4 });
+  seedDemo(stack.fake);
+
+  // The sandbox upstreams of the other jobs, where the project has fakes.
+  const extra = {};
+  const oauth = await optionalFake('oauth.mjs', 'createFakeOAuth');
+  if (oauth) { fakes.push(oauth); Object.assign(extra, oauth.config); }
+  const openai = await optionalFake('openai.mjs', 'createFakeOpenAI');
+  if (openai) { fakes.push(openai); Object.assign(extra, openai.config || {}); }
+  const pinterest = await optionalFake('pinterest.mjs', 'createFakePinterest');
+  if (pinterest) { fakes.push(pinterest); Object.assign(extra, pinterest.config || {}); }
+  // Keys the harness did not set already; jobs read the file when they start.
+  const fresh = Object.entries(extra).filter(([k]) => !(k in stack.config) && typeof extra[k] !== 'object');
+  if (fresh.length)
+    await appendFile(stack.confFile, '# sandbox upstreams (tests/demo.mjs)\n' +
+      fresh.map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+
+  say(`connecting the demo shops for the demo user ${DEMO_USER} (POST /api/shops)`);
+  const token = stack.mintToken({ userId: DEMO_USER, exp: Math.floor(Date.now() / 1000) + 24 * 3600 });
+  const shops = [];
+  for (const s of DEMO_SHOPS) {
+    const r = await stack.curl('/api/shops', { token, body: { shop_domain: s.domain, access_token: s.token } });
+    if (r.status !== 201 && r.status !== 200)
+      throw new Error(`POST /api/shops ${s.domain}: ${r.status} ${r.body}`);
+    shops.push(r.json.shop);
+    process.stdout.write(`  ${s.domain}: shop ${r.json.shop.id} (${r.json.shop.shop_name ?? s.name})\n`);
+  }
+
+  const env = { ...process.env, REBOSS_CONFIG: stack.confFile, REBOSS_SQLDIR: path.join(REPO, 'sql') };
+  for (const j of JOBS) {
+    const bin = path.join(bdir, 'jobs', `reboss-${j}`);
+    if (!existsSync(bin)) {
+      say(`reboss-${j}: not built in ${bdir} (skipped)`);
+      continue;
+    }
+    say(`running reboss-${j} once`);
+    const t0 = Date.now();
+    const r = await runJob(bin, ['--config', stack.confFile], env);
+    const tail = r.out.trim().split('\n').slice(-8).join('\n');
+    process.stdout.write(`${tail ? tail + '\n' : ''}reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+      ` (0 every shop done, 1 some shops failed, 2 could not run)\n`);
+  }
+
+  say('rebossctl status');
+  const st = await runJob(path.join(bdir, 'ctl/rebossctl'), ['--config', stack.confFile, 'status'], env);
+  process.stdout.write(st.out);
+
+  say('the API is up');
+  process.stdout.write(`  API:    ${stack.url}   (nginx with TLS from a throwaway CA: ${stack.caFile})\n`);
+  process.stdout.write(`  config: ${stack.confFile}\n\n`);
+  const curlBase = `curl --cacert ${stack.caFile} -H 'Authorization: Bearer ${token}'`;
+  process.stdout.write('  the demo shop\'s collections, every page, through the API:\n\n' +
+    `  ${curlBase} \\\n      -H 'Content-Type: application/json' -d '{"shop_id":"${shops[0].id}"}' \\\n` +
+    `      ${stack.url}/api/shopify/get-collections\n\n` +
+    `  the jobs of that shop:  ${curlBase} ${stack.url}/api/shops/${shops[0].id}/jobs\n\n`);
+  process.stdout.write('Ctrl-C stops everything.\n');
+  // Keep the event loop alive until a signal arrives.
+  setInterval(() => {}, 1 << 30);
+} catch (e) {
+  console.error(`demo failed: ${e.message}`);
+  await stopAll(1);
+}

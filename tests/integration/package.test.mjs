@@ -1,0 +1,262 @@
+// package.test.mjs - the Debian package, for real, on this machine: build it
+// with dpkg-buildpackage in a copy of the tree, lintian it (no errors, no
+// warnings), dpkg -i it, check files, owners and modes, verify the installed
+// systemd units and rate their sandboxes (the table goes into the test log),
+// nginx -t the installed site with test certificates, run the installed
+// rebossctl check-config on the shipped configuration, purge, and check that
+// nothing is left.  Owner: packaging (issue 7).
+//
+// Runs as root (it installs a package).  It is skipped only when
+// REBOSS_SKIP_PACKAGE_TEST=1, which CI never sets.  Whatever fails, after()
+// purges the package and removes the copy of the tree.  A reboss package
+// already installed by someone else makes the test fail instead of purging
+// an operator's installation.
+//
+// Needs: apt-get install debhelper dpkg-dev fakeroot lintian nginx-light
+// (plus the build dependencies in debian/control).
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { existsSync, readFileSync, statSync, readdirSync, lstatSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, readFile, readdir, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { after, before, describe, test } from 'node:test';
+
+import { REPO } from './harness.mjs';
+import { makeTls } from './lib/tls.mjs';
+import { writeSiteConf, nginxTest } from './lib/site.mjs';
+
+const run = promisify(execFile);
+const SKIP = process.env.REBOSS_SKIP_PACKAGE_TEST === '1';
+// Left by this test while the package is installed: a leftover of a killed
+// run may be purged, an operator's installation may not.
+const MARKER = '/var/lib/reboss-package-test.installed';
+const JOBS = ['sales-tracker', 'replace-job', 'product-optimize', 'product-creation', 'pinterest-sync'];
+const PROGRAMS = ['reboss-api', 'rebossctl', ...JOBS.map((j) => `reboss-${j}`)];
+const UNITS = ['reboss-api.socket', 'reboss-api.service',
+  ...JOBS.flatMap((j) => [`reboss-${j}.service`, `reboss-${j}.timer`])];
+const MANS = ['man8/rebossctl.8.gz', 'man8/reboss-api.8.gz', 'man8/reboss-jobs.8.gz', 'man5/reboss.conf.5.gz',
+  ...JOBS.map((j) => `man8/reboss-${j}.8.gz`)];
+
+/** Runs a command; resolves { code, out } (stdout+stderr interleaved), never rejects. */
+function sh(cmd, args, opts = {}) {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { ...opts, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    c.stdout.on('data', (d) => out.push(d));
+    c.stderr.on('data', (d) => out.push(d));
+    c.on('error', (e) => resolve({ code: -1, out: String(e) }));
+    c.on('close', (code) => resolve({ code, out: Buffer.concat(out).toString() }));
+  });
+}
+
+function installed() {
+  // dpkg's own record: any state but not-installed counts (config-files,
+  // half-installed, unpacked) since purge must clean those up too.
+  try {
+    const m = /^Package: reboss\nStatus: \S+ \S+ (\S+)$/m.exec(readFileSync('/var/lib/dpkg/status', 'utf8'));
+    return m !== null && m[1] !== 'not-installed';
+  } catch { return false; }
+}
+
+async function purge() {
+  const r = await sh('dpkg', ['--purge', 'reboss'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  await rm(MARKER, { force: true });
+  return r;
+}
+
+describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', timeout: 1200000 }, () => {
+  let tmp, deb, changes, weInstalled = false;
+
+  before(async () => {
+    assert.equal(process.getuid(), 0, 'the package test installs a package: run it as root');
+    if (installed()) {
+      assert.ok(existsSync(MARKER), 'a reboss package is installed on this machine and was not ' +
+        'installed by this test: remove it (dpkg --purge reboss) or set REBOSS_SKIP_PACKAGE_TEST=1');
+      console.log('# purging the reboss package left by an earlier run of this test');
+      const r = await purge();
+      assert.equal(r.code, 0, r.out);
+    }
+    tmp = await mkdtemp(path.join(os.tmpdir(), 'reboss-pkg-'));
+    const src = path.join(tmp, 'reboss');
+    await mkdir(src);
+    // A copy of the tree without build dirs, node_modules or VCS data.
+    const build = process.env.REBOSS_BUILDDIR ? path.resolve(process.env.REBOSS_BUILDDIR) : null;
+    const excl = ['./.git', './tests/node_modules', './build', './autom4te.cache',
+      './debian/reboss', './debian/.debhelper', './debian/files', './debian/debhelper-build-stamp'];
+    if (build && build.startsWith(REPO + '/')) excl.push('.' + build.slice(REPO.length));
+    const tar = await sh('sh', ['-c', `tar -C "$1" ${excl.map((e) => `--exclude='${e}'`).join(' ')} -cf - . | tar -C "$2" -xf -`,
+      'sh', REPO, src]);
+    assert.equal(tar.code, 0, tar.out);
+    const t0 = Date.now();
+    const b = await sh('dpkg-buildpackage', ['-us', '-uc', '-b'], {
+      cwd: src,
+      env: { ...process.env, DEB_BUILD_OPTIONS: process.env.REBOSS_PACKAGE_CHECK === '1' ? 'parallel=2' : 'nocheck parallel=2' },
+    });
+    await writeFile(path.join(tmp, 'build.log'), b.out);
+    assert.equal(b.code, 0, `dpkg-buildpackage failed:\n${b.out.slice(-6000)}`);
+    console.log(`# dpkg-buildpackage -us -uc -b: ${Math.round((Date.now() - t0) / 1000)} s`);
+    const files = await readdir(tmp);
+    deb = files.find((f) => /^reboss_.*_[a-z0-9]+\.deb$/.test(f));
+    changes = files.find((f) => /^reboss_.*\.changes$/.test(f));
+    assert.ok(deb && changes, `no .deb/.changes in ${files.join(' ')}`);
+  });
+
+  after(async () => {
+    if (weInstalled || (installed() && existsSync(MARKER))) await purge();
+    if (tmp && !process.env.REBOSS_KEEP_TMP) await rm(tmp, { recursive: true, force: true });
+  });
+
+  test('lintian: no errors, no warnings', async () => {
+    const r = await sh('lintian', ['--display-info', '--pedantic', path.join(tmp, changes)]);
+    console.log('# lintian --display-info --pedantic:\n' + (r.out.trim() || '(nothing)').replace(/^/gm, '#   '));
+    const bad = r.out.split('\n').filter((l) => /^[EW]: /.test(l));
+    assert.deepEqual(bad, [], 'lintian errors or warnings');
+    assert.ok(r.code === 0 || r.code === 2, `lintian failed to run (${r.code}): ${r.out}`);
+    // every override carries a reason: a comment line right before it
+    const ov = readFileSync(path.join(REPO, 'debian/reboss.lintian-overrides'), 'utf8').split('\n');
+    ov.forEach((l, i) => {
+      if (/^reboss: /.test(l)) assert.match(ov[i - 1] || '', /^#/, `override without a reason: ${l}`);
+    });
+  });
+
+  test('dpkg -i installs it: files, owners, modes, the user, nothing enabled', async () => {
+    await writeFile(MARKER, 'installed by tests/integration/package.test.mjs\n');
+    weInstalled = true;
+    const r = await sh('dpkg', ['-i', path.join(tmp, deb)], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    assert.equal(r.code, 0, `dpkg -i failed:\n${r.out}`);
+    assert.ok(installed());
+
+    for (const p of PROGRAMS) {
+      const st = statSync(`/usr/bin/${p}`);
+      assert.equal(st.mode & 0o7777, 0o755, p);
+      assert.equal(st.uid, 0, p);
+    }
+    for (const u of UNITS) assert.ok(existsSync(`/lib/systemd/system/${u}`), u);
+    for (const m of MANS) assert.ok(existsSync(`/usr/share/man/${m}`), m);
+    // the SQL migrations, exactly the tree's
+    const sql = readdirSync(path.join(REPO, 'sql')).filter((f) => f.endsWith('.sql')).sort();
+    assert.ok(sql.length > 0);
+    assert.deepEqual(readdirSync('/usr/share/reboss/sql').sort(), sql);
+    for (const f of sql)
+      assert.equal(readFileSync(`/usr/share/reboss/sql/${f}`, 'utf8'), readFileSync(path.join(REPO, 'sql', f), 'utf8'));
+
+    // the reboss system user and group
+    const pw = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('reboss:'));
+    assert.ok(pw, 'no reboss user');
+    const [, , uid, gid, , home, shell] = pw.split(':');
+    assert.ok(Number(uid) > 0 && Number(uid) < 1000, `reboss is not a system user (uid ${uid})`);
+    assert.equal(home, '/nonexistent');
+    assert.match(shell, /nologin|false/);
+    const gr = readFileSync('/etc/group', 'utf8').split('\n').find((l) => l.startsWith('reboss:'));
+    assert.ok(gr, 'no reboss group');
+    assert.equal(gr.split(':')[2], gid);
+
+    // the configuration: a conffile, root:reboss 0640, the shipped template
+    const conf = statSync('/etc/reboss/reboss.conf');
+    assert.equal(conf.mode & 0o7777, 0o640);
+    assert.equal(conf.uid, 0);
+    assert.equal(conf.gid, Number(gid));
+    assert.equal(readFileSync('/etc/reboss/reboss.conf', 'utf8'), readFileSync(path.join(REPO, 'etc/reboss.conf'), 'utf8'));
+    const cf = await sh('dpkg-query', ['-W', '-f=${Conffiles}', 'reboss']);
+    assert.match(cf.out, /\/etc\/reboss\/reboss\.conf [0-9a-f]{32}/);
+    assert.match(cf.out, /\/etc\/nginx\/sites-available\/reboss [0-9a-f]{32}/);
+    const cred = statSync('/etc/reboss/credentials');
+    assert.ok(cred.isDirectory());
+    assert.equal(cred.mode & 0o7777, 0o700);
+    assert.equal(cred.uid, 0);
+
+    // the nginx site: available, not enabled, the tree's file
+    assert.equal(readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      readFileSync(path.join(REPO, 'etc/nginx/reboss.conf'), 'utf8'));
+    assert.ok(!existsSync('/etc/nginx/sites-enabled/reboss'), 'the site must not be enabled by the package');
+
+    // nothing enabled or started: no unit of ours in any .wants directory
+    const wants = await sh('sh', ['-c', 'ls -d /etc/systemd/system/*.wants/reboss-* 2>/dev/null || true']);
+    assert.equal(wants.out.trim(), '', 'units were enabled on installation');
+  });
+
+  test('systemd-analyze verify: the installed units are clean', async () => {
+    const r = await sh('systemd-analyze', ['verify', ...UNITS.map((u) => `/lib/systemd/system/${u}`)]);
+    console.log('# systemd-analyze verify:\n' + (r.out.trim() || '(no complaints)').replace(/^/gm, '#   '));
+    assert.equal(r.code, 0, r.out);
+    assert.equal(r.out.trim(), '', 'systemd-analyze verify complained');
+  });
+
+  test('systemd-analyze security --offline=true: every service 2.0 or lower', async () => {
+    const services = UNITS.filter((u) => u.endsWith('.service'));
+    const scores = {};
+    for (const u of services) {
+      const r = await sh('systemd-analyze', ['security', '--offline=true', '--no-pager', `/lib/systemd/system/${u}`]);
+      console.log(`# systemd-analyze security --offline=true ${u}:\n` + r.out.trimEnd().replace(/^/gm, '#   '));
+      const m = /Overall exposure level for \S+: (\d+\.\d+)/.exec(r.out);
+      assert.ok(m, `no rating for ${u}: ${r.out.slice(-500)}`);
+      scores[u] = Number(m[1]);
+    }
+    console.log('# exposure: ' + Object.entries(scores).map(([u, s]) => `${u} ${s.toFixed(1)}`).join(', '));
+    for (const [u, s] of Object.entries(scores)) assert.ok(s <= 2.0, `${u} is rated ${s} (> 2.0)`);
+    // the API unit keeps the contract's parts
+    const api = readFileSync('/lib/systemd/system/reboss-api.service', 'utf8');
+    assert.match(api, /^ExecStartPre=\/usr\/bin\/rebossctl check-config$/m);
+    assert.match(api, /^LoadCredential=/m);
+    assert.match(api, /^User=reboss$/m);
+    for (const j of JOBS) {
+      const s = readFileSync(`/lib/systemd/system/reboss-${j}.service`, 'utf8');
+      assert.match(s, /^LoadCredential=/m, j);
+      assert.match(s, /^User=reboss$/m, j);
+    }
+  });
+
+  test('nginx -t passes on the installed site with test certificates', async () => {
+    const dir = path.join(tmp, 'nginx');
+    await mkdir(dir, { recursive: true });
+    const tls = await makeTls(dir);
+    const conf = await writeSiteConf({
+      dir, siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      httpPort: 8080, httpsPort: 8443, certFile: tls.certFile, keyFile: tls.keyFile,
+      sock: '/run/reboss-api.sock', origins: ['https://app.reboss.test'],
+    });
+    const r = await nginxTest(dir, conf);
+    console.log('# nginx -t:\n' + r.out.trim().replace(/^/gm, '#   '));
+    assert.ok(r.ok, r.out);
+    // and a broken certificate path is caught, so the check can fail
+    const bad = await writeSiteConf({
+      dir: path.join(dir, 'bad'), siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      httpPort: 8080, httpsPort: 8443, certFile: path.join(dir, 'missing.crt'), keyFile: tls.keyFile,
+      sock: '/run/reboss-api.sock',
+    });
+    assert.equal((await nginxTest(path.join(dir, 'bad'), bad)).ok, false);
+  });
+
+  test('rebossctl check-config on the shipped configuration names what is missing', async () => {
+    // as the service runs it: the reboss user, the default path
+    const r = await sh('runuser', ['-u', 'reboss', '--', '/usr/bin/rebossctl', 'check-config'],
+      { env: { PATH: '/usr/bin:/bin', LANG: 'C.UTF-8' } });
+    console.log('# rebossctl check-config (shipped file):\n' + r.out.trim().replace(/^/gm, '#   '));
+    assert.equal(r.code, 1, `expected exit 1 (problems found), got ${r.code}: ${r.out}`);
+    assert.match(r.out, /\/etc\/reboss\/reboss\.conf/);
+    assert.match(r.out, /database_url/);
+    assert.match(r.out, /token_key/);
+    assert.match(r.out, /jwt_secret|jwks_file/);
+    assert.doesNotMatch(r.out, /permission denied/i, 'the reboss user must be able to read the configuration');
+  });
+
+  test('dpkg --purge leaves nothing behind', async () => {
+    const r = await purge();
+    weInstalled = false;
+    assert.equal(r.code, 0, `dpkg --purge failed:\n${r.out}`);
+    assert.ok(!installed(), 'still known to dpkg');
+    const left = [
+      '/etc/reboss', '/etc/nginx/sites-available/reboss', '/usr/share/reboss', '/usr/share/doc/reboss',
+      ...PROGRAMS.map((p) => `/usr/bin/${p}`), ...UNITS.map((u) => `/lib/systemd/system/${u}`),
+      ...MANS.map((m) => `/usr/share/man/${m}`),
+    ].filter((p) => { try { lstatSync(p); return true; } catch { return false; } });
+    assert.deepEqual(left, []);
+    assert.ok(!readFileSync('/etc/passwd', 'utf8').split('\n').some((l) => l.startsWith('reboss:')), 'user reboss left');
+    assert.ok(!readFileSync('/etc/group', 'utf8').split('\n').some((l) => l.startsWith('reboss:')), 'group reboss left');
+    const st = await sh('sh', ['-c', 'ls -d /etc/systemd/system/*/reboss-* /var/lib/systemd/deb-systemd-helper-enabled/*reboss* ' +
+      '/var/lib/systemd/deb-systemd-helper-enabled/*/reboss-* 2>/dev/null || true']);
+    assert.equal(st.out.trim(), '', 'systemd state left');
+  });
+});

@@ -3,7 +3,7 @@
  *
  * Messages name the field and what it must be; they never repeat the value
  * (it may be a token).  JSON null and "" count as "not given",
- * except "" for a required shop domain or token (a wrong value).
+ * except "" for a shop domain or token (a wrong value).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -209,12 +209,11 @@ validate_object(const json_t *obj, const struct field_spec *spec, size_t n,
 		    sp->type == FIELD_UUID || sp->type == FIELD_SHOP_DOMAIN ||
 		    sp->type == FIELD_SHOPIFY_TOKEN;
 
-		/* "" given for a required shop domain or token is a wrong
-		 * value, named by its own validator ("" is no shop domain);
-		 * anywhere else "" means "not given". */
-		bool empty_is_value = (sp->flags & FIELD_REQUIRED) &&
-		    (sp->type == FIELD_SHOP_DOMAIN ||
-		    sp->type == FIELD_SHOPIFY_TOKEN);
+		/* "" given as a shop domain or token is a wrong value, named
+		 * by its own validator ("" is no shop domain); anywhere else
+		 * "" means "not given". */
+		bool empty_is_value = sp->type == FIELD_SHOP_DOMAIN ||
+		    sp->type == FIELD_SHOPIFY_TOKEN;
 
 		if (v == NULL || json_is_null(v) ||
 		    (json_is_string(v) && json_string_length(v) == 0 &&

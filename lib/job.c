@@ -6,7 +6,6 @@
  * it waits in ppoll(), so a signal is only ever seen at the top of the loop:
  * handlers just set flags, children are reaped with waitpid(WNOHANG).
  */
-#include <config.h>	/* autoconf's, for PACKAGE_VERSION */
 
 #include <errno.h>
 #include <getopt.h>

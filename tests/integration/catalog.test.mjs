@@ -84,10 +84,6 @@ async function addDesign(shopId, { title, position = 0, image = 'https://cdn.exa
     overrides) VALUES ('${id}', '${shopId}', ${position}, ${q(title)}, '<p>Nice</p>', ${image === null ? 'NULL' : q(image)},
     ARRAY[${tags.map(q).join(',')}]::text[], ${q(JSON.stringify(overrides))}::jsonb)`);
   return id;
-  const r = await rows(`INSERT INTO public.design_queue (shop_id, position, title, description, image_url, tags,
-    overrides) VALUES ('${shopId}', ${position}, ${q(title)}, '<p>Nice</p>', ${image === null ? 'NULL' : q(image)},
-    ARRAY[${tags.map(q).join(',')}]::text[], ${q(JSON.stringify(overrides))}::jsonb) RETURNING id`);
-  return r[0].id;
 }
 
 const TEMPLATE = {

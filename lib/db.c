@@ -90,9 +90,11 @@ first_line(const char *conninfo, const char *msg, char *out, size_t outsz)
 static bool
 is_unavailable_state(const char *state)
 {
-	/* Class 08: connection exception; 57P01-57P03: the server is
-	 * shutting down or starting; 53300: too many connections. */
-	return strncmp(state, "08", 2) == 0 || strcmp(state, "57P01") == 0 ||
+	/* Class 08: connection exception (but 08P01, a protocol violation,
+	 * is our bug, not an outage); 57P01-57P03: the server is shutting
+	 * down or starting; 53300: too many connections. */
+	return (strncmp(state, "08", 2) == 0 && strcmp(state, "08P01") != 0) ||
+	    strcmp(state, "57P01") == 0 ||
 	    strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
 	    strcmp(state, "53300") == 0;
 }

@@ -24,7 +24,7 @@
 
 /* By path: the build directory's autoconf config.h (found first through
  * -I.) has the same name. */
-#include "../lib/config.h"
+#include "config.h"
 #include "db.h"
 #include "jwt.h"
 #include "rb.h"

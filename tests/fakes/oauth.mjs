@@ -12,6 +12,8 @@
 //   fake.issued   -> every access/refresh token handed out (for the grep test)
 //   fake.requests -> {provider, method, path, form?, query?, auth?}
 //   fake.revoked  -> tokens revoked at Google
+//   fake.use(handler), fake.accessToken(tok), fake.expireAccess(tok)
+//                 -> for API fakes sharing the tokens (tests/fakes/pinterest.mjs)
 //   fake.authorizeUrl(provider, params)             // what a browser would open
 //   await fake.close()
 //
@@ -57,6 +59,7 @@ export async function createFakeOAuth({ port = 0 } = {}) {
   const modes = { pinterest: {}, meta: {}, google: {} };
   const hung = new Set();
   const fake = { issued: [], requests: [], revoked: [], codes };
+  const extra = [];   // handlers added with fake.use() (tests/fakes/pinterest.mjs)
 
   const issue = (tok) => { fake.issued.push(tok); return tok; };
 
@@ -171,13 +174,14 @@ export async function createFakeOAuth({ port = 0 } = {}) {
     }
     const at = issue('pina_' + rnd(40));
     const rt = issue('pinr_' + rnd(40));
-    access.set(at, { provider: 'pinterest' });
+    const expiresIn = modes.pinterest.expiresIn ?? 2592000;
+    access.set(at, { provider: 'pinterest', exp: Date.now() + expiresIn * 1000 });
     refresh.set(rt, { provider: 'pinterest', scope });
     const now = Math.floor(Date.now() / 1000);
     send(res, 200, {
       access_token: at, refresh_token: rt,
       response_type: gt, token_type: 'bearer',
-      expires_in: modes.pinterest.expiresIn ?? 2592000,
+      expires_in: expiresIn,
       refresh_token_expires_in: modes.pinterest.refreshExpiresIn ?? 5184000,
       refresh_token_expires_at: now + (modes.pinterest.refreshExpiresIn ?? 5184000),
       scope,
@@ -272,6 +276,7 @@ export async function createFakeOAuth({ port = 0 } = {}) {
         return await googleToken(req, res);
       if (req.method === 'POST' && p === '/google/revoke')
         return await googleRevoke(req, res);
+      for (const h of extra) if (await h(req, res, u)) return;
       send(res, 404, { error: 'not found' });
     } catch (e) {
       if (!res.headersSent) send(res, 500, { error: String(e.message) });
@@ -301,6 +306,13 @@ export async function createFakeOAuth({ port = 0 } = {}) {
   fake.setMode = (provider, m) => { modes[provider] = m ? { ...m } : {}; };
   fake.reset = () => { for (const k of Object.keys(modes)) modes[k] = {}; fake.requests.length = 0; };
   fake.isLive = (tok) => access.has(tok) || refresh.has(tok);
+  // For the API fakes that share these tokens (tests/fakes/pinterest.mjs):
+  // use(handler) adds (req, res, url) => true-when-answered before the 404;
+  // accessToken(tok) -> {provider, exp?} or undefined; expireAccess(tok)
+  // makes an issued access token expired (the API then answers 401).
+  fake.use = (h) => { extra.push(h); };
+  fake.accessToken = (tok) => access.get(tok);
+  fake.expireAccess = (tok) => { const a = access.get(tok); if (a) a.exp = Date.now() - 1000; };
   fake.expireRefreshTokens = (provider) => {
     for (const [k, v] of refresh) if (v.provider === provider) refresh.delete(k);
   };

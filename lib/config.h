@@ -1,0 +1,77 @@
+/*
+ * config.h - the one configuration file (PRODUCT.md, Configuration).
+ *
+ * "key = value" lines, '#' comments, optional "[section]" headers for
+ * per-job settings ("[sales_tracker]\nparallel = 30").  Any secret key may be
+ * given as "key_file = PATH"; a relative PATH is looked up in
+ * $CREDENTIALS_DIRECTORY.  Problems name file, line and key.
+ * The struct owns all its strings; config_free() wipes secrets.
+ */
+#ifndef RB_CONFIG_H
+#define RB_CONFIG_H
+
+#include <stdbool.h>
+
+#include "rb.h"
+
+#define CONFIG_DEFAULT_PATH	"/etc/reboss/reboss.conf"
+
+enum job_kind {
+	JOB_SALES_TRACKER,
+	JOB_REPLACE,
+	JOB_PRODUCT_OPTIMIZE,
+	JOB_PRODUCT_CREATION,
+	JOB_PINTEREST_SYNC,
+	JOB__COUNT
+};
+/* "sales_tracker", "replace_job", "product_optimize", "product_creation",
+ * "pinterest_sync": section names, job_runs.job_type and journald JOB=. */
+extern const char *const job_names[JOB__COUNT];
+int	job_kind_from_name(const char *name);	/* -1 if unknown */
+
+struct rb_config {
+	char	*path;			/* the file that was read */
+	char	*database_url;		/* required */
+	char	*api_url;		/* required for OAuth */
+	char	*frontend_url;		/* required for OAuth */
+	unsigned char token_key[32];	/* required: 64 hex characters */
+	char	*jwt_secret;		/* HS256 secret (secret), or */
+	char	*jwks_file;		/* JWKS path for ES256/RS256 */
+	char	*jwks_json;		/* contents of jwks_file, read at load */
+	char	*shopify_api_version;	/* "2026-10" */
+	char	*shopify_base_url;	/* "https://{shop}" */
+	char	*pinterest_app_id, *pinterest_app_secret;
+	char	*pinterest_api_base, *pinterest_oauth_url;
+	char	*meta_app_id, *meta_app_secret;
+	char	*meta_graph_base, *meta_dialog_url;
+	char	*google_client_id, *google_client_secret;
+	char	*google_auth_url, *google_token_url, *google_revoke_url;
+	char	*openai_api_key, *openai_api_base, *openai_model;
+	char	*ca_file;		/* NULL: system store */
+	int	 parallel[JOB__COUNT];	/* [JOB] parallel: 20 20 5 10 10 */
+	/* Our own keys (documented in reboss.conf(5)). */
+	long	 api_body_max;		/* request body cap, bytes: 65536 */
+	int	 api_workers;		/* prefork pool size: 4 */
+};
+
+/* --config FILE, else $REBOSS_CONFIG, else CONFIG_DEFAULT_PATH. */
+const char *config_path(const char *cli_path);
+
+/* Loads path into cfg (zeroed first).  On failure err->msg holds the first
+ * problem as "FILE:LINE: key 'KEY': what is wrong". */
+int	config_load(struct rb_config *cfg, const char *path,
+	    struct rb_err *err) RB_WUR;
+
+/* Reads path and reports every problem, one call of report each (for
+ * rebossctl check-config).  Returns the number of problems, 0 when clean. */
+int	config_check(const char *path,
+	    void (*report)(void *ctx, const char *problem), void *ctx);
+
+/* Fails naming the missing keys unless every OAuth key of the provider
+ * ("pinterest", "meta", "google") plus api_url and frontend_url is set. */
+int	config_require_oauth(const struct rb_config *cfg, const char *provider,
+	    struct rb_err *err) RB_WUR;
+
+void	config_free(struct rb_config *cfg);
+
+#endif

@@ -46,7 +46,8 @@ trap on_exit EXIT
 # --- 1. packages -------------------------------------------------------------
 PKGS="build-essential autoconf automake libtool pkgconf libfcgi-dev
 libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libsystemd-dev
-postgresql nginx-light spawn-fcgi curl openssl ca-certificates"
+postgresql nginx-light spawn-fcgi curl openssl ca-certificates
+debhelper dpkg-dev fakeroot lintian chromium systemd"
 missing=
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

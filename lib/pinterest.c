@@ -507,9 +507,9 @@ call(struct pinterest *pc, const char *method, const char *path,
 				*err = herr;
 				goto out;
 			}
-			if (rb_sleep_ms(http_backoff_ms(n5xx, -1, 30000),
-			    pc->stop) == -1)
-				continue;	/* the stop check answers */
+			/* Woken by stop: the check at the top answers. */
+			(void)rb_sleep_ms(http_backoff_ms(n5xx, -1, 30000),
+			    pc->stop);
 			continue;
 		}
 		if (resp->status == 429) {

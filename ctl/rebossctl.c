@@ -28,6 +28,7 @@
 #include "log.h"
 #include "migrate.h"
 #include "optimize_cmds.h"	/* product_optimize's commands */
+#include "alert_cmds.h"	/* monitoring: alert, check */
 #include "util.h"
 
 #ifndef REBOSS_SQLDIR
@@ -51,6 +52,7 @@ static const char usage_text[] =
 "  status [--json]          recent job runs and failing shops\n"
 "  seal-tokens              seal shop access tokens stored in plain text\n"
 OPTIMIZE_CMDS_USAGE
+ALERT_CMDS_USAGE
 "  help                     this text\n"
 "\n"
 "The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
@@ -700,6 +702,8 @@ main(int argc, char **argv)
 	}
 	if (optimize_cmd_known(cmd))
 		return optimize_cmd(config, argc - optind, argv + optind);
+	if (alert_cmd_known(cmd))
+		return alert_cmd(config, argc - optind, argv + optind);
 	if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "seal-tokens") != 0) {
 		usage_error("unknown command '%s'", cmd);

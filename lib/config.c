@@ -127,6 +127,13 @@ static const struct key keys[] = {
 	{ "api_body_max", K_LONG, OFF(api_body_max), NULL, 65536,
 	    1024, 16777216, 0 },
 	{ "api_workers", K_INT, OFF(api_workers), NULL, 4, 1, 256, 0 },
+	/* A Slack/Discord webhook URL is a credential: secret. */
+	{ "alert_webhook_url", K_URL, OFF(alert_webhook_url), NULL, 0, 0, 0,
+	    F_SECRET },
+	S("alert_email", alert_email),
+	S("alert_from", alert_from),
+	S("alert_spool_dir", alert_spool_dir),
+	S("metrics_dir", metrics_dir),
 };
 #define NKEYS	RB_NELEM(keys)
 
@@ -138,6 +145,10 @@ str_default(const struct key *k)
 		return "2026-10";
 	if (strcmp(k->name, "openai_model") == 0)
 		return "gpt-4.1-mini";
+	if (strcmp(k->name, "alert_spool_dir") == 0)
+		return "/var/lib/reboss/alerts";
+	if (strcmp(k->name, "metrics_dir") == 0)
+		return "/var/lib/prometheus/node-exporter";
 	return k->def;
 }
 

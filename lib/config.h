@@ -52,6 +52,12 @@ struct rb_config {
 	/* Our own keys (documented in reboss.conf(5)). */
 	long	 api_body_max;		/* request body cap, bytes: 65536 */
 	int	 api_workers;		/* prefork pool size: 4 */
+	/* Monitoring (rebossctl alert/check, lib/metrics.c). */
+	char	*alert_webhook_url;	/* secret: Slack/Discord/generic */
+	char	*alert_email;		/* "a@b, c@d": through sendmail -t */
+	char	*alert_from;		/* From: of alert mails, or NULL */
+	char	*alert_spool_dir;	/* "/var/lib/reboss/alerts" */
+	char	*metrics_dir;		/* node_exporter textfile directory */
 };
 
 /* --config FILE, else $REBOSS_CONFIG, else CONFIG_DEFAULT_PATH. */

@@ -25,6 +25,7 @@
 #include "db.h"
 #include "job_int.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define JOB_GRACE_DEFAULT_S	30
@@ -92,6 +93,7 @@ struct run {
 	int64_t			 t0, next_heartbeat, grace_deadline;
 	int64_t			 db_retry_at, last_progress;
 	bool			 cancelling, killed_all, dirty, db_lost;
+	bool			 full;		/* no --shop, no --dry-run */
 	int			 db_failures;
 	int			 stop_sig;
 	char			 db_error[600];
@@ -560,6 +562,30 @@ loop(struct run *r)
 
 /* ------------------------------------------------------------------------ */
 
+/* node_exporter textfile metrics of a full run (lib/metrics.c, owner:
+ * monitoring); a failure is logged and changes nothing else. */
+static void
+write_metrics(const struct run *r, const char *status)
+{
+	struct metrics_run m;
+	struct rb_err err;
+
+	memset(&m, 0, sizeof(m));
+	rb_err_clear(&err);
+	m.job = r->ref.job_type;
+	m.status = status;
+	m.finished = (double)rb_now_ms() / 1000.0;
+	m.duration_s = (double)(rb_mono_ms() - r->t0) / 1000.0;
+	m.started = m.finished - m.duration_s;
+	m.total = r->nshops;
+	m.processed = r->processed;
+	m.failed = r->failed;
+	m.skipped = r->skipped;
+	m.cancelled = r->cancelled;
+	if (metrics_job_finished(&r->cfg, &m, &err) == -1)
+		log_warn("could not write the run's metrics: %s", err.msg);
+}
+
 static int
 finish(struct run *r)
 {
@@ -612,6 +638,8 @@ finish(struct run *r)
 	    "done by other runs, %zu interrupted, %lld s", r->ref.run_id,
 	    status, r->processed, r->nshops, r->failed, r->skipped,
 	    r->cancelled, (long long)((rb_mono_ms() - r->t0) / 1000));
+	if (r->full)
+		write_metrics(r, status);
 	if (rc == -1 || r->db_lost)
 		return JOB_EXIT_CANNOT_RUN;
 	if (r->failed > 0)
@@ -752,6 +780,7 @@ job_main(const struct job_def *def, int argc, char **argv)
 		rb_strlcpy(r->host, "unknown", sizeof(r->host));
 	r->ref.job_type = job_names[def->kind];
 	r->ref.write_status = !r->dry_run;
+	r->full = shop_arg == NULL && !r->dry_run;
 	n = snprintf(r->ref.lease_type, sizeof(r->ref.lease_type), "%s%s",
 	    job_names[def->kind], r->dry_run ? ":dry-run" : "");
 	if (n < 0 || (size_t)n >= sizeof(r->ref.lease_type))

@@ -1281,10 +1281,36 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       req.resume();
       return undefined; // never answers; close() destroys the socket
     }
+    if (mode?.trickle) {
+      // Headers at once, then one byte of a JSON answer every trickleMs
+      // (default 1000), forever: only the client's timeout ends it.
+      entry.status = 'trickle';
+      req.resume();
+      res.writeHead(200, { 'Content-Type': 'application/json; charset=utf-8' });
+      const every = Number(mode.trickleMs) > 0 ? Number(mode.trickleMs) : 1000;
+      const t = setInterval(() => { if (!res.destroyed) res.write(' '); }, every);
+      res.write('{"data":');
+      res.on('close', () => clearInterval(t));
+      return undefined;
+    }
     if (mode?.delayMs) await new Promise((r) => setTimeout(r, mode.delayMs));
 
     const body = await readBody(req, bodyLimit);
     const finish = (status, payload, headers) => {
+      if (mode?.reset) {
+        // Part of the answer, then a TCP RST (not a clean FIN).
+        entry.status = status;
+        entry.reset = true;
+        const text = JSON.stringify(payload);
+        res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8',
+          'Content-Length': Buffer.byteLength(text), ...headers });
+        res.write(text.slice(0, Math.max(1, Math.floor(text.length / 3))), () => {
+          const sock = res.socket;
+          if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
+          else res.destroy();
+        });
+        return undefined;
+      }
       if (mode?.truncate && typeof payload !== 'string') {
         entry.status = status;
         const text = JSON.stringify(payload);

@@ -1,0 +1,385 @@
+// bench/jobs.mjs - reboss-sales-tracker over many generated shops against an
+// upstream with a fixed latency per request (issue 8).  Not a test: it
+// asserts nothing about time; it prints a table and writes JSON
+// (bench/results/jobs.json, jobs-probe.json for BENCH_JOB=probe; or in
+// $BENCH_OUT_DIR).
+//
+// How the upstream works: the project's fake Shopify (tests/fakes/shopify.mjs,
+// which validates every document against the real schema) is far too slow to
+// answer thousands of requests a second (graphql-js per request), so it is
+// used once, to RECORD: BENCH_TEMPLATES template shops of uneven sizes are
+// run through the real tracker via a recording proxy.  The measured runs then
+// REPLAY those answers from memory after a fixed delay (BENCH_DELAY_MS, 20),
+// shop i getting template i % BENCH_TEMPLATES.  The replay server counts the
+// requests of every shop, so the ideal wall time is known exactly:
+//   ideal = max(sum over shops of requests * delay / parallel,
+//               the largest shop's requests * delay).
+//
+// Measured per run: wall time, CPU of the job's whole process tree (bash
+// `times` of the children = getrusage(RUSAGE_CHILDREN)), PostgreSQL's CPU
+// (postmaster + backends, from /proc), peak RSS and PSS of the job's process
+// tree (sampled from /proc every 100 ms), peak client connections in
+// pg_stat_activity (sampled every 200 ms), the replay server's own CPU.
+//
+// Environment: REBOSS_BUILDDIR (required), BENCH_SHOPS ("1000,10000"),
+// BENCH_REPEAT (2: runs per size; the largest size runs once),
+// BENCH_PARALLEL (the job's default, 20), BENCH_DELAY_MS (20),
+// BENCH_TEMPLATES (100), BENCH_JOB (sales_tracker | probe: the job_probe
+// runtime probe with PROBE_SLEEP_MS = the mean upstream time of a shop, or
+// BENCH_PROBE_SLEEP_MS: 0 measures what the runtime alone costs per shop),
+// BENCH_DB (tcp: TCP + SCRAM-SHA-256 as the tests and Supabase; socket:
+// unix socket + trust, *-socket.json), BENCH_OUT_DIR.  For profiling: BENCH_WRAP (a command prefix for the job,
+// e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"),
+// BENCH_PG_LOG=1 (PostgreSQL logs every statement; with REBOSS_KEEP_TMP=1
+// the log stays in the temp dir).
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import { mkdtemp, writeFile, readFile, rm, chmod, mkdir, readdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { startPostgres } from '../tests/integration/lib/pg.mjs';
+import { createFakeShopify } from '../tests/fakes/shopify.mjs';
+
+const run = promisify(execFile);
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const REPO = path.resolve(HERE, '..');
+const env = process.env;
+const BDIR = env.REBOSS_BUILDDIR || path.join(REPO, 'build');
+const SIZES = (env.BENCH_SHOPS || '1000,10000').split(',').map(Number);
+const REPEAT = Number(env.BENCH_REPEAT || 2);
+const PARALLEL = Number(env.BENCH_PARALLEL || 20);
+const DELAY = Number(env.BENCH_DELAY_MS || 20);
+const TEMPLATES = Number(env.BENCH_TEMPLATES || 100);
+const JOB = env.BENCH_JOB || 'sales_tracker';
+const OUT_DIR = env.BENCH_OUT_DIR || path.join(HERE, 'results');
+const DB = env.BENCH_DB || 'tcp';
+const TOKEN = 'shpat_' + crypto.randomBytes(16).toString('hex');
+const DAY = 86400_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const TICK = 100; // USER_HZ
+
+// Deterministic pseudo-random numbers (mulberry32).
+let seed = 8;
+function rnd() {
+  seed |= 0; seed = (seed + 0x6D2B79F5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+}
+
+// ---------------------------------------------------------------- upstream --
+// Record (proxy to the real fake) or replay (answers from memory after DELAY).
+function startUpstream(fake) {
+  const answers = new Map();         // key -> { status, body }
+  const perShop = new Map();         // domain -> requests
+  const st = { mode: 'record', misses: 0, requests: 0, bytes: 0 };
+  const tplOf = (domain) => {
+    const m = /^bench-(\d+)\.myshopify\.com$/.exec(domain);
+    return m ? `tpl-${Number(m[1]) % TEMPLATES}.myshopify.com` : domain;
+  };
+  const keyOf = (tpl, body) => {
+    let j;
+    try { j = JSON.parse(body); } catch { return `${tpl} bad`; }
+    const op = /^\s*(query|mutation)\s*(\w*)/.exec(j.query ?? '')?.[2] || (j.query ?? '').slice(0, 60);
+    const v = { ...(j.variables ?? {}) };
+    delete v.q; // the orders filter holds "now": the same page either way
+    return `${tpl} ${op} ${JSON.stringify(v)}`;
+  };
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', async () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      const m = /^\/([^/]+)\/admin\/api\/([^/]+)\/graphql\.json$/.exec(req.url);
+      if (!m) { res.writeHead(404); res.end(); return; }
+      const domain = m[1];
+      st.requests++;
+      perShop.set(domain, (perShop.get(domain) ?? 0) + 1);
+      const key = keyOf(tplOf(domain), body);
+      if (st.mode === 'record') {
+        const r = await fetch(fake.graphqlUrl(domain, m[2]), { method: 'POST', body,
+          headers: { 'Content-Type': 'application/json',
+            'X-Shopify-Access-Token': req.headers['x-shopify-access-token'] ?? '' } });
+        const text = await r.text();
+        if (r.status === 200) answers.set(key, { status: 200, body: text });
+        res.writeHead(r.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+        res.end(text);
+        return;
+      }
+      const a = answers.get(key);
+      setTimeout(() => {
+        if (!a) {
+          st.misses++;
+          res.writeHead(500, { 'Content-Type': 'application/json' });
+          res.end('{"errors":[{"message":"bench replay: no recorded answer"}]}');
+          return;
+        }
+        st.bytes += a.body.length;
+        res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(a.body) });
+        res.end(a.body);
+      }, DELAY);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({
+    url: `http://127.0.0.1:${server.address().port}`, st, answers, perShop,
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  })));
+}
+
+// ----------------------------------------------------------------- /proc ---
+async function procTable() {
+  const t = new Map();
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    try {
+      const s = await readFile(`/proc/${e}/stat`, 'utf8');
+      const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
+      t.set(Number(e), { ppid: Number(f[1]), ticks: Number(f[11]) + Number(f[12]), cticks: Number(f[13]) + Number(f[14]) });
+    } catch { /* gone */ }
+  }
+  return t;
+}
+function descendants(t, root) {
+  const out = [root];
+  for (let i = 0; i < out.length; i++) for (const [p, v] of t) if (v.ppid === out[i]) out.push(p);
+  return out.filter((p) => t.has(p));
+}
+async function treeMemory(pids) {
+  let rss = 0, pss = 0;
+  for (const p of pids) {
+    const s = await readFile(`/proc/${p}/smaps_rollup`, 'utf8').catch(() => '');
+    rss += Number(/^Rss:\s+(\d+)/m.exec(s)?.[1] ?? 0);
+    pss += Number(/^Pss:\s+(\d+)/m.exec(s)?.[1] ?? 0);
+  }
+  return { rss, pss };
+}
+async function pgTicks(pg) {
+  const pid = Number((await readFile(path.join(pg.dataDir, 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const t = await procTable();
+  const me = t.get(pid);
+  let ticks = me.ticks + me.cticks;
+  for (const p of descendants(t, pid)) if (p !== pid) ticks += t.get(p).ticks;
+  return ticks;
+}
+
+// --------------------------------------------------------------- the job ---
+function sizes() {
+  const out = [];
+  for (let k = 0; k < TEMPLATES; k++) {
+    const u = rnd(), v = rnd();
+    // Uneven: most shops small, a few large (orders below the bulk threshold).
+    out.push({ products: 1 + Math.floor(120 * u * u), orders: Math.floor(300 * v * v * v) });
+  }
+  return out;
+}
+
+function addTemplate(fake, k, { products, orders }) {
+  const domain = `tpl-${k}.myshopify.com`;
+  fake.addShop({ domain, token: TOKEN, ianaTimezone: k % 3 ? 'America/New_York' : 'Europe/Berlin' });
+  const cols = [fake.addCollection(domain, { title: 'Summer' }), fake.addCollection(domain, { title: 'Winter' })];
+  const ps = [];
+  for (let i = 0; i < products; i++) {
+    ps.push(fake.addProduct(domain, { title: `Product ${i}`, price: `${10 + (i % 30)}.50`,
+      collections: [cols[i % 2]], imageUrl: `https://cdn.example/${k}/${i}.png` }));
+  }
+  const now = Date.now();
+  for (let i = 0; i < orders; i++) {
+    const lines = [];
+    for (let j = 0, n = 1 + Math.floor(rnd() * 3); j < n; j++) {
+      const p = ps[Math.floor(rnd() * ps.length)];
+      lines.push({ productId: p.id, quantity: 1 + Math.floor(rnd() * 3), price: p.variants[0].price });
+    }
+    fake.addOrder(domain, { processedAt: new Date(now - Math.floor(rnd() * 50) * DAY - Math.floor(rnd() * DAY)).toISOString(), lines });
+  }
+}
+
+async function runJob({ bin, args, pg, jobEnv, logFile, up }) {
+  const t0pg = await pgTicks(pg);
+  const cpu0 = process.cpuUsage();
+  const load = (await readFile('/proc/loadavg', 'utf8')).split(' ').slice(0, 3).map(Number);
+  // Peak client connections: one psql, \watch every 0.2 s.
+  const q = "SELECT count(*) FROM pg_stat_activity WHERE datname = 'reboss' AND backend_type = 'client backend' AND pid <> pg_backend_pid()";
+  const psql = spawn('stdbuf', ['-oL', '/usr/lib/postgresql/15/bin/psql', '-X', '-A', '-t', '-q', '-h', '127.0.0.1',
+    '-p', String(pg.port), '-U', 'reboss', '-d', 'reboss'],
+  { env: { ...env, PGPASSWORD: pg.password }, stdio: ['pipe', 'pipe', 'ignore'] });
+  psql.stdin.write(`${q} \\watch 0.2\n`);
+  let peakConn = 0, connSamples = 0;
+  psql.stdout.on('data', (d) => {
+    for (const l of d.toString().split('\n')) if (/^\d+$/.test(l.trim())) { connSamples++; peakConn = Math.max(peakConn, Number(l)); }
+  });
+  await sleep(300);
+  const started = performance.now();
+  // BENCH_WRAP: a command prefix for profiling, e.g. "valgrind --tool=callgrind".
+  const wrap = env.BENCH_WRAP ? env.BENCH_WRAP.split(' ').filter(Boolean) : [];
+  const child = spawn('bash', ['-c', '"$@" >"$LOGF" 2>&1; rc=$?; times; exit $rc', 'bash', ...wrap, bin, ...args],
+    { env: { ...jobEnv, LOGF: logFile }, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const done = new Promise((r) => child.on('exit', (code) => r(code)));
+  let finished = false;
+  let peak = { rss: 0, pss: 0, procs: 0 }, memSamples = 0;
+  const sampler = (async () => {
+    while (!finished) {
+      const t = await procTable();
+      if (!t.has(child.pid)) break;
+      const pids = descendants(t, child.pid);
+      const m = await treeMemory(pids);
+      memSamples++;
+      peak = { rss: Math.max(peak.rss, m.rss), pss: Math.max(peak.pss, m.pss), procs: Math.max(peak.procs, pids.length) };
+      await sleep(100);
+    }
+  })();
+  const code = await done;
+  const wall = (performance.now() - started) / 1000;
+  finished = true;
+  await sampler;
+  await sleep(300);
+  psql.kill('SIGTERM');
+  const cpu = process.cpuUsage(cpu0);
+  const pgCpu = ((await pgTicks(pg)) - t0pg) / TICK;
+  // `times`: line 2 = children user and system, e.g. "0m1.234s 0m0.567s".
+  const l2 = out.trim().split('\n')[1] ?? '';
+  const sec = (s) => { const m = /(\d+)m([\d.]+)s/.exec(s); return m ? Number(m[1]) * 60 + Number(m[2]) : NaN; };
+  const [u, s] = l2.split(' ').map(sec);
+  return { code, wall_s: wall, cpu_user_s: u, cpu_sys_s: s, pg_cpu_s: pgCpu,
+    upstream_cpu_s: (cpu.user + cpu.system) / 1e6, peak_rss_kb: peak.rss, peak_pss_kb: peak.pss,
+    peak_processes: peak.procs, mem_samples: memSamples, peak_db_connections: peakConn,
+    conn_samples: connSamples, loadavg_before: load };
+}
+
+async function main() {
+  const trackerBin = path.join(BDIR, 'jobs/reboss-sales-tracker');
+  const probeBin = path.join(BDIR, 'tests/jobs/job_probe');
+  for (const b of [trackerBin, path.join(BDIR, 'ctl/rebossctl'), ...(JOB === 'probe' ? [probeBin] : [])])
+    if (!fs.existsSync(b)) throw new Error(`${b} missing: build first (make -C BUILDDIR all check_PROGRAMS)`);
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'reboss-bench-jobs-'));
+  await chmod(dir, 0o711);
+  let pg, fake, up;
+  try {
+    pg = await startPostgres({ baseDir: path.join(dir, 'pg') });
+    fake = await createFakeShopify({ port: 0, restoreRate: 1e6, bucketSize: 1e6 });
+    up = await startUpstream(fake);
+    // BENCH_DB=socket: the job connects over the unix socket with "trust"
+    // (no TCP, no SCRAM), to show what the per-shop connection costs.
+    let dbUrl = pg.conninfo;
+    if (DB === 'socket') {
+      const hba = path.join(pg.dataDir, 'pg_hba.conf');
+      await writeFile(hba, `local reboss reboss trust\n${await readFile(hba, 'utf8')}`);
+      await pg.psql('SELECT pg_reload_conf()', { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' });
+      dbUrl = `postgresql://reboss@/reboss?host=${encodeURIComponent(pg.socketDir)}&port=${pg.port}`;
+    }
+    const conf = path.join(dir, 'reboss.conf');
+    await writeFile(conf, [`database_url = ${dbUrl}`, `token_key = ${crypto.randomBytes(32).toString('hex')}`,
+      `jwt_secret = ${crypto.randomBytes(32).toString('hex')}`, `shopify_base_url = ${up.url}/{shop}`, ''].join('\n'),
+    { mode: 0o600 });
+    const jobEnv = { ...env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '', REBOSS_SQLDIR: path.join(REPO, 'sql') };
+    await run(path.join(BDIR, 'ctl/rebossctl'), ['--config', conf, 'migrate'], { env: jobEnv });
+    if (env.BENCH_PG_LOG) { // every statement with its duration, for a look afterwards (with REBOSS_KEEP_TMP)
+      await pg.psql("ALTER SYSTEM SET log_min_duration_statement = 0; ALTER SYSTEM SET log_connections = on; ALTER SYSTEM SET log_disconnections = on",
+        { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' });
+      await pg.psql('SELECT pg_reload_conf()', { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' });
+    }
+
+    // 1. Record: the template shops through the real tracker and the real fake.
+    const tpl = sizes();
+    tpl.forEach((s, k) => addTemplate(fake, k, s));
+    await pg.psql(`INSERT INTO public.shops (user_id, shop_domain, access_token)
+      SELECT gen_random_uuid(), 'tpl-' || g || '.myshopify.com', '${TOKEN}' FROM generate_series(0, ${TEMPLATES - 1}) g`);
+    const t0 = performance.now();
+    const rec = await run(trackerBin, ['--config', conf, '--parallel', '4'], { env: jobEnv, maxBuffer: 1 << 26 })
+      .then(() => 0, (e) => e);
+    if (rec !== 0) throw new Error(`recording run failed (${rec.code}): ${String(rec.stderr).slice(-2000)}`);
+    const recS = (performance.now() - t0) / 1000;
+    if (fake.validationErrors.length) throw new Error(`fake: invalid documents: ${JSON.stringify(fake.validationErrors[0])}`);
+    const tplReq = new Map([...up.perShop]);
+    process.stderr.write(`recorded ${up.answers.size} answers of ${TEMPLATES} template shops in ${recS.toFixed(1)} s ` +
+      `(${up.st.requests} requests to the real fake)\n`);
+    up.st.mode = 'replay';
+    await fake.close(); fake = null;
+
+    const results = [];
+    for (const n of SIZES) {
+      const reps = n === Math.max(...SIZES) && SIZES.length > 1 ? 1 : REPEAT;
+      for (let rep = 0; rep < reps; rep++) {
+        await pg.psql(`TRUNCATE public.shops, public.products, public.order_lines_ledger, public.product_sales_daily,
+          public.sales_cursors, public.job_leases, public.job_runs, public.shop_job_status CASCADE;
+          INSERT INTO public.shops (user_id, shop_domain, access_token)
+          SELECT gen_random_uuid(), 'bench-' || g || '.myshopify.com', '${TOKEN}' FROM generate_series(0, ${n - 1}) g;
+          VACUUM ANALYZE;`);
+        await run('sync', []);
+        up.perShop.clear(); up.st.requests = 0; up.st.misses = 0; up.st.bytes = 0;
+        // The expected work, from the template counts (the replay counts it again).
+        let sumReq = 0, maxReq = 0;
+        for (let i = 0; i < n; i++) {
+          const r = tplReq.get(`tpl-${i % TEMPLATES}.myshopify.com`) ?? 0;
+          sumReq += r; maxReq = Math.max(maxReq, r);
+        }
+        const meanShopMs = env.BENCH_PROBE_SLEEP_MS !== undefined && JOB === 'probe'
+          ? Number(env.BENCH_PROBE_SLEEP_MS) : (sumReq * DELAY) / n;
+        const isProbe = JOB === 'probe';
+        const r = await runJob({ bin: isProbe ? probeBin : trackerBin, pg, up,
+          args: ['--config', conf, '--parallel', String(PARALLEL)], logFile: path.join(dir, `job-${n}-${rep}.log`),
+          jobEnv: isProbe ? { ...jobEnv, PROBE_SLEEP_MS: String(Math.round(meanShopMs)) } : jobEnv });
+        r.probe_sleep_ms = isProbe ? Math.round(meanShopMs) : undefined;
+        const row = (await pg.psql(`SELECT status || ' ' || shops_total || ' ' || shops_processed || ' ' || shops_failed
+          FROM public.job_runs ORDER BY started_at DESC LIMIT 1`)).trim().split(' ');
+        const nprod = Number((await pg.psql('SELECT count(*) FROM public.products')).trim());
+        const actualReq = up.st.requests;
+        const idealS = isProbe ? Math.max((n * Math.round(meanShopMs)) / PARALLEL, meanShopMs) / 1000
+          : Math.max((sumReq * DELAY) / PARALLEL, maxReq * DELAY) / 1000;
+        const res = { job: isProbe ? 'job_probe' : 'sales_tracker', shops: n, run: rep + 1, parallel: PARALLEL,
+          delay_ms: DELAY, exit: r.code, run_status: row[0], shops_processed: Number(row[2]), shops_failed: Number(row[3]),
+          products_rows: nprod, upstream_requests: actualReq, expected_requests: isProbe ? 0 : sumReq,
+          replay_misses: up.st.misses, upstream_bytes: up.st.bytes, largest_shop_requests: maxReq,
+          ideal_s: idealS, ...r, wall_over_ideal: idealS > 0 ? r.wall_s / idealS : null,
+          cpu_ms_per_shop: ((r.cpu_user_s + r.cpu_sys_s) * 1000) / n,
+          cpu_us_per_request: actualReq ? ((r.cpu_user_s + r.cpu_sys_s) * 1e6) / actualReq : null,
+          pg_cpu_ms_per_shop: (r.pg_cpu_s * 1000) / n,
+          upstream_cpu_share: r.upstream_cpu_s / r.wall_s };
+        results.push(res);
+        process.stderr.write(`  ${res.job} ${n} shops run ${rep + 1}: exit ${r.code} ${row.join(' ')} wall ${r.wall_s.toFixed(2)} s ` +
+          `ideal ${idealS.toFixed(2)} s (x${res.wall_over_ideal?.toFixed(3)}) cpu ${res.cpu_ms_per_shop.toFixed(2)} ms/shop ` +
+          `pg ${res.pg_cpu_ms_per_shop.toFixed(2)} ms/shop peak PSS ${(r.peak_pss_kb / 1024).toFixed(1)} MiB ` +
+          `conns ${r.peak_db_connections} load ${r.loadavg_before[0]} misses ${up.st.misses}\n`);
+      }
+    }
+
+    const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const out = { bench: 'jobs', date: new Date().toISOString(),
+      machine: { nproc: os.cpus().length, cpu: /model name\s*:\s*(.*)/.exec(cpu)?.[1] ?? '?',
+        mem_mb: Math.round(os.totalmem() / 1048576), kernel: os.release() },
+      settings: { job: JOB, db: DB === 'socket' ? 'unix socket, trust' : 'TCP, SCRAM-SHA-256', parallel: PARALLEL, delay_ms: DELAY, templates: TEMPLATES, template_sizes: tpl,
+        template_requests: Object.fromEntries(tplReq), recording_s: recS },
+      targets: { wall_over_ideal: '<= 1.15', cpu_ms_per_shop: '<= 5 beyond parsing' },
+      results };
+    await mkdir(OUT_DIR, { recursive: true });
+    await writeFile(path.join(OUT_DIR, `${JOB === 'probe' ? 'jobs-probe' : 'jobs'}${DB === 'socket' ? '-socket' : ''}.json`), JSON.stringify(out, null, 2) + '\n');
+
+    const f = (v, d = 2) => Number(v).toFixed(d);
+    const lines = [`Jobs (${JOB === 'probe' ? `job_probe, PROBE_SLEEP_MS ${results[0]?.probe_sleep_ms}` : JOB}, --parallel ${PARALLEL}, ${DELAY} ms per upstream request, database over ${DB === 'socket' ? 'unix socket (trust)' : 'TCP (SCRAM)'}, ${TEMPLATES} shop templates of uneven size)`,
+      '| shops | run | exit | wall s | ideal s | wall/ideal | CPU ms/shop | CPU µs/req | PG CPU ms/shop | peak RSS MiB | peak PSS MiB | peak procs | peak DB conns | upstream req | load |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+    for (const r of results) {
+      lines.push(`| ${r.shops} | ${r.run} | ${r.exit} | ${f(r.wall_s)} | ${f(r.ideal_s)} | ${r.wall_over_ideal == null ? '-' : f(r.wall_over_ideal, 3)} | ` +
+        `${f(r.cpu_ms_per_shop)} | ${r.cpu_us_per_request == null ? '-' : f(r.cpu_us_per_request, 0)} | ${f(r.pg_cpu_ms_per_shop)} | ` +
+        `${f(r.peak_rss_kb / 1024, 1)} | ${f(r.peak_pss_kb / 1024, 1)} | ${r.peak_processes} | ${r.peak_db_connections} | ` +
+        `${r.upstream_requests} | ${r.loadavg_before[0]} |`);
+    }
+    process.stdout.write(lines.join('\n') + '\n');
+  } finally {
+    await up?.close().catch(() => {});
+    await fake?.close().catch(() => {});
+    if (env.BENCH_PG_LOG && pg) await fs.promises.copyFile(path.join(pg.baseDir, 'postgres.log'), path.join(dir, 'postgres.log')).catch(() => {});
+    await pg?.destroy().catch(() => {});
+    if (!env.REBOSS_KEEP_TMP) await rm(dir, { recursive: true, force: true }).catch(() => {});
+    else process.stderr.write(`kept ${dir}\n`);
+  }
+}
+
+main().catch((e) => { process.stderr.write(`bench/jobs.mjs: ${e.stack || e.message}\n`); process.exitCode = 1; });

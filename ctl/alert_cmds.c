@@ -751,7 +751,7 @@ add_run(const struct rb_config *cfg, struct db *db, int job, struct alert *a,
 	total_errs = num(V(10));
 	r = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:s, s:s}",
 	    "id", V(0), "job", job_names[job], "status", V(1),
-	    "started_at", json_string(V(2)),
+	    "started_at", V(2),
 	    "completed_at", V(3)[0] != '\0' ? json_string(V(3)) : json_null(),
 	    "duration_s", json_integer(strtoll(V(4), NULL, 10)),
 	    "shops_total", json_integer(strtoll(V(5), NULL, 10)),
@@ -842,7 +842,9 @@ cmd_alert(const char *cli_config, const char *unit)
 	host[sizeof(host) - 1] = '\0';
 	(void)snprintf(journal, sizeof(journal), "journalctl -u %s -n 200",
 	    unit);
-	if (inv != NULL && rb_is_uuid(inv) == false && strlen(inv) == 32)
+	/* systemd's invocation id: 32 hex digits. */
+	if (inv != NULL && strlen(inv) == 32 &&
+	    strspn(inv, "0123456789abcdef") == 32)
 		(void)snprintf(invj, sizeof(invj),
 		    "journalctl _SYSTEMD_INVOCATION_ID=%s", inv);
 	(void)snprintf(a.subject, sizeof(a.subject), "[ReBoss] %s failed on "

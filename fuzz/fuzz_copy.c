@@ -12,6 +12,9 @@
  * for; its plain-text fields have no markup and are within their limits;
  * tags have no comma and are unique case-insensitively.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE	/* strcasestr */
+#endif
 #include <jansson.h>
 #include <strings.h>
 

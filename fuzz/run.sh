@@ -11,7 +11,7 @@
 #   FUZZ_FLAGS="..."                 more libFuzzer flags (e.g. -runs=N)
 #   CC=clang                         a clang with libFuzzer (Debian:
 #                                    clang + libclang-rt-14-dev)
-# One fuzzer at a time, one job each: the machines are shared.
+# One fuzzer at a time, one process (no -jobs): the machines are shared.
 # Crashes land in $FUZZ_BUILD/artifacts/TARGET/; the script ends non-zero
 # when any harness found one.
 set -eu
@@ -99,8 +99,8 @@ for t in $want; do
 	echo "=== fuzz_$t: ${seconds}s, max_len $maxlen"
 	# Quiet logs: the code under test may log to stderr.
 	if ! "$build/bin/fuzz_$t" -max_total_time="$seconds" \
-	    -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 -jobs=1 \
-	    -workers=1 -print_final_stats=1 -artifact_prefix="$art/" \
+	    -max_len="$maxlen" -timeout=10 -rss_limit_mb=2048 \
+	    -print_final_stats=1 -artifact_prefix="$art/" \
 	    ${FUZZ_FLAGS:-} "$work" "$top/fuzz/corpus/$t" </dev/null \
 	    >"$build/fuzz_$t.log" 2>&1; then
 		echo "fuzz_$t: FOUND A CRASH, see $build/fuzz_$t.log and $art/"

@@ -216,6 +216,9 @@ describe('alerts', () => {
     assert.equal(j.service_result, 'exit-code');
     assert.equal(j.run.id, run.id);
     assert.equal(j.run.status, 'completed_with_errors');
+    assert.match(j.run.started_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.match(j.run.completed_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+    assert.equal(typeof j.run.duration_s, 'number');
     assert.equal(j.run.shops_total, 3);
     assert.equal(j.run.shops_processed, 3);
     assert.equal(j.run.shops_failed, 1);

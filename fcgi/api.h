@@ -118,12 +118,22 @@ enum router_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 enum router_result router_match(const char *method, const char *path,
 	    const struct api_route **route, char id[37], char *allow,
 	    size_t allowsz);
+/* The route table; returns its number of rows.  A row's index is its
+ * metrics slot; slot [rows] counts the requests no row matched. */
+size_t	router_routes(const struct api_route **table);
 /* Parses a query string into ctx->query; 400 "invalid_query" on
  * bad %-escapes, control characters, bad UTF-8 or too many/long pairs. */
 int	router_parse_query(const char *qs, struct api_ctx *ctx,
 	    struct rb_err *err) RB_WUR;
 
 /* ---- handlers (routes_*.c) ----------------------------------------------- */
+/* shopify_open() with the limits of an interactive request: a person is
+ * waiting and a pool worker is busy, so short timeouts and few retries
+ * (the whole call stays well inside nginx's fastcgi_read_timeout). */
+struct shopify;
+int	api_shopify_open(struct api_ctx *ctx, struct shopify *s,
+	    const char *domain, const char *token, struct rb_err *err) RB_WUR;
+
 int	h_health(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
 extern const struct api_body body_shopify_test_connection;
@@ -155,5 +165,9 @@ API_OAUTH_HANDLERS(google)
 int	worker_run(const struct rb_config *cfg, int listen_fd);
 /* Prefork supervisor; returns the exit status of the program. */
 int	pool_run(const struct rb_config *cfg, int listen_fd, int workers);
+/* The supervisor's MAP_SHARED per-route counters (metrics.h), inherited
+ * by its workers; NULL in single-worker mode (no supervisor to write
+ * them), where nothing is counted. */
+extern struct metrics_api_slot *api_metrics;
 
 #endif

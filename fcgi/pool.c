@@ -31,6 +31,7 @@
 
 #include "api.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 /* Forked children end in _exit(), which skips LeakSanitizer's exit-time
@@ -74,6 +75,7 @@ struct pool {
 	pid_t	*pids;			/* 0: free slot */
 	int	 n;
 	int	 alive;
+	unsigned long long restarts;	/* deaths outside a stop */
 	int64_t	 deaths[DEATH_BURST];	/* ring of recent death times */
 	int	 ndeath;
 	int64_t	 backoff_ms;
@@ -110,9 +112,11 @@ reap(struct pool *p, bool stopping)
 			p->alive--;
 			n++;
 			log_exit(pid, st, stopping);
-			if (!stopping)
+			if (!stopping) {
 				p->deaths[p->ndeath++ % DEATH_BURST] =
 				    rb_mono_ms();
+				p->restarts++;
+			}
 			break;
 		}
 	}
@@ -252,9 +256,62 @@ stop_all(struct pool *p, const sigset_t *orig)
 	}
 }
 
+/* ---- metrics: the per-route table of the workers (metrics.h) ----------
+ * reboss_api.prom is written every REBOSS_API_METRICS_SEC (default 60)
+ * seconds from the main loop and once more after the workers stopped. */
+struct metrics_api_slot *api_metrics;
+
+struct pool_metrics {
+	struct metrics_api_route *routes;	/* n labels, NULL: off */
+	size_t	 n;				/* route rows + unmatched */
+	int64_t	 every_ms, next;
+};
+
+static void
+metrics_setup(struct pool_metrics *m)
+{
+	const struct api_route *table;
+	size_t i, rows = router_routes(&table);
+	const char *env = getenv("REBOSS_API_METRICS_SEC");
+	long sec = 60;
+
+	memset(m, 0, sizeof(*m));
+	if (env != NULL && rb_parse_long(env, 1, 86400, &sec) == -1)
+		sec = 60;
+	m->every_ms = sec * 1000;
+	m->n = rows + 1;
+	if ((m->routes = calloc(m->n, sizeof(*m->routes))) == NULL ||
+	    (api_metrics = metrics_api_table(m->n)) == NULL) {
+		log_warn("no API metrics: the shared table cannot be made");
+		free(m->routes);
+		m->routes = NULL;
+		return;
+	}
+	for (i = 0; i < rows; i++) {
+		m->routes[i].method = table[i].method;
+		m->routes[i].pattern = table[i].pattern;
+	}
+}
+
+static void
+metrics_write(struct pool_metrics *m, const struct rb_config *cfg,
+    const struct pool *p)
+{
+	struct rb_err err;
+
+	if (m->routes == NULL)
+		return;
+	rb_err_clear(&err);
+	m->next = rb_mono_ms() + m->every_ms;
+	if (metrics_api_write(cfg, m->routes, api_metrics, m->n, p->alive,
+	    p->restarts, &err) == -1)
+		log_warn("could not write the API metrics: %s", err.msg);
+}
+
 int
 pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 {
+	struct pool_metrics pm;
 	struct pool p;
 	struct sigaction sa;
 	sigset_t block, orig;
@@ -290,6 +347,7 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 
 	log_info("supervisor %ld starting %d workers", (long)getpid(),
 	    workers);
+	metrics_setup(&pm);
 	while (!p_stop) {
 		int64_t wait_ms = 60000;
 
@@ -307,11 +365,19 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 			wait_ms = p.next_spawn - rb_mono_ms();
 		else if (p.alive < p.n)
 			wait_ms = 100;
+		if (pm.routes != NULL) {
+			if (rb_mono_ms() >= pm.next)
+				metrics_write(&pm, cfg, &p);
+			if (pm.next - rb_mono_ms() < wait_ms)
+				wait_ms = pm.next - rb_mono_ms();
+		}
 		if (!p_chld && !p_stop)
 			wait_signal(wait_ms, &orig);
 	}
 	stop_all(&p, &orig);
+	metrics_write(&pm, cfg, &p);	/* every request is counted now */
 	log_info("supervisor stopped");
 	free(p.pids);
+	free(pm.routes);
 	return 0;
 }

@@ -29,6 +29,7 @@
 #include "api.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define METHOD_MAX	16
@@ -575,6 +576,14 @@ fail:
 	head = strcmp(ri.method, "HEAD") == 0;
 respond:
 	write_response(req, &ctx, head);
+	if (api_metrics != NULL) {
+		const struct api_route *table;
+		size_t nroutes = router_routes(&table);
+
+		metrics_api_observe(&api_metrics[route != NULL ?
+		    (size_t)(route - table) : nroutes], ctx.status,
+		    (long long)(rb_mono_ms() - t0) * 1000);
+	}
 	/* The path is logged only when it matched a route: the pattern,
 	 * never ids or query values of unknown URLs. */
 	log_info("%s %s %d %lldms rid=%s%s%s", ri.method[0] ? ri.method : "-",

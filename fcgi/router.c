@@ -39,6 +39,13 @@ static const struct api_route routes[] = {
 #undef OAUTH_ROUTES
 };
 
+size_t
+router_routes(const struct api_route **table)
+{
+	*table = routes;
+	return RB_NELEM(routes);
+}
+
 /* Compares one pattern segment [p, pe) with a path segment [s, se). */
 static bool
 segment_match(const char *p, size_t plen, const char *s, size_t slen,
@@ -106,6 +113,8 @@ allow_add(char *allow, size_t allowsz, const char *method)
 	if (len + mlen + 3 > allowsz)
 		return;
 	if (len > 0) {
+		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the
+		 * method and its NUL follow */
 		memcpy(allow + len, ", ", 2);
 		len += 2;
 	}

@@ -31,6 +31,23 @@ const struct api_body body_shopify_test_connection = {
 	test_connection_fields, RB_NELEM(test_connection_fields)
 };
 
+#define API_SHOPIFY_TIMEOUT_MS		15000L
+#define API_SHOPIFY_ATTEMPTS		2
+#define API_SHOPIFY_THROTTLE_RETRIES	4
+
+int
+api_shopify_open(struct api_ctx *ctx, struct shopify *s, const char *domain,
+    const char *token, struct rb_err *err)
+{
+	if (shopify_open(s, ctx->http, ctx->cfg, domain, token, err) == -1)
+		return -1;
+	s->stop = ctx->stop;
+	s->timeout_ms = API_SHOPIFY_TIMEOUT_MS;
+	s->max_attempts = API_SHOPIFY_ATTEMPTS;
+	s->max_throttle_retries = API_SHOPIFY_THROTTLE_RETRIES;
+	return 0;
+}
+
 int
 h_shopify_test_connection(struct api_ctx *ctx, struct rb_err *err)
 {
@@ -39,10 +56,9 @@ h_shopify_test_connection(struct api_ctx *ctx, struct rb_err *err)
 	int rc = -1;
 
 	memset(&s, 0, sizeof(s));
-	if (shopify_open(&s, ctx->http, ctx->cfg, ctx->fields[TC_DOMAIN].str,
+	if (api_shopify_open(ctx, &s, ctx->fields[TC_DOMAIN].str,
 	    ctx->fields[TC_TOKEN].str, err) == -1)
 		goto fail;
-	s.stop = ctx->stop;
 	if (shopify_get_shop(&s, &shop, err) == -1)
 		goto fail;
 	rc = api_reply(ctx, 200, json_pack("{s:b,s:o}", "success", 1,
@@ -224,12 +240,11 @@ h_shopify_get_collections(struct api_ctx *ctx, struct rb_err *err)
 	} else {
 		rb_strlcpy(domain, ctx->fields[GC_DOMAIN].str, sizeof(domain));
 	}
-	if (shopify_open(&s, ctx->http, ctx->cfg, domain,
+	if (api_shopify_open(ctx, &s, domain,
 	    by_id ? token : ctx->fields[GC_TOKEN].str, err) == -1)
 		goto fail;
 	crypto_free_secret(token);	/* shopify_open copied it */
 	token = NULL;
-	s.stop = ctx->stop;
 	if (shopify_get_collections(&s, &cols, err) == -1)
 		goto fail;
 	rc = api_reply(ctx, 200, json_pack("{s:b,s:o}", "success", 1,

@@ -97,9 +97,8 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 		return -1;
 	if (lookup(db, domain, ctx->user_id, false, id, err) == -1)
 		return -1;
-	if (shopify_open(&s, ctx->http, ctx->cfg, domain, token, err) == -1)
+	if (api_shopify_open(ctx, &s, domain, token, err) == -1)
 		goto fail;
-	s.stop = ctx->stop;
 	if (shopify_get_shop(&s, &shop, err) == -1)
 		goto fail;
 	if (db_begin(db, err) == -1)

@@ -398,9 +398,13 @@ create_in_shopify(struct pc *pc, struct item *it, json_t *t,
 			    "answered productSet without a product.");
 			goto fail;
 		}
-		if (getenv("REBOSS_TEST_CRASH_AFTER_CREATE") != NULL &&
-		    strcmp(getenv("REBOSS_TEST_CRASH_AFTER_CREATE"), "1") == 0)
-			(void)raise(SIGKILL);
+		{	/* one getenv(): the analyzer cannot pair two calls */
+			const char *crash =
+			    getenv("REBOSS_TEST_CRASH_AFTER_CREATE");
+
+			if (crash != NULL && strcmp(crash, "1") == 0)
+				(void)raise(SIGKILL);
+		}
 	}
 	g = json_string_value(json_object_get(p, "id"));
 	if (g == NULL || shopify_gid_id(g) <= 0) {

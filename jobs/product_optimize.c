@@ -501,7 +501,7 @@ optimize_one(struct opt *o, long long pid, const char *system,
 	json_t *user = NULL, *after = NULL;
 	char gid[64], id[37], *user_s = NULL;
 	long left;
-	int rc = -1, q;
+	int rc = -1;
 
 	memset(&res, 0, sizeof(res));
 	memset(&c, 0, sizeof(c));
@@ -532,7 +532,7 @@ optimize_one(struct opt *o, long long pid, const char *system,
 	}
 
 	/* Right before the call: the run's quota, the shop's budget. */
-	if ((q = quota_stopped(o, err)) != 0)
+	if (quota_stopped(o, err) != 0)
 		goto out;
 	left = o->budget - o->used_today;
 	memset(&chat, 0, sizeof(chat));

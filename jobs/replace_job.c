@@ -380,9 +380,10 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 		nt += json_array_size(json_object_get(p, "tags"));
 		nc += json_array_size(json_object_get(p, "cols"));
 	}
-	if ((np && (ps = calloc(np, sizeof(*ps))) == NULL) ||
-	    (nt && (tags = calloc(nt, sizeof(*tags))) == NULL) ||
-	    (nc && (cols = calloc(nc, sizeof(*cols))) == NULL)) {
+	/* +1: never NULL, so "tags + ti" is never arithmetic on NULL (UB) */
+	if ((ps = calloc(np + 1, sizeof(*ps))) == NULL ||
+	    (tags = calloc(nt + 1, sizeof(*tags))) == NULL ||
+	    (cols = calloc(nc + 1, sizeof(*cols))) == NULL) {
 		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 		goto out;
 	}

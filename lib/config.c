@@ -148,7 +148,7 @@ str_default(const struct key *k)
 	if (strcmp(k->name, "alert_spool_dir") == 0)
 		return "/var/lib/reboss/alerts";
 	if (strcmp(k->name, "metrics_dir") == 0)
-		return "/var/lib/prometheus/node-exporter";
+		return "/var/lib/reboss/metrics";
 	return k->def;
 }
 

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define HTTP_DEF_CONNECT_MS	10000L
@@ -520,10 +521,14 @@ http_request(struct http_client *hc, const struct http_request *req,
 		    hf == HF_TRUNCATED) {
 			retry = safe;
 		}
+		metrics_upstream_request(req->service, hf != HF_NONE ||
+		    status == 429 || status >= 500);
 		if (!retry || attempt >= max_attempts)
 			break;
 		wait_ms = http_backoff_ms(attempt,
 		    hf == HF_NONE ? resp->retry_after_ms : -1, cap_ms);
+		if (hf == HF_NONE && status == 429)
+			metrics_upstream_wait(req->service, wait_ms);
 		if (hf == HF_NONE)
 			log_warn("HTTP %s %s: status %ld, attempt %d of %d, "
 			    "retrying in %ld ms", req->method, safe_url, status,

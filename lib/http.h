@@ -35,6 +35,7 @@ struct http_request {
 	int		 max_attempts;		/* 0: 4; 1: no retry */
 	bool		 retry_unsafe;	/* retry POST etc. on 429/5xx too */
 	long		 max_retry_wait_ms;	/* 0: 60000; cap per wait */
+	const char	*service;	/* metrics label; NULL: "other" */
 };
 
 #define HTTP_MAX_HEADERS 24

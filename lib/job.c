@@ -248,8 +248,9 @@ resolve(struct run *r, size_t i, int st, int64_t took)
 	r->dirty = true;
 	job_describe_wait_status(st, cause, sizeof(cause));
 	if (r->db_lost) {
-		(void)snprintf(msg, sizeof(msg), "worker %s; its result is "
-		    "unknown (database: %.300s)", cause, r->db_error);
+		(void)snprintf(msg, sizeof(msg), "The worker process ended "
+		    "(%s); its result is unknown (database: %.300s).", cause,
+		    r->db_error);
 		shop_failed(r, i, msg);
 		return 0;
 	}
@@ -264,8 +265,8 @@ resolve(struct run *r, size_t i, int st, int64_t took)
 	if (!ours) {
 		log_err("shop %s: worker %s after its lease was taken over "
 		    "by another run", shop->domain, cause);
-		shop_failed(r, i, "its lease was taken over by another run "
-		    "(lease renewals failed)");
+		shop_failed(r, i, "Its lease was taken over by another run "
+		    "(lease renewals failed).");
 		return 0;
 	}
 	r->db_failures = 0;
@@ -294,16 +295,17 @@ resolve(struct run *r, size_t i, int st, int64_t took)
 	}
 	/* Unrecorded ending, or stopped by a signal we did not send. */
 	if (WIFEXITED(st) && WEXITSTATUS(st) == JOB_WORKER_NODB)
-		(void)snprintf(msg, sizeof(msg), "the worker could not connect "
-		    "to the database (%s)", cause);
+		(void)snprintf(msg, sizeof(msg), "The worker could not connect "
+		    "to the database (%s).", cause);
 	else if (WIFEXITED(st) && WEXITSTATUS(st) == JOB_WORKER_NORECORD)
-		(void)snprintf(msg, sizeof(msg), "the worker could not record "
-		    "its result in the database (%s)", cause);
+		(void)snprintf(msg, sizeof(msg), "The worker could not record "
+		    "its result in the database (%s).", cause);
 	else if (strcmp(outcome, "cancelled") == 0)
-		(void)snprintf(msg, sizeof(msg), "the worker was stopped by a "
-		    "signal before it finished (%s)", cause);
+		(void)snprintf(msg, sizeof(msg), "The worker was stopped by a "
+		    "signal before it finished (%s).", cause);
 	else
-		(void)snprintf(msg, sizeof(msg), "worker %s", cause);
+		(void)snprintf(msg, sizeof(msg), "The worker process ended: "
+		    "%s.", cause);
 	log_err("shop %s failed: %s (after %lld ms)", shop->domain, msg,
 	    (long long)took);
 	rb_err_clear(&err);
@@ -836,6 +838,9 @@ job_main(const struct job_def *def, int argc, char **argv)
 	    r->dry_run ? ", dry run" : "", shop_arg != NULL ? ", one shop" :
 	    "", r->gen);
 
+	/* Upstream counters shared with the forked workers (metrics.h). */
+	if (r->full && metrics_upstream_share() == -1)
+		log_warn("no upstream metrics for this run: mmap failed");
 	loop(r);
 	rc = finish(r);
 out:

@@ -155,7 +155,7 @@ jwk_ec(json_t *o)
 	EVP_PKEY *pkey = NULL;
 	json_t *crv = json_object_get(o, "crv");
 
-	if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256"))
+	if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
 		goto done;
 	if (jwk_b64_member(o, "x", 32, 0, &x, &xl) == -1 ||
 	    jwk_b64_member(o, "y", 32, 0, &y, &yl) == -1)
@@ -233,7 +233,7 @@ jwk_parse(json_t *o, struct jwk *k)
 	if (!json_is_string(kty))
 		return 0;
 	if (use != NULL &&
-	    (!json_is_string(use) || strcmp(json_string_value(use), "sig")))
+	    (!json_is_string(use) || strcmp(json_string_value(use), "sig") != 0))
 		return 0;
 	if (strcmp(json_string_value(kty), "EC") == 0) {
 		k->kind = JWK_EC;
@@ -244,7 +244,7 @@ jwk_parse(json_t *o, struct jwk *k)
 	} else
 		return 0;
 	if (alg != NULL &&
-	    (!json_is_string(alg) || strcmp(json_string_value(alg), want_alg)))
+	    (!json_is_string(alg) || strcmp(json_string_value(alg), want_alg) != 0))
 		return 0;
 	if (kid != NULL) {
 		if (!json_is_string(kid) || json_string_length(kid) == 0 ||

@@ -560,6 +560,7 @@ token_call(struct http_client *http, enum oauth_provider p,
 	 * send the same grant twice. */
 	req.max_attempts = 1;
 	req.retry_unsafe = false;
+	req.service = oauth_provider_name(p);
 	if (strcmp(method, "GET") == 0) {
 		if (rb_buf_puts(&full, url) == -1 ||
 		    rb_buf_puts(&full, strchr(url, '?') ? "&" : "?") == -1 ||
@@ -875,6 +876,7 @@ oauth_revoke(struct http_client *http, const struct rb_config *cfg,
 	req.max_response = OAUTH_RESPONSE_MAX;
 	req.max_attempts = 2;
 	req.retry_unsafe = true;	/* revoking twice is harmless */
+	req.service = oauth_provider_name(p);
 	if (http_request(http, &req, &resp, &herr) == -1) {
 		rb_err_set(err, 502, "provider_unreachable",
 		    "Google could not be reached to revoke access (%s).",

@@ -10,6 +10,7 @@
 #include "crypto.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "openai.h"
 #include "util.h"
 
@@ -460,6 +461,7 @@ openai_chat_json(struct openai *oa, const struct openai_chat *chat,
 	hr.timeout_ms = oa->timeout_ms;
 	hr.max_response = OPENAI_MAX_RESPONSE;
 	hr.max_attempts = 1;	/* we tell a rate limit from a quota */
+	hr.service = "openai";
 
 	for (attempt = 1; ; attempt++) {
 		if (oa->stop != NULL && *oa->stop) {
@@ -469,6 +471,7 @@ openai_chat_json(struct openai *oa, const struct openai_chat *chat,
 		}
 		if ((w = openai_pace_ms(oa, want, rb_mono_ms())) > 0) {
 			oa->paced_waits++;
+			metrics_upstream_wait("openai", w);
 			log_info("OpenAI rate limit nearly used up: waiting "
 			    "%ld ms for it to reset", w);
 			if (wait_ms(oa, w, err) == -1)
@@ -503,6 +506,8 @@ openai_chat_json(struct openai *oa, const struct openai_chat *chat,
 		oa->retries++;
 		w = http_backoff_ms(attempt, openai_retry_wait_ms(&resp),
 		    oa->max_wait_ms);
+		if (resp.status == 429)
+			metrics_upstream_wait("openai", w);
 		log_warn("OpenAI: HTTP %ld (%s), attempt %d of %d, retrying "
 		    "in %ld ms", resp.status, err->code, attempt,
 		    OPENAI_MAX_ATTEMPTS, w);

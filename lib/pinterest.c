@@ -16,6 +16,7 @@
 #include "http.h"
 #include "integrations.h"
 #include "log.h"
+#include "metrics.h"
 #include "pinterest.h"
 #include "util.h"
 
@@ -497,6 +498,7 @@ call(struct pinterest *pc, const char *method, const char *path,
 		req.body_len = body != NULL ? strlen(body) : 0;
 		req.max_response = PIN_RESPONSE_MAX;
 		req.max_attempts = 1;	/* 429 and 5xx are handled here */
+		req.service = "pinterest";
 		http_response_free(resp);
 		memset(resp, 0, sizeof(*resp));
 		rb_err_clear(&herr);
@@ -527,6 +529,7 @@ call(struct pinterest *pc, const char *method, const char *path,
 			    "%ld ms as it asks", method, path, ms);
 			pc->waits_429++;
 			pc->waited_ms += ms;
+			metrics_upstream_wait("pinterest", ms);
 			(void)rb_sleep_ms(ms, pc->stop);
 			continue;
 		}

@@ -219,7 +219,8 @@ replace_decide(const struct replace_product *products, size_t nproducts,
 		    pa->tz);
 	if (nproducts > 0) {
 		ds = calloc(nproducts, sizeof(*ds));
-		cand = calloc(nproducts, sizeof(*cand));
+		/* an array of pointers: sizeof(*cand) is a pointer's size */
+		cand = calloc(nproducts, sizeof(*cand)); /* NOLINT(bugprone-sizeof-expression) */
 		if (ds == NULL || cand == NULL)
 			goto oom;
 	}
@@ -285,7 +286,7 @@ replace_decide(const struct replace_product *products, size_t nproducts,
 	}
 	if (nc > (size_t)(pa->max_replacements > 0 ? pa->max_replacements :
 	    0)) {
-		qsort(cand, nc, sizeof(*cand), worse_first);
+		qsort(cand, nc, sizeof(*cand), worse_first); /* NOLINT(bugprone-sizeof-expression) */
 		for (i = (size_t)(pa->max_replacements > 0 ?
 		    pa->max_replacements : 0); i < nc; i++) {
 			cand[i]->verdict = REPLACE_KEEP;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "metrics.h"
 #include "shopify.h"
 #include "util.h"
 
@@ -449,6 +450,7 @@ shopify_wait(struct shopify *s, long ms, struct rb_err *err)
 {
 	s->throttled_waits++;
 	s->throttle_wait_ms += ms;
+	metrics_upstream_wait("shopify", ms);
 	log_info("Shopify %s: cost bucket low (%.0f of %.0f available, "
 	    "%.0f needed), waiting %ld ms", s->domain, s->available,
 	    s->maximum, s->requested, ms);
@@ -596,7 +598,9 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 	req.timeout_ms = s->timeout_ms > 0 ? s->timeout_ms :
 	    SHOPIFY_DEF_TIMEOUT_MS;
 	req.max_response = SHOPIFY_MAX_RESPONSE;
+	req.max_attempts = s->max_attempts;
 	req.retry_unsafe = shopify_is_query(query);
+	req.service = "shopify";
 	max_tries = s->max_throttle_retries > 0 ? s->max_throttle_retries :
 	    SHOPIFY_DEF_THROTTLE_RETRIES;
 
@@ -851,7 +855,7 @@ shop_to_rest(json_t *g)
 	s = json_string_value(json_object_get(plan, "publicDisplayName"));
 	if (s != NULL) {
 		/* REST plan_name is snake_case: "Shopify Plus" -> "shopify_plus" */
-		for (i = 0; s[i] != '\0' && i < sizeof(buf) - 1; i++)
+		for (i = 0; i < sizeof(buf) - 1 && s[i] != '\0'; i++)
 			buf[i] = isalnum((unsigned char)s[i]) ?
 			    (char)tolower((unsigned char)s[i]) : '_';
 		buf[i] = '\0';
@@ -1036,7 +1040,7 @@ rule_relation(const char *g, char *buf, size_t bufsz)
 		if (strcmp(g, m[i].g) == 0)
 			return m[i].r;
 	/* EQUALS, NOT_EQUALS, GREATER_THAN, STARTS_WITH, IS_SET...: lower */
-	for (i = 0; g[i] != '\0' && i < bufsz - 1; i++)
+	for (i = 0; i < bufsz - 1 && g[i] != '\0'; i++)
 		buf[i] = (char)tolower((unsigned char)g[i]);
 	buf[i] = '\0';
 	return buf;

@@ -35,6 +35,7 @@ struct shopify {
 	char			 url[512];		/* .../graphql.json */
 	char			 token[SHOPIFY_TOKEN_MAX]; /* wiped on close */
 	long			 timeout_ms;		/* per request */
+	int			 max_attempts;	/* HTTP tries per request; 0: lib/http's */
 	int			 max_throttle_retries;
 	volatile const sig_atomic_t *stop;
 	/* Last extensions.cost.throttleStatus seen. */

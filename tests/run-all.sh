@@ -47,7 +47,7 @@ trap on_exit EXIT
 PKGS="build-essential autoconf automake libtool pkgconf libfcgi-dev
 libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libsystemd-dev
 postgresql nginx-light spawn-fcgi curl openssl ca-certificates
-debhelper dpkg-dev fakeroot lintian chromium systemd"
+debhelper dpkg-dev fakeroot lintian chromium systemd prometheus"
 missing=
 for p in $PKGS; do
 	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
@@ -70,6 +70,11 @@ if [ -n "$missing" ]; then
 	esac
 	case " $missing " in *" nginx-light "*)
 		$SUDO service nginx stop >/dev/null 2>&1 || true ;;
+	esac
+	# prometheus is here for promtool only.
+	case " $missing " in *" prometheus "*)
+		$SUDO service prometheus stop >/dev/null 2>&1 || true
+		$SUDO service prometheus-node-exporter stop >/dev/null 2>&1 || true ;;
 	esac
 else
 	say "packages: all present"

@@ -21,7 +21,8 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { cents } from '../fakes/shopify.mjs';
+import { cents, connection, gid, isoNow, parseGid } from '../fakes/shopify.mjs';
+import { makeCatalogResolvers } from '../fakes/shopify_catalog.mjs';
 import { REPO, buildDir, childPids, startStack } from './harness.mjs';
 import { startPostgres } from './lib/pg.mjs';
 
@@ -31,6 +32,7 @@ const DAY = 86400_000;
 const BDIR = buildDir();
 const tracker = path.join(BDIR, 'jobs', 'reboss-sales-tracker');
 const rebossctl = path.join(BDIR, 'ctl', 'rebossctl');
+const creator = path.join(BDIR, 'jobs', 'reboss-product-creation');
 
 let S;            // the stack (harness.mjs)
 let caPem;
@@ -170,15 +172,16 @@ function readsPerShop(from) {
 }
 
 // Starts the sales tracker; .done -> { code, signal, out, ms }.
-function startTracker(args = [], { env = {}, conf = S.confFile, hostname = null, limitMs = 200_000 } = {}) {
+function startTracker(args = [], { env = {}, conf = S.confFile, hostname = null, limitMs = 200_000,
+  program = tracker } = {}) {
   const t0 = Date.now();
-  let file = tracker;
+  let file = program;
   let argv = ['--config', conf, ...args];
   if (hostname) {
     // Another host: a new UTS namespace with its own hostname (the runtime
     // takes job_runs.host and job_leases.host from gethostname()).
     file = 'unshare';
-    argv = ['--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', hostname, tracker, ...argv];
+    argv = ['--uts', 'sh', '-c', 'hostname "$0" && exec "$@"', hostname, program, ...argv];
   }
   const child = spawn(file, argv, {
     env: { ...process.env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '', REBOSS_JOB_GRACE_SEC: '5', ...env },
@@ -396,8 +399,8 @@ describe('fault drills', () => {
     assert.equal(run1.status, r.code === 0 ? 'completed' : 'completed_with_errors');
     assert.equal(run1.shops_processed, N);
     assert.equal(run1.error_log.length, run1.shops_failed);
-    // (The runtime's wording is not a sentence: "the worker could not record
-    // its result in the database (exited with status 9)"; reported.)
+    // (The runtime says e.g. "The worker could not record its result in
+    // the database (exited with status 9).")
     for (const e of run1.error_log) assert.match(e.error, /database/, e.error);
     const sample = run1.error_log[0]?.error ?? '';
     // The next run, upstream at full speed, converges.
@@ -414,7 +417,7 @@ describe('fault drills', () => {
       `pg_ctl stop -m fast, 1.5 s, start (down ${down} ms)`;
     row.system = `run 1 exit ${r.code} ${run1.status}: ${N} processed, ${run1.shops_failed} failed` +
       (sample ? ` (e.g. "${sample.slice(0, 120)}")` : '') + `; run 2 exit 0 in ${r2.ms} ms`;
-    row.checked = `job_runs counts; every error a sentence; after run 2 product_sales_daily equals the independent ` +
+    row.checked = `job_runs counts; every error names the database; after run 2 product_sales_daily equals the independent ` +
       `computation for all ${N} shops, ${N} shop_job_status rows 'success', each shop read once by run 2`;
   });
 
@@ -558,9 +561,15 @@ describe('fault drills', () => {
     const env = { REBOSS_JOB_LEASE_SEC: '5', REBOSS_JOB_POLL_MS: '200' };
     const mark = S.fake.requests.length;
     const job = startTracker(['--parallel', '6'], { env });
-    await waitFor('6 shops done', async () =>
-      (await one(S.pg, "SELECT count(*)::int AS n FROM public.shop_job_status WHERE last_status = 'success'")).n >= 6,
-    30_000);
+    // Kill when at least 4 shops are done and one is half-way: some of its
+    // order pages are stored, the shop is not finished.
+    const half = await waitFor('4 shops done and one half-way', async () => {
+      const x = await one(S.pg, `SELECT (SELECT count(*)::int FROM public.shop_job_status
+          WHERE last_status = 'success') AS done,
+        (SELECT count(DISTINCT p.shop_id)::int FROM public.product_sales_daily p WHERE NOT EXISTS
+          (SELECT 1 FROM public.shop_job_status j WHERE j.shop_id = p.shop_id)) AS half`);
+      return x.done >= 4 && x.half >= 1 ? x : null;
+    }, 30_000);
     const workers = await childPids(job.child.pid);
     assert.ok(workers.length > 0, 'workers running');
     job.child.kill('SIGKILL');
@@ -602,21 +611,104 @@ describe('fault drills', () => {
     const twice = [...reads.values()].filter((x) => x > 1).length;
     assert.equal(reads.size, N);
     assert.ok([...reads.values()].every((x) => x <= 2));
-    row.did = `${N} shops, 250 ms/request, --parallel 6, REBOSS_JOB_LEASE_SEC=5; after 6 shops succeeded, SIGKILL ` +
+    // A run that starts 3 lease periods after the dead run's last sign of
+    // life marks it failed; a full re-run changes no number.
+    const quiet = await one(S.pg, `SELECT extract(epoch FROM now() - updated_at)::float AS s FROM public.job_runs
+      WHERE id = '${run1.id}'`);
+    await sleep(Math.max(0, (15.5 - quiet.s) * 1000));
+    const r3 = await runTracker(['--parallel', '6'], { env });
+    assert.equal(r3.code, 0, r3.out.slice(-2000));
+    assert.match(r3.out, /stopped reporting; marked failed/);
+    const dead = await one(S.pg, `SELECT status FROM public.job_runs WHERE id = '${run1.id}'`);
+    assert.equal(dead.status, 'failed');
+    await assertExact(doms);
+    row.did = `${N} shops, 250 ms/request, --parallel 6, REBOSS_JOB_LEASE_SEC=5; once ${half.done} shops had succeeded and ${half.half} more ` +
+      'had stored order pages without finishing, SIGKILL ' +
       (whole ? `to the parent and its ${workers.length} workers at once` : `to the parent only (${workers.length} workers)`) +
       '; next run at once';
     row.system = `workers gone ${workersGoneMs} ms after the kill` + (whole ? '' : ' (PR_SET_PDEATHSIG = SIGTERM)') +
       `; ${done1} leases finished, ${open.length} open (` +
       (whole ? `still live, up to ${maxLeft.toFixed(1)} s left` : `released: outcome ${open[0].outcome}, expired`) +
-      `); the dead run's job_runs row says '${runs[0].status}' (${runs[0].shops_processed} processed); run 2 exit 0 in ` +
+      `); the dead run's job_runs row stayed '${runs[0].status}' until a run ` +
+      `15 s later marked it '${dead.status}'; run 2 exit 0 in ` +
       `${r2.ms} ms, processed ${runs[1].shops_processed}` + (whole ? ' after taking over the expired leases' : '') +
       `; ${twice} shops read by both runs`;
     row.checked = `no worker alive; after run 2 all ${N} shops exact in product_sales_daily (orders counted once` +
       `${twice ? `, also for the ${twice} shops read twice` : ''}), ${N} shop_job_status 'success', run 2 processed ` +
-      `exactly the ${N - done1} shops run 1 left, no unfinished lease, no shop read more than twice`;
+      `exactly the ${N - done1} shops run 1 left, no unfinished lease, no shop read more than twice; a third run ` +
+      'left every number unchanged';
   });
   killDrill(4, 'SIGKILL of a whole job process (the parent) mid-run', false);
   killDrill('4b', 'SIGKILL of a job process and all its workers at once mid-run', true);
+
+  drill('4c', 'SIGKILL of product_creation and all its workers at once mid-run', async (row) => {
+    S.fake.addResolvers({ Mutation: makeCatalogResolvers({ connection, gid, parseGid, isoNow }).Mutation });
+    const N = 6; const PER = 5;
+    const doms = await freshShops(S.pg, 'd4c', N, { orders: 0, products: 0 });
+    const items = new Map(); // queue item id -> domain
+    for (const d of doms) {
+      const sh = shops.get(d);
+      const col = S.fake.addCollection(d, { title: 'Managed' });
+      await S.pg.psql(`INSERT INTO public.catalog_settings (shop_id, managed_collection_ids, daily_creation_quota,
+        creation_template) VALUES ('${sh.id}', ARRAY[${col.id}]::bigint[], ${PER}, ${sqlStr(JSON.stringify({
+        product_type: 'Poster', vendor: 'Drill', status: 'ACTIVE', tags: ['pod'],
+        options: [{ name: 'Size', values: ['S', 'M'] }],
+        variants: [{ options: ['S'], price: '19.99' }, { options: ['M'], price: '24.99' }] }))}::jsonb)`);
+      for (let i = 0; i < PER; i++) {
+        const id = randomUUID();
+        items.set(id, d);
+        await S.pg.psql(`INSERT INTO public.design_queue (id, shop_id, position, title, description, image_url,
+          tags, overrides) VALUES ('${id}', '${sh.id}', ${i}, 'Design ${i}', '<p>Nice</p>',
+          'https://cdn.example/designs/${i}.png', ARRAY['design']::text[], '{}'::jsonb)`);
+      }
+      S.fake.setMode(d, { delayMs: 200 });
+    }
+    const products = () => doms.reduce((n, d) => n + S.fake.getShop(d).data.Product.length, 0);
+    const env = { REBOSS_JOB_LEASE_SEC: '5', REBOSS_JOB_POLL_MS: '200' };
+    const job = startTracker(['--parallel', '3'], { env, program: creator });
+    await waitFor('some products created', async () => products() >= 5, 40_000);
+    const workers = await childPids(job.child.pid);
+    job.child.kill('SIGKILL');
+    for (const p of workers) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    const r = await job.done;
+    assert.equal(r.signal, 'SIGKILL');
+    await waitFor('the workers to die', async () => workers.every((p) => !alive(p)), 5000);
+    await sleep(300);
+    const atKill = products();
+    const q1 = await rows(S.pg, 'SELECT status, count(*)::int AS n FROM public.design_queue GROUP BY 1 ORDER BY 1');
+    const creating = q1.find((x) => x.status === 'creating')?.n ?? 0;
+    for (const d of doms) S.fake.setMode(d, null);
+    const r2 = await runTracker(['--parallel', '3'], { env, program: creator });
+    assert.equal(r2.code, 0, r2.out.slice(-3000));
+    assert.match(r2.out, /took over the expired lease/, r2.out.slice(-2000));
+    const q = await rows(S.pg, `SELECT q.id, q.status, q.product_id, s.shop_domain FROM public.design_queue q
+      JOIN public.shops s ON s.id = q.shop_id`);
+    assert.equal(q.length, N * PER);
+    for (const x of q) {
+      assert.equal(x.status, 'created', `${x.id}: ${x.status}`);
+      assert.equal(items.get(x.id), x.shop_domain);
+    }
+    for (const d of doms) {
+      const ps = S.fake.getShop(d).data.Product;
+      assert.equal(ps.length, PER, `${d}: one product per queue item, ${ps.length} made: ` +
+        JSON.stringify(ps.map((p) => [p.id, p.title, p.handle, p.tags, p.createdAt])));
+      const mine = q.filter((x) => x.shop_domain === d).map((x) => x.product_id).sort();
+      assert.deepEqual(ps.map((p) => p.id).sort(), mine, `${d}: each product belongs to its queue item`);
+      for (const x of q.filter((y) => y.shop_domain === d)) {
+        const tag = `reboss-q-${x.id.replace(/-/g, '').slice(0, 8)}`;
+        assert.equal(ps.filter((p) => (p.tags ?? []).includes(tag)).length, 1, `${d}: one product tagged ${tag}`);
+      }
+    }
+    const cp = await one(S.pg, 'SELECT count(*)::int AS n, count(DISTINCT product_id)::int AS d FROM public.created_products');
+    assert.deepEqual(cp, { n: N * PER, d: N * PER });
+    assert.equal((await one(S.pg, 'SELECT count(*)::int AS n FROM public.job_leases WHERE done_at IS NULL')).n, 0);
+    row.did = `${N} shops x ${PER} queued designs (quota ${PER}), 200 ms/request, --parallel 3, REBOSS_JOB_LEASE_SEC=5; ` +
+      `after 5 products existed in the fake, SIGKILL to the parent and its ${workers.length} workers at once; next run at once`;
+    row.system = `at the kill ${atKill} products in Shopify, queue ${q1.map((x) => `${x.status}:${x.n}`).join(' ')} ` +
+      `(${creating} left 'creating'); run 2 exit 0 in ${r2.ms} ms after the leases expired`;
+    row.checked = `all ${N * PER} queue items 'created'; the fake holds exactly ${PER} products per shop, one per ` +
+      `queue item tag, matching design_queue.product_id; created_products ${N * PER} rows, distinct; no open lease`;
+  });
 
   drill(5, 'two hosts at once against one database', async (row) => {
     const N = 40;
@@ -724,7 +816,9 @@ describe('fault drills', () => {
         items.push({ kind: 'integrations' });
       }
     }
-    const CONC = 120; // nginx here has worker_connections 256: 120 clients + 120 upstream
+    // The test nginx has worker_connections 256: each request in flight holds
+    // a client and an upstream connection, so 120 at once fit.
+    const CONC = Number(process.env.REBOSS_DRILL_CONCURRENCY) || 120;
     const t0 = Date.now();
     const results = await pool(items, CONC, (it) => {
       if (it.kind === 'post')

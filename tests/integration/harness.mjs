@@ -135,11 +135,12 @@ function parseCurl(raw) {
  * and nginx's client_max_body_size, 65536), nginxBodyMax (nginx's cap when
  * it must differ from the API's, to reach the API's own 413), frontendUrl
  * (frontend_url, whose origin is the one nginx allows for CORS; default
- * https://dashboard.test).  When tests/fakes/oauth.mjs exists, its fake
+ * https://dashboard.test), metricsDir (metrics_dir in reboss.conf: the pool
+ * supervisor writes reboss_api.prom there).  When tests/fakes/oauth.mjs exists, its fake
  * Pinterest/Meta/Google run too (stack.oauth) and their keys are set.
  */
 export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
-  frontendUrl = DASHBOARD_ORIGIN } = {}) {
+  frontendUrl = DASHBOARD_ORIGIN, metricsDir } = {}) {
   hookExit();
   const bdir = buildDir();
   const { startPostgres } = await import('./lib/pg.mjs');
@@ -209,6 +210,8 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
       shopify_base_url: fake.baseUrlTemplate,
       api_body_max: String(bodyMax),
       ...(oauth ? oauth.config : {}),
+      // metricsDir: where the pool supervisor writes reboss_api.prom.
+      ...(metricsDir ? { metrics_dir: metricsDir } : {}),
     };
     await writeFile(confFile,
       '# written by tests/integration/harness.mjs\n' +

@@ -34,8 +34,11 @@ const SKIP = process.env.REBOSS_SKIP_PACKAGE_TEST === '1';
 const MARKER = '/var/lib/reboss-package-test.installed';
 const JOBS = ['sales-tracker', 'replace-job', 'product-optimize', 'product-creation', 'pinterest-sync'];
 const PROGRAMS = ['reboss-api', 'rebossctl', ...JOBS.map((j) => `reboss-${j}`)];
+// systemd-analyze verify and security --offline take the template
+// reboss-alert@.service as it is (systemd instantiates it as "@i").
 const UNITS = ['reboss-api.socket', 'reboss-api.service',
-  ...JOBS.flatMap((j) => [`reboss-${j}.service`, `reboss-${j}.timer`])];
+  ...JOBS.flatMap((j) => [`reboss-${j}.service`, `reboss-${j}.timer`]),
+  'reboss-alert@.service', 'reboss-check.service', 'reboss-check.timer'];
 const MANS = ['man8/rebossctl.8.gz', 'man8/reboss-api.8.gz', 'man8/reboss-jobs.8.gz', 'man5/reboss.conf.5.gz',
   ...JOBS.map((j) => `man8/reboss-${j}.8.gz`)];
 
@@ -167,6 +170,12 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.ok(cred.isDirectory());
     assert.equal(cred.mode & 0o7777, 0o700);
     assert.equal(cred.uid, 0);
+    // metrics_dir's default: the reboss user's, readable by node_exporter
+    const md = statSync('/var/lib/reboss/metrics');
+    assert.ok(md.isDirectory());
+    assert.equal(md.mode & 0o7777, 0o755);
+    assert.equal(md.uid, Number(uid));
+    assert.equal(md.gid, Number(gid));
 
     // the nginx site: available, not enabled, the tree's file
     assert.equal(readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
@@ -252,6 +261,7 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.ok(!installed(), 'still known to dpkg');
     const left = [
       '/etc/reboss', '/etc/nginx/sites-available/reboss', '/usr/share/reboss', '/usr/share/doc/reboss',
+      '/var/lib/reboss',
       ...PROGRAMS.map((p) => `/usr/bin/${p}`), ...UNITS.map((u) => `/lib/systemd/system/${u}`),
       ...MANS.map((m) => `/usr/share/man/${m}`),
     ].filter((p) => { try { lstatSync(p); return true; } catch { return false; } });

@@ -59,7 +59,7 @@ ${user}
 worker_processes 1;
 pid ${t('nginx.pid')};
 error_log ${t('error.log')} info;
-events { worker_connections 256; }
+events { worker_connections 1024; }
 http {
   access_log ${t('access.log')};
   client_body_temp_path ${t('client_body')};
@@ -101,8 +101,10 @@ http {
 
     # nginx's own refusals answer in the API's error shape too.
     error_page 413 @err413;
+    error_page 500 @err500;
     error_page 502 @err502;
     error_page 504 @err504;
+    ${jsonErr(500, 'server_error', 'The server is overloaded or misconfigured; try again shortly.')}
     ${jsonErr(413, 'body_too_large', 'The request body is larger than the server accepts; send less data.')}
     ${jsonErr(502, 'api_unavailable', 'The API is not answering right now; try again shortly.')}
     ${jsonErr(504, 'api_timeout', 'The API took too long to answer; try again shortly.')}

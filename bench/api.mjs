@@ -14,7 +14,11 @@
 // Environment: REBOSS_BUILDDIR (build dir, required), BENCH_WORKERS (4),
 // BENCH_NGINX_WORKERS (2), BENCH_DURATION (seconds per run, 8),
 // BENCH_CONNECTIONS (16), BENCH_REPEAT (2), BENCH_SEED_DIR (the baseline),
-// BENCH_OUT_DIR (bench/results), BENCH_TLS (1; 0 = plain HTTP fronts).
+// BENCH_OUT_DIR (bench/results), BENCH_TLS (1; 0 = plain HTTP fronts),
+// BENCH_API_WRAP (a command prefix for reboss-api, absolute path, e.g.
+// "/usr/bin/valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p";
+// the pool then gets SIGTERM and time to write its profile).  Run the
+// profile with BENCH_WORKERS=1 BENCH_REPEAT=1 BENCH_DURATION=4.
 import { spawn, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import crypto from 'node:crypto';

@@ -113,9 +113,8 @@ allow_add(char *allow, size_t allowsz, const char *method)
 	if (len + mlen + 3 > allowsz)
 		return;
 	if (len > 0) {
-		/* NOLINTNEXTLINE(bugprone-not-null-terminated-result): the
-		 * method and its NUL follow */
-		memcpy(allow + len, ", ", 2);
+		/* not terminated here: the method and its NUL follow */
+		memcpy(allow + len, ", ", 2); /* NOLINT(bugprone-not-null-terminated-result) */
 		len += 2;
 	}
 	memcpy(allow + len, method, mlen + 1);

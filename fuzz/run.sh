@@ -24,7 +24,7 @@ cc=${CC:-clang}
 case $cc in *clang*) ;; *) cc=clang ;; esac
 
 san="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-cflags="-std=gnu11 -g -O1 -fno-omit-frame-pointer $san -I$top/lib \
+cflags="-std=gnu11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer $san -I$top/lib \
  -DREBOSS_SQLDIR=\"/usr/share/reboss/sql\" -DREBOSS_SYSCONFDIR=\"/etc\" \
  -DPACKAGE_VERSION=\"fuzz\" -DPACKAGE_NAME=\"reboss\" -DPACKAGE_STRING=\"reboss-fuzz\""
 pkgs="libcurl jansson libpq libcrypto libsystemd fcgi"
@@ -34,7 +34,7 @@ pclibs=$(pkg-config --libs $pkgs)
 # target:max_len (bytes): sized to what the real input may be.
 targets_all="encode:4096 crypto:4096 domain:256 jwt:8300 jwks:16384
  config:8192 body:4096 query:4096 oauth:8192 openai:16384 sales:8192
- copy:16384 shopify:32768"
+ copy:16384 shopify:32768 pinterest:16384"
 
 mkdir -p "$build/lib" "$build/bin"
 

@@ -8,28 +8,69 @@
 // until Ctrl-C, which stops everything.  Owner: packaging (issue 7).
 //
 //   REBOSS_BUILDDIR=build node tests/demo.mjs      (tests/demo.sh does this)
-import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+//   ... node tests/demo.mjs --once   (or REBOSS_DEMO_ONCE=1): no waiting:
+//       calls the printed get-collections command itself, prints the
+//       result, stops everything and exits 0 when every step worked, else 1
+//       (tests/integration/demo.test.mjs runs this).
+//
+// Lines meant to be read by programs (one per step):
+//   job reboss-<name>: exit N, P/T shops processed, F failed
+//   rebossctl status: exit N
+//   demo pids: PID...        (--once: every process the demo started)
+//   demo dir: DIR            (--once: the throwaway directory)
+//   curl get-collections: HTTP S, N collections
+//   demo once: ok | demo once: FAILED (reasons)
+import { spawn, execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { appendFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-import { startStack, buildDir, REPO } from './integration/harness.mjs';
+import { startStack, buildDir, childPids, REPO } from './integration/harness.mjs';
 import { seedDemo, DEMO_SHOPS } from './fakes/shopify.mjs';
 
 const JOBS = ['sales-tracker', 'replace-job', 'product-creation', 'product-optimize', 'pinterest-sync'];
 const DEMO_USER = '00000000-0000-4000-8000-00000000de00';
+const ONCE = process.argv.includes('--once') || process.env.REBOSS_DEMO_ONCE === '1';
 const say = (s) => process.stdout.write(`\n=== ${s}\n`);
+const startedPids = new Set();
+const problems = [];
 
 function runJob(bin, args, env) {
   return new Promise((resolve) => {
     const c = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    if (c.pid) startedPids.add(c.pid);
     const out = [];
     c.stdout.on('data', (d) => out.push(d));
     c.stderr.on('data', (d) => out.push(d));
     c.on('error', (e) => resolve({ code: -1, out: String(e) }));
     c.on('close', (code, sig) => resolve({ code: code ?? sig, out: Buffer.concat(out).toString() }));
   });
+}
+
+// A shell word: the printed command must be the one that runs.
+const shq = (a) => (/^[A-Za-z0-9_\/.:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
+
+// The job's own closing log line (lib/job.c): "run <id> <status>: P of T
+// shops processed, F failed, ...".
+function jobSummary(name, r) {
+  const m = /run \S+ \S+: (\d+) of (\d+) shops processed, (\d+) failed/.exec(r.out);
+  return m ? `job ${name}: exit ${r.code}, ${m[1]}/${m[2]} shops processed, ${m[3]} failed`
+    : `job ${name}: exit ${r.code}, no summary line`;
+}
+
+// Every process of the stack (API master and workers, nginx, PostgreSQL and
+// their children), for the --once check that none is left behind.
+async function stackPids() {
+  const roots = [stack.apiPid(), stack.nginx?.child?.pid];
+  try {
+    const dataDir = stack.pg?.dataDir ?? path.join(stack.dir, 'pg', 'data');
+    roots.push(Number(readFileSync(path.join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]));
+  } catch { /* not running */ }
+  for (const p of roots.filter((x) => x > 0)) {
+    startedPids.add(p);
+    for (const c of await childPids(p)) startedPids.add(c);
+  }
 }
 
 async function optionalFake(file, exportName) {
@@ -91,6 +132,8 @@ try {
     const bin = path.join(bdir, 'jobs', `reboss-${j}`);
     if (!existsSync(bin)) {
       say(`reboss-${j}: not built in ${bdir} (skipped)`);
+      process.stdout.write(`job reboss-${j}: not built\n`);
+      if (ONCE) problems.push(`reboss-${j} not built`);
       continue;
     }
     say(`running reboss-${j} once`);
@@ -99,23 +142,53 @@ try {
     const tail = r.out.trim().split('\n').slice(-8).join('\n');
     process.stdout.write(`${tail ? tail + '\n' : ''}reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
       ` (0 every shop done, 1 some shops failed, 2 could not run)\n`);
+    process.stdout.write(jobSummary(`reboss-${j}`, r) + '\n');
+    if (r.code !== 0) problems.push(`reboss-${j} exit ${r.code}`);
   }
 
   say('rebossctl status');
   const st = await runJob(path.join(bdir, 'ctl/rebossctl'), ['--config', stack.confFile, 'status'], env);
   process.stdout.write(st.out);
+  process.stdout.write(`rebossctl status: exit ${st.code}\n`);
+  if (st.code !== 0) problems.push(`rebossctl status exit ${st.code}`);
 
   say('the API is up');
   process.stdout.write(`  API:    ${stack.url}   (nginx with TLS from a throwaway CA: ${stack.caFile})\n`);
   process.stdout.write(`  config: ${stack.confFile}\n\n`);
   const curlBase = `curl --cacert ${stack.caFile} -H 'Authorization: Bearer ${token}'`;
+  const collArgs = ['--cacert', stack.caFile, '-H', `Authorization: Bearer ${token}`,
+    '-H', 'Content-Type: application/json', '-d', JSON.stringify({ shop_id: shops[0].id }),
+    `${stack.url}/api/shopify/get-collections`];
   process.stdout.write('  the demo shop\'s collections, every page, through the API:\n\n' +
-    `  ${curlBase} \\\n      -H 'Content-Type: application/json' -d '{"shop_id":"${shops[0].id}"}' \\\n` +
-    `      ${stack.url}/api/shopify/get-collections\n\n` +
+    `  curl ${collArgs.slice(0, 4).map(shq).join(' ')} \\\n      ${collArgs.slice(4, 8).map(shq).join(' ')} \\\n` +
+    `      ${shq(collArgs[8])}\n\n` +
     `  the jobs of that shop:  ${curlBase} ${stack.url}/api/shops/${shops[0].id}/jobs\n\n`);
-  process.stdout.write('Ctrl-C stops everything.\n');
-  // Keep the event loop alive until a signal arrives.
-  setInterval(() => {}, 1 << 30);
+  if (ONCE) {
+    await stackPids();
+    process.stdout.write(`demo pids: ${[...startedPids].sort((a, b) => a - b).join(' ')}\n`);
+    process.stdout.write(`demo dir: ${stack.dir}\n`);
+    say('--once: running that curl command');
+    const r = await new Promise((resolve) => {
+      execFile('curl', ['-sS', '--max-time', '60', '-w', '\n%{http_code}', ...collArgs],
+        { maxBuffer: 64 << 20 }, (e, stdout, stderr) => resolve({ e, stdout, stderr }));
+    });
+    const nl = r.stdout.lastIndexOf('\n');
+    const status = Number(r.stdout.slice(nl + 1)) || 0;
+    const body = nl >= 0 ? r.stdout.slice(0, nl) : r.stdout;
+    let json;
+    try { json = JSON.parse(body); } catch { json = undefined; }
+    const cols = Array.isArray(json?.collections) ? json.collections : null;
+    process.stdout.write(body.length > 2000 ? body.slice(0, 2000) + ' ...\n' : body + '\n');
+    process.stdout.write(`curl get-collections: HTTP ${status}, ${cols ? cols.length : 'no'} collections\n`);
+    if (r.e) problems.push(`curl failed: ${r.stderr.trim() || r.e.message}`);
+    if (status !== 200 || !cols || cols.length === 0) problems.push(`get-collections HTTP ${status}`);
+    process.stdout.write(problems.length ? `demo once: FAILED (${problems.join('; ')})\n` : 'demo once: ok\n');
+    await stopAll(problems.length ? 1 : 0);
+  } else {
+    process.stdout.write('Ctrl-C stops everything.\n');
+    // Keep the event loop alive until a signal arrives.
+    setInterval(() => {}, 1 << 30);
+  }
 } catch (e) {
   console.error(`demo failed: ${e.message}`);
   await stopAll(1);

@@ -25,31 +25,11 @@ fi
 say() { printf '\n=== %s\n' "$*"; }
 
 # --- 1. packages -------------------------------------------------------------
-PKGS="build-essential autoconf automake libtool pkgconf libfcgi-dev
-libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libsystemd-dev
-postgresql nginx-light spawn-fcgi curl openssl ca-certificates"
-missing=
-for p in $PKGS; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$st" = "install ok installed" ] || missing="$missing $p"
-done
-command -v node >/dev/null || missing="$missing nodejs"
-command -v npm >/dev/null || missing="$missing npm"
-if [ -n "$missing" ]; then
-	say "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -q
-	# shellcheck disable=SC2086
-	$SUDO apt-get install -y -q --no-install-recommends $missing
-	# The demo runs its own private PostgreSQL and nginx on random ports;
-	# the system instances the packages just started are not needed.
-	case " $missing " in *" postgresql "*)
-		$SUDO service postgresql stop >/dev/null 2>&1 || true ;;
-	esac
-	case " $missing " in *" nginx-light "*)
-		$SUDO service nginx stop >/dev/null 2>&1 || true ;;
-	esac
-fi
+# The same list and install step as tests/run-all.sh's build part.
+# shellcheck source=tests/lib/packages.sh
+. "$REPO/tests/lib/packages.sh"
+# shellcheck disable=SC2086
+ensure_packages $RB_BUILD_PACKAGES
 
 # --- 2. node dependencies ------------------------------------------------------
 if [ ! -d tests/node_modules/graphql ] || [ tests/package-lock.json -nt tests/node_modules ]; then

@@ -10,6 +10,15 @@
 #   5. make distcheck when RUN_DISTCHECK=1 (default on when CI=true)
 #   6. node --test over tests/fakes/*.test.mjs and tests/integration/*.test.mjs
 #      against the real stack (PostgreSQL, nginx, spawn-fcgi, reboss-api)
+#   7. tests/lint.sh: cppcheck + clang-tidy (one test)
+#
+# REBOSS_SANITIZERS=1 (default on when CI=true) builds with
+# --enable-sanitizers (ASan + UBSan, LeakSanitizer) and runs everything on
+# that build; every sanitizer report goes to $BUILD/asan/ (ASAN_OPTIONS
+# log_path, inherited by every child: API workers, job workers, rebossctl)
+# and each report file counts as one failure.  valgrind.test.mjs cannot run
+# on an ASan build: it gets a second, plain build ($BUILD-plain, only the
+# API, rebossctl and one job) through REBOSS_VALGRIND_BUILDDIR.
 #
 # Ends with exactly one line "N passed, N failed" (unit + node tests) and
 # exits non-zero when anything failed.
@@ -44,41 +53,14 @@ on_exit() {
 trap on_exit EXIT
 
 # --- 1. packages -------------------------------------------------------------
-PKGS="build-essential autoconf automake libtool pkgconf libfcgi-dev
-libcurl4-openssl-dev libjansson-dev libpq-dev libssl-dev libsystemd-dev
-postgresql nginx-light spawn-fcgi curl openssl ca-certificates
-debhelper dpkg-dev fakeroot lintian chromium systemd prometheus"
-missing=
-for p in $PKGS; do
-	st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
-	[ "$st" = "install ok installed" ] || missing="$missing $p"
-done
-# node may come from Debian (nodejs + npm) or from another nodejs package
-# that bundles npm: only ask apt when the commands are missing.
-command -v node >/dev/null || missing="$missing nodejs"
-command -v npm >/dev/null || missing="$missing npm"
-if [ -n "$missing" ]; then
-	say "installing:$missing"
-	export DEBIAN_FRONTEND=noninteractive
-	$SUDO apt-get update -q
-	# shellcheck disable=SC2086
-	$SUDO apt-get install -y -q --no-install-recommends $missing
-	# The packages start their system services; the tests run their own
-	# private instances and want nothing else listening.
-	case " $missing " in *" postgresql "*)
-		$SUDO service postgresql stop >/dev/null 2>&1 || true ;;
-	esac
-	case " $missing " in *" nginx-light "*)
-		$SUDO service nginx stop >/dev/null 2>&1 || true ;;
-	esac
-	# prometheus is here for promtool only.
-	case " $missing " in *" prometheus "*)
-		$SUDO service prometheus stop >/dev/null 2>&1 || true
-		$SUDO service prometheus-node-exporter stop >/dev/null 2>&1 || true ;;
-	esac
-else
-	say "packages: all present"
-fi
+# tests/lib/packages.sh: ensure_packages and the build list
+# RB_BUILD_PACKAGES (shared with tests/demo.sh); the tests also need these.
+# shellcheck source=tests/lib/packages.sh
+. "$REPO/tests/lib/packages.sh"
+# shellcheck disable=SC2086
+ensure_packages $RB_BUILD_PACKAGES \
+    debhelper dpkg-dev fakeroot lintian chromium systemd prometheus valgrind cppcheck clang-tidy
+[ -n "$ENSURE_PACKAGES_INSTALLED" ] || say "packages: all present"
 
 # --- 2. node dependencies ------------------------------------------------------
 say "npm ci (tests/)"
@@ -94,12 +76,44 @@ if [ ! -x configure ] || [ ! -f Makefile.in ] || [ configure.ac -nt configure ] 
 	say "autoreconf -fi"
 	autoreconf -fi
 fi
+SAN=${REBOSS_SANITIZERS:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}
+san_flags=()
+[ "$SAN" = 1 ] && san_flags=(--enable-sanitizers)
+# A build dir configured the other way is cleaned and configured again
+# (make does not rebuild objects when only the flags change).
+if [ -f "$BUILD/Makefile" ]; then
+	have=0
+	grep -q '^SAN_CFLAGS = -fsanitize' "$BUILD/Makefile" && have=1
+	if [ "$have" != "$SAN" ]; then
+		make -C "$BUILD" clean >/dev/null 2>&1 || true
+		rm -f "$BUILD/Makefile"
+	fi
+fi
 if [ ! -f "$BUILD/Makefile" ]; then
-	say "configure ($BUILD)"
-	(cd "$BUILD" && "$REPO/configure" -q)
+	say "configure ($BUILD ${san_flags[*]})"
+	(cd "$BUILD" && "$REPO/configure" -q "${san_flags[@]}")
 fi
 say "make"
 make -C "$BUILD" -j2
+
+# Sanitizer settings for every process of the run (children inherit them).
+# log_path: a report of a child whose stderr no test reads (an API worker,
+# a job worker) still fails the run below.
+SANDIR="$BUILD/asan"
+rm -rf "$SANDIR"
+mkdir -p "$SANDIR"
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:log_path=$SANDIR/asan"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:log_path=$SANDIR/ubsan"
+
+# valgrind.test.mjs needs a build without ASan.
+if [ "$SAN" = 1 ] && command -v valgrind >/dev/null; then
+	PLAIN="$BUILD-plain"
+	say "plain build for valgrind ($PLAIN)"
+	mkdir -p "$PLAIN"
+	[ -f "$PLAIN/Makefile" ] || (cd "$PLAIN" && "$REPO/configure" -q)
+	make -C "$PLAIN" -j2 fcgi/reboss-api ctl/rebossctl jobs/reboss-sales-tracker
+	export REBOSS_VALGRIND_BUILDDIR="$PLAIN"
+fi
 
 # --- 4. unit tests -------------------------------------------------------------
 say "make check"
@@ -193,6 +207,26 @@ if [ ${#files[@]} -gt 0 ]; then
 	echo "node tests: $np passed, $nf failed"
 	passed=$((passed + np))
 	failed=$((failed + nf))
+fi
+
+# --- 7. static analysis ----------------------------------------------------------
+say "lint (tests/lint.sh)"
+if bash tests/lint.sh; then
+	passed=$((passed + 1))
+else
+	echo "lint: FAILED"
+	failed=$((failed + 1))
+fi
+
+# --- sanitizer reports of any process of the run ----------------------------------
+reports=("$SANDIR"/*)
+if [ ${#reports[@]} -gt 0 ]; then
+	say "sanitizer reports: ${#reports[@]} (each counted as a failure)"
+	for f in "${reports[@]}"; do
+		echo "--- $f"
+		head -n 80 "$f"
+	done
+	failed=$((failed + ${#reports[@]}))
 fi
 
 finished=1

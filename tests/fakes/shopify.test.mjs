@@ -59,15 +59,14 @@ describe('fake shopify', () => {
   after(async () => { await fake.close(); });
 
   test('schema is loaded once per process', () => {
-    const t0 = performance.now();
     const s = loadSchema();
-    assert.equal(s, fake.schema);
-    assert.ok(performance.now() - t0 < 50, 'second load must come from the cache');
+    assert.equal(s, fake.schema, 'the second load returns the cached schema object');
     assert.ok(s.getType('Collection').getFields().sources, 'Collection.sources exists in 2026-10');
     assert.ok(s.getType('Collection').getFields().ruleSet.deprecationReason, 'ruleSet is deprecated');
   });
 
   test('shop query answers plausible values and cost', async () => {
+    const t0 = Date.now();
     const r = await post(fake, { query: `{ shop { id name email contactEmail myshopifyDomain
       primaryDomain { host url } currencyCode ianaTimezone timezoneAbbreviation timezoneOffset
       plan { publicDisplayName partnerDevelopment shopifyPlus } shopAddress { city countryCodeV2 }
@@ -97,7 +96,11 @@ describe('fake shopify', () => {
     assert.equal(c.actualQueryCost, 7);
     assert.equal(c.throttleStatus.maximumAvailable, 2000);
     assert.equal(c.throttleStatus.restoreRate, 100);
-    assert.ok(c.throttleStatus.currentlyAvailable <= 2000 - 7 + 1);
+    // The bucket refills at 100/s while the query runs: allow what the
+    // elapsed time can have restored, nothing more.
+    const restored = Math.ceil((100 * (Date.now() - t0)) / 1000);
+    assert.ok(c.throttleStatus.currentlyAvailable <= Math.min(2000, 2000 - 7 + restored + 1),
+      `available ${c.throttleStatus.currentlyAvailable} after ${Date.now() - t0} ms`);
   });
 
   test('collections paginate across 3 pages exactly', async () => {

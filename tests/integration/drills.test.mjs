@@ -587,7 +587,10 @@ describe('fault drills', () => {
     assert.ok(open.length >= 1, 'the dead run left unfinished leases');
     assert.ok(open.every((l) => l.left_s <= 5.5), `leases end within the lease period: ${JSON.stringify(open)}`);
     const live = open.filter((l) => l.left_s > 0);
-    if (whole) assert.equal(live.length, open.length, 'killed workers could not release: leases still live');
+    // Killed workers cannot release: their leases are left to expire (some
+    // may already have, on a slow machine), none was released as cancelled.
+    if (whole) assert.ok(open.every((l) => l.outcome !== 'cancelled'),
+      `killed workers could not release: ${JSON.stringify(open)}`);
     else assert.equal(live.length, 0, 'workers stopped by PR_SET_PDEATHSIG release their leases');
     const maxLeft = Math.max(0, ...live.map((l) => l.left_s));
     for (const d of doms) S.fake.setMode(d, null);

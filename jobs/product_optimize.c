@@ -44,6 +44,7 @@
 #include "openai.h"
 #include "shopify.h"
 #include "util.h"
+#include "shop_token.h"
 
 #define OPT_MAX_FAILURES	3	/* failed tries before a product is left */
 #define OPT_MAX_COMPLETION	1500L	/* max_completion_tokens per call */
@@ -183,40 +184,8 @@ load_usage(struct opt *o, struct rb_err *err)
 static int
 open_token(struct opt *o, char **token, struct rb_err *err)
 {
-	const char *p[1];
-	char aad[96];
-	PGresult *r;
-	size_t len;
-	int n;
-
-	*token = NULL;
-	n = snprintf(aad, sizeof(aad), "shops.access_token:%s",
-	    o->ctx->shop->id);
-	if (n < 0 || (size_t)n >= sizeof(aad))
-		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
-	p[0] = o->ctx->shop->id;
-	r = db_query(o->ctx->db, "SELECT access_token FROM public.shops "
-	    "WHERE id = $1", 1, p, err);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
-	    *PQgetvalue(r, 0, 0) == '\0') {
-		PQclear(r);
-		return rb_err_set(err, 400, "shop_token_missing",
-		    "The shop has no access token; connect it again in the "
-		    "dashboard.");
-	}
-	if (crypto_is_sealed(PQgetvalue(r, 0, 0))) {
-		n = crypto_open(o->ctx->cfg->token_key, aad,
-		    PQgetvalue(r, 0, 0), token, &len, err);
-	} else {
-		/* plain (dashboard-written); sales_tracker seals it */
-		n = (*token = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 :
-		    rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-	}
-	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
-	PQclear(r);
-	return n;
+	return shop_token_open(o->ctx->db, o->ctx->cfg->token_key,
+	    o->ctx->shop->id, !o->ctx->dry_run, token, err);
 }
 
 /* ---- one product ------------------------------------------------------------ */

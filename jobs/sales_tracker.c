@@ -38,6 +38,7 @@
 #include "sales.h"
 #include "shopify.h"
 #include "util.h"
+#include "shop_token.h"
 
 #define SALES_BULK_MIN_ORDERS	1000L
 #define SALES_BULK_MAX_BYTES	(256u * 1024u * 1024u)
@@ -127,59 +128,8 @@ commit_or_dry(struct st *st, struct rb_err *err)
 static int
 open_token(struct st *st, char **token, struct rb_err *err)
 {
-	struct db *db = st->ctx->db;
-	const char *id = st->ctx->shop->id;
-	const char *p[3];
-	char aad[96], *sealed = NULL;
-	PGresult *r;
-	size_t len;
-	int n;
-
-	*token = NULL;
-	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
-	if (n < 0 || (size_t)n >= sizeof(aad))
-		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
-	p[0] = id;
-	r = db_query(db, "SELECT access_token FROM public.shops WHERE id = $1",
-	    1, p, err);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
-	    *PQgetvalue(r, 0, 0) == '\0') {
-		PQclear(r);
-		return rb_err_set(err, 400, "shop_token_missing",
-		    "The shop has no access token; connect it again in the "
-		    "dashboard.");
-	}
-	if (crypto_is_sealed(PQgetvalue(r, 0, 0))) {
-		n = crypto_open(st->ctx->cfg->token_key, aad,
-		    PQgetvalue(r, 0, 0), token, &len, err);
-		PQclear(r);
-		return n;
-	}
-	/* A plain token (written by the dashboard): use it, seal it. */
-	*token = strdup(PQgetvalue(r, 0, 0));
-	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
-	PQclear(r);
-	if (*token == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-	if (st->ctx->dry_run)
-		return 0;
-	if (crypto_seal(st->ctx->cfg->token_key, aad, *token, strlen(*token),
-	    &sealed, err) == -1)
-		goto fail;
-	p[1] = sealed;
-	p[2] = *token;
-	if (db_exec(db, "UPDATE public.shops SET access_token = $2 "
-	    "WHERE id = $1 AND access_token = $3", 3, p, err) == -1)
-		goto fail;
-	free(sealed);
-	return 0;
-fail:
-	free(sealed);
-	crypto_free_secret(*token);
-	*token = NULL;
-	return -1;
+	return shop_token_open(st->ctx->db, st->ctx->cfg->token_key,
+	    st->ctx->shop->id, !st->ctx->dry_run, token, err);
 }
 
 static int

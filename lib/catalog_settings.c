@@ -15,6 +15,7 @@
 #include "sales.h"
 #include "shopify.h"
 #include "util.h"
+#include "shop_token.h"
 
 static bool	clock_set;
 static time_t	clock_as_of;
@@ -446,42 +447,8 @@ out:
 static int
 open_token(struct job_ctx *ctx, char **token, struct rb_err *err)
 {
-	const char *id = ctx->shop->id, *p[1];
-	char aad[96];
-	PGresult *r;
-	size_t len;
-	int n;
-
-	*token = NULL;
-	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
-	if (n < 0 || (size_t)n >= sizeof(aad))
-		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
-	p[0] = id;
-	r = db_query(ctx->db, "SELECT access_token FROM public.shops "
-	    "WHERE id = $1", 1, p, err);
-	if (r == NULL)
-		return -1;
-	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
-	    *PQgetvalue(r, 0, 0) == '\0') {
-		PQclear(r);
-		return rb_err_set(err, 400, "shop_token_missing",
-		    "The shop has no access token; connect it again in the "
-		    "dashboard.");
-	}
-	if (crypto_is_sealed(PQgetvalue(r, 0, 0))) {
-		n = crypto_open(ctx->cfg->token_key, aad, PQgetvalue(r, 0, 0),
-		    token, &len, err);
-		PQclear(r);
-		return n;
-	}
-	/* A plain token left by the dashboard: sales_tracker seals it; we
-	 * only use it. */
-	*token = strdup(PQgetvalue(r, 0, 0));
-	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
-	PQclear(r);
-	if (*token == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-	return 0;
+	return shop_token_open(ctx->db, ctx->cfg->token_key, ctx->shop->id,
+	    !ctx->dry_run, token, err);
 }
 
 int

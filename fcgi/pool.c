@@ -34,21 +34,6 @@
 #include "metrics.h"
 #include "util.h"
 
-/* Forked children end in _exit(), which skips LeakSanitizer's exit-time
- * check: under --enable-sanitizers run it explicitly (a leak makes the
- * child exit 23 with a report), so a leak in a worker fails the tests. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RB_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RB_ASAN)
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK() __lsan_do_leak_check()
-#else
-#define LEAK_CHECK() ((void)0)
-#endif
-
 #define DEATH_BURST	5		/* deaths ... */
 #define DEATH_WINDOW_MS	10000		/* ... within this: back off */
 #define BACKOFF_MIN_MS	1000
@@ -155,12 +140,7 @@ spawn(const struct rb_config *cfg, int fd, const sigset_t *orig)
 	/* A supervisor killed with SIGKILL must not leave workers behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
 		_exit(1);
-	{
-		int rc = worker_run(cfg, fd);
-
-		LEAK_CHECK();
-		_exit(rc);
-	}
+	rb_child_exit(worker_run(cfg, fd));
 }
 
 static void

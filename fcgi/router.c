@@ -152,61 +152,6 @@ router_match(const char *method, const char *path,
 
 /* ---- query string ------------------------------------------------------- */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Strict UTF-8 (no overlongs, no surrogates, <= U+10FFFF), no C0/DEL/C1. */
-static bool
-text_ok(const unsigned char *s, size_t n)
-{
-	size_t i = 0;
-
-	while (i < n) {
-		unsigned c = s[i];
-		unsigned cp, need, k;
-
-		if (c < 0x80) {
-			if (c < 0x20 || c == 0x7f)
-				return false;
-			i++;
-			continue;
-		}
-		if (c >= 0xc2 && c <= 0xdf) {
-			need = 1;
-			cp = c & 0x1f;
-		} else if (c >= 0xe0 && c <= 0xef) {
-			need = 2;
-			cp = c & 0x0f;
-		} else if (c >= 0xf0 && c <= 0xf4) {
-			need = 3;
-			cp = c & 0x07;
-		} else
-			return false;
-		if (n - i <= need)
-			return false;
-		for (k = 1; k <= need; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
-		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
-		    (cp >= 0x80 && cp <= 0x9f))
-			return false;
-		i += need + 1;
-	}
-	return true;
-}
-
 /* Percent-decodes [s, s+n) ('+' is a space) into out[outsz]. */
 static int
 decode_component(const char *s, size_t n, char *out, size_t outsz)
@@ -219,8 +164,9 @@ decode_component(const char *s, size_t n, char *out, size_t outsz)
 		if (c == '%') {
 			int h, l;
 
-			if (n - i < 3 || (h = hexval((unsigned char)s[i + 1])) < 0 ||
-			    (l = hexval((unsigned char)s[i + 2])) < 0)
+			if (n - i < 3 ||
+			    (h = rb_hexval((unsigned char)s[i + 1])) < 0 ||
+			    (l = rb_hexval((unsigned char)s[i + 2])) < 0)
 				return -1;
 			c = h * 16 + l;
 			i += 2;
@@ -231,7 +177,7 @@ decode_component(const char *s, size_t n, char *out, size_t outsz)
 		out[o++] = (char)c;
 	}
 	out[o] = '\0';
-	return text_ok((const unsigned char *)out, o) ? 0 : -1;
+	return rb_utf8_text_chars((const unsigned char *)out, o) >= 0 ? 0 : -1;
 }
 
 int

@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http.h"
+#include "util.h"
+
 int	LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 extern const char fuzz_target[];	/* corpus directory name */
 
@@ -59,6 +62,30 @@ fuzz_field(const uint8_t **data, size_t *size, uint8_t sep)
 		(*size)--;
 	}
 	return s;
+}
+
+/* Takes the next line (up to '\n').  A "name: value" line is stored,
+ * capped, in resp->hdr[resp->nhdr++]; it is returned cut at the colon
+ * (the name; free() it) with *value the whole value past the spaces.  Any
+ * other line is dropped: NULL. */
+static inline char *
+fuzz_header(const uint8_t **data, size_t *size, struct http_response *resp,
+    char **value)
+{
+	char *line = fuzz_field(data, size, '\n'), *colon, *v;
+
+	if ((colon = strchr(line, ':')) == NULL) {
+		free(line);
+		return NULL;
+	}
+	*colon = '\0';
+	for (v = colon + 1; *v == ' '; v++)
+		;
+	rb_strlcpy(resp->hdr[resp->nhdr].name, line, sizeof(resp->hdr[0].name));
+	rb_strlcpy(resp->hdr[resp->nhdr].value, v, sizeof(resp->hdr[0].value));
+	resp->nhdr++;
+	*value = v;
+	return line;
 }
 
 #endif

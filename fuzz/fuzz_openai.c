@@ -64,28 +64,19 @@ headers(const uint8_t *data, size_t size)
 {
 	struct http_response resp;
 	struct openai oa;
-	char *line, *colon, *v;
+	char *line, *v;
 	long w;
 
 	memset(&resp, 0, sizeof(resp));
 	resp.retry_after_ms = -1;
 	while (size > 0 && resp.nhdr < HTTP_MAX_HEADERS) {
-		line = fuzz_field(&data, &size, '\n');
-		if ((colon = strchr(line, ':')) != NULL) {
-			*colon = '\0';
-			for (v = colon + 1; *v == ' '; v++)
-				;
-			rb_strlcpy(resp.hdr[resp.nhdr].name, line,
-			    sizeof(resp.hdr[0].name));
-			rb_strlcpy(resp.hdr[resp.nhdr].value, v,
-			    sizeof(resp.hdr[0].value));
-			resp.nhdr++;
-			w = openai_parse_duration_ms(v);
-			FUZZ_CHECK(w >= -1);
-			if (strcmp(line, "retry-after-ms") == 0 &&
-			    rb_parse_long(v, 0, 86400000, &w) == 0)
-				resp.retry_after_ms = w;
-		}
+		if ((line = fuzz_header(&data, &size, &resp, &v)) == NULL)
+			continue;
+		w = openai_parse_duration_ms(v);
+		FUZZ_CHECK(w >= -1);
+		if (strcmp(line, "retry-after-ms") == 0 &&
+		    rb_parse_long(v, 0, 86400000, &w) == 0)
+			resp.retry_after_ms = w;
 		free(line);
 	}
 	resp.status = 429;

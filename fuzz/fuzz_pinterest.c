@@ -309,27 +309,17 @@ static void
 wait_answer(unsigned param, const uint8_t *data, size_t size)
 {
 	struct http_response resp;
-	char *line, *colon, *v;
+	char *line, *v;
 	long w;
 
 	memset(&resp, 0, sizeof(resp));
 	resp.status = 429;
 	resp.retry_after_ms = -1;
 	while (size > 0 && resp.nhdr < HTTP_MAX_HEADERS) {
-		line = fuzz_field(&data, &size, '\n');
-		if ((colon = strchr(line, ':')) != NULL) {
-			*colon = '\0';
-			for (v = colon + 1; *v == ' '; v++)
-				;
-			rb_strlcpy(resp.hdr[resp.nhdr].name, line,
-			    sizeof(resp.hdr[0].name));
-			rb_strlcpy(resp.hdr[resp.nhdr].value, v,
-			    sizeof(resp.hdr[0].value));
-			resp.nhdr++;
-			if (strcmp(line, "retry-after") == 0)
-				resp.retry_after_ms =
-				    http_parse_retry_after(v, NOW_S);
-		}
+		if ((line = fuzz_header(&data, &size, &resp, &v)) == NULL)
+			continue;
+		if (strcmp(line, "retry-after") == 0)
+			resp.retry_after_ms = http_parse_retry_after(v, NOW_S);
 		free(line);
 	}
 	w = pinterest_wait_ms(&resp, (int)param % 12 + 1, NOW_S);

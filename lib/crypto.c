@@ -34,33 +34,6 @@ is_b64url_char(int c)
 	    (c >= '0' && c <= '9') || c == '-' || c == '_';
 }
 
-/*
- * rb_b64url_decode accepts non-canonical text (unused low bits set in the
- * last character), so two texts can decode to the same bytes.  Sealed
- * values must have exactly one spelling: re-encode and compare.
- */
-static int
-b64url_decode_canonical(const char *in, size_t n, unsigned char **out,
-    size_t *outlen)
-{
-	char *again = NULL;
-
-	*out = NULL;
-	if (rb_b64url_decode(in, n, out, outlen) == -1)
-		goto fail;
-	if (rb_b64url_encode(*out, *outlen, &again) == -1)
-		goto fail;
-	if (strlen(again) != n || memcmp(again, in, n) != 0)
-		goto fail;
-	free(again);
-	return 0;
-fail:
-	free(again);
-	free(*out);
-	*out = NULL;
-	return -1;
-}
-
 int
 crypto_seal(const unsigned char key[32], const char *aad, const char *plain,
     size_t len, char **sealed, struct rb_err *err)
@@ -173,7 +146,7 @@ crypto_open(const unsigned char key[32], const char *aad, const char *sealed,
 	b64 = sealed + sizeof(SEAL_PREFIX) - 1;
 	b64len = strnlen(b64, SEAL_B64_MAX + 1);
 	if (b64len > SEAL_B64_MAX || aadlen > SEAL_AAD_MAX ||
-	    b64url_decode_canonical(b64, b64len, &raw, &rawlen) == -1 ||
+	    rb_b64url_decode_strict(b64, b64len, &raw, &rawlen) == -1 ||
 	    rawlen < SEAL_NONCE_LEN + SEAL_TAG_LEN || rawlen > SEAL_RAW_MAX) {
 		rb_err_set(err, 500, "token_unreadable",
 		    "A stored token is damaged: its sealed text is malformed.");

@@ -10,8 +10,8 @@
 
 #define B64_MAX_IN	(16u << 20)	/* nothing we encode is larger */
 
-static int
-hexval(int c)
+int
+rb_hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -30,8 +30,8 @@ rb_hex_decode(const char *hex, unsigned char *out, size_t n)
 	if (strlen(hex) != 2 * n)
 		return -1;
 	for (i = 0; i < n; i++) {
-		int hi = hexval((unsigned char)hex[2 * i]);
-		int lo = hexval((unsigned char)hex[2 * i + 1]);
+		int hi = rb_hexval((unsigned char)hex[2 * i]);
+		int lo = rb_hexval((unsigned char)hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (unsigned char)(hi << 4 | lo);
@@ -183,4 +183,33 @@ rb_b64url_decode(const char *in, size_t n, unsigned char **out,
 	rc = b64_decode_std(s, m, out, outlen);
 	free(s);
 	return rc;
+}
+
+/*
+ * rb_b64url_decode lets unused low bits of the last character through, so
+ * two texts can decode to the same bytes.  This one insists on the one
+ * canonical spelling (re-encode and compare) and refuses empty input.
+ */
+int
+rb_b64url_decode_strict(const char *in, size_t n, unsigned char **out,
+    size_t *outlen)
+{
+	char *again = NULL;
+
+	*out = NULL;
+	*outlen = 0;
+	if (n == 0 || rb_b64url_decode(in, n, out, outlen) == -1)
+		goto fail;
+	if (rb_b64url_encode(*out, *outlen, &again) == -1)
+		goto fail;
+	if (strlen(again) != n || memcmp(again, in, n) != 0)
+		goto fail;
+	free(again);
+	return 0;
+fail:
+	free(again);
+	free(*out);
+	*out = NULL;
+	*outlen = 0;
+	return -1;
 }

@@ -24,21 +24,6 @@
 #include "log.h"
 #include "util.h"
 
-/* Forked children end in _exit(), which skips LeakSanitizer's exit-time
- * check: under --enable-sanitizers run it explicitly (a leak makes the
- * child exit 23 with a report), so a leak in a worker fails the tests. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define RB_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__) || defined(RB_ASAN)
-#include <sanitizer/lsan_interface.h>
-#define LEAK_CHECK() __lsan_do_leak_check()
-#else
-#define LEAK_CHECK() ((void)0)
-#endif
-
 static volatile sig_atomic_t worker_stop;
 
 static void
@@ -177,6 +162,5 @@ job_worker_main(const struct job_worker *w)
 		log_warn("shop %s: the lease was no longer ours when the "
 		    "result was recorded (renewals failed?)", w->shop->domain);
 	db_close(&db);
-	LEAK_CHECK();
-	_exit(code);
+	rb_child_exit(code);
 }

@@ -66,33 +66,6 @@ jwt_keys_free(struct jwt_keys *keys)
 	free(keys);
 }
 
-/*
- * Decodes base64url and insists on the one canonical spelling:
- * rb_b64url_decode lets unused low bits of the last character through.
- */
-static int
-b64url_strict(const char *in, size_t n, unsigned char **out, size_t *outlen)
-{
-	char *again = NULL;
-
-	*out = NULL;
-	*outlen = 0;
-	if (n == 0 || rb_b64url_decode(in, n, out, outlen) == -1)
-		goto fail;
-	if (rb_b64url_encode(*out, *outlen, &again) == -1)
-		goto fail;
-	if (strlen(again) != n || memcmp(again, in, n) != 0)
-		goto fail;
-	free(again);
-	return 0;
-fail:
-	free(again);
-	free(*out);
-	*out = NULL;
-	*outlen = 0;
-	return -1;
-}
-
 /* base64url member of a JWK object; exact length if want > 0, else 1..max. */
 static int
 jwk_b64_member(json_t *obj, const char *name, size_t want, size_t max,
@@ -105,7 +78,8 @@ jwk_b64_member(json_t *obj, const char *name, size_t want, size_t max,
 	if (!json_is_string(v))
 		return -1;
 	s = json_string_value(v);
-	if (b64url_strict(s, json_string_length(v), out, outlen) == -1)
+	if (rb_b64url_decode_strict(s, json_string_length(v), out,
+	    outlen) == -1)
 		return -1;
 	if ((want > 0 && *outlen != want) || *outlen == 0 ||
 	    (max > 0 && *outlen > max)) {
@@ -380,7 +354,7 @@ part_json(const char *p, size_t n)
 	json_error_t jerr;
 	json_t *j = NULL;
 
-	if (b64url_strict(p, n, &raw, &rawlen) == -1)
+	if (rb_b64url_decode_strict(p, n, &raw, &rawlen) == -1)
 		return NULL;
 	j = json_loadb((const char *)raw, rawlen, JSON_REJECT_DUPLICATES,
 	    &jerr);
@@ -618,8 +592,8 @@ jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 		}
 		kid = json_string_value(v);
 	}
-	if (b64url_strict(dot2 + 1, len - (size_t)(dot2 + 1 - token), &sig,
-	    &siglen) == -1) {
+	if (rb_b64url_decode_strict(dot2 + 1,
+	    len - (size_t)(dot2 + 1 - token), &sig, &siglen) == -1) {
 		invalid(err, "its signature is missing or not base64url");
 		goto fail;
 	}

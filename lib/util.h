@@ -35,10 +35,20 @@ int	rb_parse_long(const char *s, long min, long max, long *out) RB_WUR;
 /* Exactly 2*n hex digits into n bytes. */
 int	rb_hex_decode(const char *hex, unsigned char *out, size_t n) RB_WUR;
 void	rb_hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
+/* Value of one hex digit (0-9, a-f, A-F), or -1. */
+int	rb_hexval(int c);
+
+/* Strict UTF-8 text (no overlongs, surrogates or code points past
+ * U+10FFFF) without NUL, C0 controls, DEL or C1 controls: the number of
+ * code points, or -1. */
+long	rb_utf8_text_chars(const unsigned char *s, size_t n);
 
 /* base64url without padding (JWT, state values, PKCE). */
 int	rb_b64url_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
 int	rb_b64url_decode(const char *in, size_t n, unsigned char **out,
+	    size_t *outlen) RB_WUR;
+/* The same, but only the one canonical spelling of non-empty input. */
+int	rb_b64url_decode_strict(const char *in, size_t n, unsigned char **out,
 	    size_t *outlen) RB_WUR;
 /* standard base64 with padding */
 int	rb_b64_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
@@ -56,6 +66,11 @@ int	rb_uuid_v4(char out[37]) RB_WUR;
 
 int64_t	rb_now_ms(void);		/* CLOCK_REALTIME in ms */
 int64_t	rb_mono_ms(void);		/* CLOCK_MONOTONIC in ms */
+
+/* Ends a forked child: _exit(code), after running LeakSanitizer's check
+ * under --enable-sanitizers (_exit skips its exit-time check; a leak makes
+ * the child exit 23 with a report, so a leak in a worker fails the tests). */
+void	rb_child_exit(int code) __attribute__((noreturn));
 
 /* Sleeps ms, waking early (returns -1) once *stop becomes non-zero. */
 int	rb_sleep_ms(int64_t ms, volatile const sig_atomic_t *stop);

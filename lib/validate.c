@@ -25,8 +25,8 @@
  * without NUL, C0 controls, DEL or C1 controls.  Returns the number of
  * code points, or -1.
  */
-static long
-text_chars(const unsigned char *s, size_t n)
+long
+rb_utf8_text_chars(const unsigned char *s, size_t n)
 {
 	size_t i = 0;
 	long chars = 0;
@@ -135,7 +135,7 @@ validate_string(const struct field_spec *sp, const json_t *v,
 	long chars;
 	size_t i;
 
-	if (memchr(s, '\0', n) != NULL || (chars = text_chars(
+	if (memchr(s, '\0', n) != NULL || (chars = rb_utf8_text_chars(
 	    (const unsigned char *)s, n)) < 0) {
 		if (sp->type == FIELD_SHOPIFY_TOKEN)
 			return validate_shopify_token(sp->name, NULL, err);

@@ -26,42 +26,17 @@
 // message content, verbatim).  Default: a valid answer from ai.answer().
 import Ajv2020 from 'ajv/dist/2020.js';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { normalize, readSpec } from './lib/spec.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SPEC = process.env.OPENAI_SPEC
-  ?? path.resolve(here, '..', '..', '..', 'shared', 'specs', 'openai-openapi.json.gz');
+const SPEC = process.env.OPENAI_SPEC;
 
-// OpenAPI 3.0's `nullable` (still used by this 3.1 document) to JSON
-// Schema 2020-12 that ajv understands.
-function normalize(n) {
-  if (Array.isArray(n)) return n.map(normalize);
-  if (!n || typeof n !== 'object') return n;
-  const o = {};
-  for (const [k, v] of Object.entries(n)) o[k] = normalize(v);
-  if (o.nullable === true) {
-    delete o.nullable;
-    if (typeof o.type === 'string') {
-      o.type = [o.type, 'null'];
-      if (o.enum && !o.enum.includes(null)) o.enum = [...o.enum, null];
-      return o;
-    }
-    return { anyOf: [o, { type: 'null' }] };
-  }
-  delete o.nullable;
-  return o;
-}
-
+// OpenAPI 3.0's `nullable` (still used by this 3.1 document) is turned
+// into JSON Schema 2020-12 that ajv understands (lib/spec.mjs).
 let validators = null;
 function loadValidators() {
   if (validators) return validators;
-  let file = SPEC;
-  try { readFileSync(file); } catch { file = path.resolve(here, '..', '..', 'shared', 'specs', 'openai-openapi.json.gz'); }
-  const spec = JSON.parse(gunzipSync(readFileSync(file)));
+  const spec = readSpec(SPEC, 'openai-openapi.json.gz');
   const ajv = new Ajv2020({ strict: false, allErrors: false, validateFormats: false });
   ajv.addSchema({ $id: 'openai', components: normalize(spec.components) });
   validators = {

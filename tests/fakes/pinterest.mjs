@@ -33,51 +33,20 @@
 // message: "Authentication failed."}.  429s carry Retry-After (when
 // given) and x-ratelimit-limit/remaining/reset.
 import Ajv from 'ajv';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { gunzipSync } from 'node:zlib';
+import { normalize as normalizeSpec, readSpec } from './lib/spec.mjs';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const SPEC = process.env.PINTEREST_SPEC
-  ?? path.resolve(here, '..', '..', '..', 'shared', 'specs', 'pinterest-v5-openapi.json.gz');
+const SPEC = process.env.PINTEREST_SPEC;
 const PREFIX = '/pinterest/v5';
 
 // OpenAPI 3.0 -> what ajv (draft-07) understands: nullable, readOnly
-// dropped, discriminators left to oneOf.
-function normalize(n) {
-  if (Array.isArray(n)) return n.map(normalize);
-  if (!n || typeof n !== 'object') return n;
-  const o = {};
-  for (const [k, v] of Object.entries(n)) {
-    if (k === 'example' || k === 'discriminator') continue;
-    o[k] = normalize(v);
-  }
-  // 3.0's boolean exclusiveMinimum/Maximum -> the numeric form.
-  for (const [ex, lim] of [['exclusiveMinimum', 'minimum'], ['exclusiveMaximum', 'maximum']]) {
-    if (typeof o[ex] === 'boolean') {
-      if (o[ex] && typeof o[lim] === 'number') { o[ex] = o[lim]; delete o[lim]; } else delete o[ex];
-    }
-  }
-  if (o.nullable === true) {
-    delete o.nullable;
-    if (typeof o.type === 'string') {
-      o.type = [o.type, 'null'];
-      if (o.enum && !o.enum.includes(null)) o.enum = [...o.enum, null];
-      return o;
-    }
-    return { anyOf: [o, { type: 'null' }] };
-  }
-  delete o.nullable;
-  return o;
-}
+// dropped, discriminators left to oneOf, boolean exclusiveMinimum/Maximum
+// to the numeric form (lib/spec.mjs).
+const normalize = (n) => normalizeSpec(n, { drop: ['example', 'discriminator'], booleanExclusive: true });
 
 let cache = null;
 function loadSpec() {
   if (cache) return cache;
-  let file = SPEC;
-  try { readFileSync(file); } catch { file = path.resolve(here, '..', '..', 'shared', 'specs', 'pinterest-v5-openapi.json.gz'); }
-  const spec = JSON.parse(gunzipSync(readFileSync(file)));
+  const spec = readSpec(SPEC, 'pinterest-v5-openapi.json.gz');
   const ajv = new Ajv({ strict: false, allErrors: false, validateFormats: false });
   ajv.addSchema({ $id: 'pinterest', components: normalize(spec.components) });
   const rewrite = (s) => JSON.parse(JSON.stringify(normalize(s)).replaceAll('"#/components/', '"pinterest#/components/'));

@@ -21,10 +21,11 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { promisify } from 'node:util';
 
-import { cents, connection, gid, isoNow, parseGid } from '../fakes/shopify.mjs';
+import { connection, gid, isoNow, parseGid } from '../fakes/shopify.mjs';
 import { makeCatalogResolvers } from '../fakes/shopify_catalog.mjs';
 import { REPO, buildDir, childPids, startStack } from './harness.mjs';
 import { startPostgres } from './lib/pg.mjs';
+import { expectedSalesDaily } from './lib/sales_expect.mjs';
 
 const execp = promisify(execFile);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -110,38 +111,8 @@ async function freshShops(pg, prefix, n, opts) {
   return out;
 }
 
-function localDay(iso, tz) {
-  return new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric', month: '2-digit', day: '2-digit' })
-    .format(new Date(iso));
-}
-
 // product_sales_daily as the fake's orders say it must be (as sales.test.mjs).
-function expected(domain) {
-  const shop = S.fake.getShop(domain);
-  const tz = shop.ianaTimezone;
-  const productIds = new Set(shop.data.Product.map((p) => p.id));
-  const perKey = new Map();
-  for (const o of shop.data.Order ?? []) {
-    if (o.cancelledAt) continue;
-    const day = localDay(o.processedAt, tz);
-    const perProduct = new Map();
-    for (const l of o.lineItems) {
-      if (l.productId == null || !productIds.has(l.productId)) continue;
-      const c = perProduct.get(l.productId) ?? { units: 0, cents: 0 };
-      c.units += l.currentQuantity;
-      c.cents += l.currentQuantity * (cents(l.price) - cents(l.discount));
-      perProduct.set(l.productId, c);
-    }
-    for (const [pid, c] of perProduct) {
-      if (c.units === 0 && c.cents === 0) continue;
-      const k = `${pid}|${day}`;
-      const e = perKey.get(k) ?? { product_id: pid, day, units: 0, cents: 0, orders: 0 };
-      e.units += c.units; e.cents += c.cents; e.orders += c.units > 0 ? 1 : 0;
-      perKey.set(k, e);
-    }
-  }
-  return [...perKey.values()].sort((a, b) => a.product_id - b.product_id || a.day.localeCompare(b.day));
-}
+const expected = (domain) => expectedSalesDaily(S.fake.getShop(domain));
 
 async function actual(domain) {
   const s = shops.get(domain);

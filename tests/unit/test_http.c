@@ -17,67 +17,21 @@
 #include "http.h"
 #include "util.h"
 #include "tap.h"
+#include "loopback.h"
 
 /* Script entries: a raw HTTP response, or one of these. */
 #define HANG	"\x01HANG"	/* accept, read, never answer */
 #define ECHO	"\x01" "ECHO"	/* 200 with the request as body */
 
 struct srv {
-	pid_t	pid;
-	int	port;
-	char	url[64];
+	struct lb_srv	lb;
+	char		url[64];
 };
 
 static void
-write_all(int fd, const char *p, size_t n)
+srv_child(int ls, const void *arg, int n)
 {
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Reads one request (headers and Content-Length body) into buf. */
-static size_t
-read_request(int fd, char *buf, size_t cap)
-{
-	size_t len = 0, want = 0;
-	ssize_t r;
-	char *end, *cl;
-
-	while (len < cap - 1) {
-		r = read(fd, buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if ((end = strstr(buf, "\r\n\r\n")) == NULL)
-			continue;
-		if (want == 0) {
-			want = (size_t)(end + 4 - buf);
-			if ((cl = strcasestr(buf, "\r\ncontent-length:")) != NULL &&
-			    cl < end)
-				want += strtoul(cl + 17, NULL, 10);
-		}
-		if (len >= want)
-			break;
-	}
-	buf[len] = '\0';
-	return len;
-}
-
-static void
-srv_child(int ls, const char *const *script, int n)
-{
+	const char *const *script = arg;
 	static char req[65536];
 	char hdr[256];
 	int i, fd, hung[16], nhung = 0;
@@ -86,7 +40,7 @@ srv_child(int ls, const char *const *script, int n)
 	for (i = 0; i < n; i++) {
 		if ((fd = accept(ls, NULL, NULL)) < 0)
 			_exit(1);
-		len = read_request(fd, req, sizeof(req));
+		len = lb_read_request(fd, req, sizeof(req));
 		if (strcmp(script[i], HANG) == 0) {
 			if (nhung < 16)
 				hung[nhung++] = fd;
@@ -96,10 +50,10 @@ srv_child(int ls, const char *const *script, int n)
 			int h = snprintf(hdr, sizeof(hdr), "HTTP/1.1 200 OK\r\n"
 			    "Content-Type: text/plain\r\nContent-Length: %zu\r\n"
 			    "Connection: close\r\n\r\n", len);
-			write_all(fd, hdr, (size_t)h);
-			write_all(fd, req, len);
+			lb_write_all(fd, hdr, (size_t)h);
+			lb_write_all(fd, req, len);
 		} else {
-			write_all(fd, script[i], strlen(script[i]));
+			lb_write_all(fd, script[i], strlen(script[i]));
 		}
 		shutdown(fd, SHUT_WR);
 		close(fd);
@@ -112,45 +66,12 @@ srv_child(int ls, const char *const *script, int n)
 static int
 srv_start(struct srv *s, const char *const *script, int n)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int ls, one = 1;
-
 	memset(s, 0, sizeof(*s));
-	if ((ls = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+	if (lb_start(&s->lb, srv_child, script, n) == -1)
 		return -1;
-	(void)setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(ls, 16) < 0 ||
-	    getsockname(ls, (struct sockaddr *)&sa, &sl) < 0) {
-		close(ls);
-		return -1;
-	}
-	s->port = ntohs(sa.sin_port);
 	snprintf(s->url, sizeof(s->url), "http://127.0.0.1:%d/x?token=secret",
-	    s->port);
-	fflush(stdout);
-	if ((s->pid = fork()) < 0) {
-		close(ls);
-		return -1;
-	}
-	if (s->pid == 0)
-		srv_child(ls, script, n);
-	close(ls);
+	    s->lb.port);
 	return 0;
-}
-
-static void
-srv_stop(struct srv *s)
-{
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		(void)waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
 }
 
 #define R200 "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n" \
@@ -198,7 +119,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* 503, 503, 200 retried */
@@ -214,7 +135,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* 503 three times with max_attempts 2: the 503 comes back */
@@ -232,7 +153,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* 429 with Retry-After: 1 */
@@ -254,7 +175,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* POST: not retried, unless retry_unsafe */
@@ -276,7 +197,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 	{
 		const char *const sc[] = { R503, R200 };
@@ -291,7 +212,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* request as sent: method, body, headers, basic auth */
@@ -319,7 +240,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* too large */
@@ -347,7 +268,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* 302 not followed */
@@ -365,7 +286,7 @@ test_server(struct http_client *hc)
 			http_response_free(&resp);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* never answers */
@@ -391,7 +312,7 @@ test_server(struct http_client *hc)
 			is_int(resp.attempts, 2, "hang x2: GET timeout retried");
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 
 	/* connection refused */
@@ -441,7 +362,7 @@ test_server(struct http_client *hc)
 			http_client_set_stop(hc, NULL);
 		} else
 			ok(0, "server start");
-		srv_stop(&s);
+		lb_stop(&s.lb);
 	}
 }
 

@@ -19,6 +19,7 @@
 #include "shopify.h"
 #include "util.h"
 #include "tap.h"
+#include "loopback.h"
 
 #define TOKEN	"shpat_0123456789abcdef"
 
@@ -32,8 +33,8 @@ struct step {
 };
 
 struct srv {
-	pid_t	pid;
-	char	base[64];		/* shopify_base_url */
+	struct lb_srv	lb;
+	char		base[64];	/* shopify_base_url */
 };
 
 static char *
@@ -49,54 +50,9 @@ http_resp(int status, const char *body)
 }
 
 static void
-write_all(int fd, const char *p, size_t n)
+srv_child(int ls, const void *arg, int n)
 {
-	ssize_t w;
-
-	while (n > 0) {
-		w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
-static size_t
-read_request(int fd, char *buf, size_t cap)
-{
-	size_t len = 0, want = 0;
-	ssize_t r;
-	char *end, *cl;
-
-	while (len < cap - 1) {
-		r = read(fd, buf + len, cap - 1 - len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		len += (size_t)r;
-		buf[len] = '\0';
-		if ((end = strstr(buf, "\r\n\r\n")) == NULL)
-			continue;
-		if (want == 0) {
-			want = (size_t)(end + 4 - buf);
-			if ((cl = strcasestr(buf, "\r\ncontent-length:")) != NULL &&
-			    cl < end)
-				want += strtoul(cl + 17, NULL, 10);
-		}
-		if (len >= want)
-			break;
-	}
-	buf[len] = '\0';
-	return len;
-}
-
-static void
-srv_child(int ls, const struct step *script, int n)
-{
+	const struct step *script = arg;
 	static char req[65536];
 	static const char fail400[] = "HTTP/1.1 400 Bad\r\nContent-Length: "
 	    "18\r\nConnection: close\r\n\r\nexpectation failed";
@@ -105,17 +61,17 @@ srv_child(int ls, const struct step *script, int n)
 	for (i = 0; i < n; i++) {
 		if ((fd = accept(ls, NULL, NULL)) < 0)
 			_exit(1);
-		(void)read_request(fd, req, sizeof(req));
+		(void)lb_read_request(fd, req, sizeof(req));
 		good = 1;
 		for (j = 0; j < 3; j++)
 			if (script[i].expect[j] != NULL &&
 			    strstr(req, script[i].expect[j]) == NULL)
 				good = 0;
 		if (good)
-			write_all(fd, script[i].response,
+			lb_write_all(fd, script[i].response,
 			    strlen(script[i].response));
 		else
-			write_all(fd, fail400, sizeof(fail400) - 1);
+			lb_write_all(fd, fail400, sizeof(fail400) - 1);
 		shutdown(fd, SHUT_WR);
 		close(fd);
 	}
@@ -126,44 +82,12 @@ srv_child(int ls, const struct step *script, int n)
 static int
 srv_start(struct srv *s, const struct step *script, int n)
 {
-	struct sockaddr_in sa;
-	socklen_t sl = sizeof(sa);
-	int ls, one = 1;
-
 	memset(s, 0, sizeof(*s));
-	if ((ls = socket(AF_INET, SOCK_STREAM, 0)) < 0)
+	if (lb_start(&s->lb, srv_child, script, n) == -1)
 		return -1;
-	(void)setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (bind(ls, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    listen(ls, 16) < 0 ||
-	    getsockname(ls, (struct sockaddr *)&sa, &sl) < 0) {
-		close(ls);
-		return -1;
-	}
 	snprintf(s->base, sizeof(s->base), "http://127.0.0.1:%d/{shop}",
-	    ntohs(sa.sin_port));
-	fflush(stdout);
-	if ((s->pid = fork()) < 0) {
-		close(ls);
-		return -1;
-	}
-	if (s->pid == 0)
-		srv_child(ls, script, n);
-	close(ls);
+	    s->lb.port);
 	return 0;
-}
-
-static void
-srv_stop(struct srv *s)
-{
-	if (s->pid > 0) {
-		kill(s->pid, SIGKILL);
-		(void)waitpid(s->pid, NULL, 0);
-		s->pid = 0;
-	}
 }
 
 static void
@@ -192,7 +116,7 @@ open_fake(struct shopify *s, struct http_client *hc, struct srv *srv,
 	cfg.shopify_api_version = ver;
 	if (shopify_open(s, hc, &cfg, "shop.myshopify.com", TOKEN, &err) ==
 	    -1) {
-		srv_stop(srv);
+		lb_stop(&srv->lb);
 		return -1;
 	}
 	s->timeout_ms = 5000;
@@ -450,7 +374,7 @@ test_graphql(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 2);
 	}
 
@@ -475,7 +399,7 @@ test_graphql(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 3);
 	}
 
@@ -501,7 +425,7 @@ test_graphql(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 1);
 	}
 
@@ -554,7 +478,7 @@ test_graphql(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, (int)RB_NELEM(t));
 	}
 
@@ -564,7 +488,7 @@ test_graphql(struct http_client *hc)
 		memset(sc, 0, sizeof(sc));
 		sc[0].response = http_resp(200, "{}");
 		if (open_fake(&s, hc, &srv, sc, 1) == 0) {
-			srv_stop(&srv);
+			lb_stop(&srv.lb);
 			memset(&err, 0, sizeof(err));
 			is_int(shopify_graphql(&s, "mutation { x }", NULL,
 			    &data, &err), -1, "no server: fails");
@@ -639,7 +563,7 @@ test_paginate(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 2);
 	}
 
@@ -664,7 +588,7 @@ test_paginate(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 2);
 	}
 
@@ -683,7 +607,7 @@ test_paginate(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 1);
 	}
 }
@@ -757,7 +681,7 @@ test_shop_and_collections(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 1);
 	}
 
@@ -837,7 +761,7 @@ test_shop_and_collections(struct http_client *hc)
 			shopify_close(&s);
 		} else
 			ok(0, "fake start");
-		srv_stop(&srv);
+		lb_stop(&srv.lb);
 		free_script(sc, 3);
 	}
 }

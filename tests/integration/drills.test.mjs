@@ -144,7 +144,7 @@ function readsPerShop(from) {
 
 // Starts the sales tracker; .done -> { code, signal, out, ms }.
 function startTracker(args = [], { env = {}, conf = S.confFile, hostname = null, limitMs = 200_000,
-  program = tracker } = {}) {
+  program = tracker, group = false } = {}) {
   const t0 = Date.now();
   let file = program;
   let argv = ['--config', conf, ...args];
@@ -157,6 +157,9 @@ function startTracker(args = [], { env = {}, conf = S.confFile, hostname = null,
   const child = spawn(file, argv, {
     env: { ...process.env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '', REBOSS_JOB_GRACE_SEC: '5', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // group: its own process group, so one kill(-pgid) reaches the job and
+    // every worker in the same instant, as systemd's cgroup kill does.
+    detached: group,
   });
   let out = '';
   child.stdout.setEncoding('utf8');
@@ -531,7 +534,7 @@ describe('fault drills', () => {
     for (const d of doms) S.fake.setMode(d, { delayMs: 250 });
     const env = { REBOSS_JOB_LEASE_SEC: '5', REBOSS_JOB_POLL_MS: '200' };
     const mark = S.fake.requests.length;
-    const job = startTracker(['--parallel', '6'], { env });
+    const job = startTracker(['--parallel', '6'], { env, group: whole });
     // Kill when at least 4 shops are done and one is half-way: some of its
     // order pages are stored, the shop is not finished.
     const half = await waitFor('4 shops done and one half-way', async () => {
@@ -543,8 +546,10 @@ describe('fault drills', () => {
     }, 30_000);
     const workers = await childPids(job.child.pid);
     assert.ok(workers.length > 0, 'workers running');
-    job.child.kill('SIGKILL');
-    if (whole) for (const p of workers) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
+    // One by one would let PR_SET_PDEATHSIG reach a worker before its own
+    // SIGKILL does; the group kill is atomic.
+    if (whole) process.kill(-job.child.pid, 'SIGKILL');
+    else job.child.kill('SIGKILL');
     const tKill = Date.now();
     const r = await job.done;
     assert.equal(r.signal, 'SIGKILL');

@@ -14,12 +14,16 @@
 
 struct db;
 
-/* Exit statuses of a worker.  0-2 mean "I recorded my shop"; the parent
+/* Exit statuses of a worker.  0-2 mean "I recorded my shop and the
+ * session I was handed is idle again" (the parent hands it to the next
+ * worker); 4-6 the same record, but the session is not to be reused (the
+ * worker had none, replaced it, or could not leave it idle).  The parent
  * still reads the lease row to be sure, and records any other ending
  * itself with its cause. */
 #define JOB_WORKER_OK		0	/* recorded success */
 #define JOB_WORKER_FAILED	1	/* recorded failure */
 #define JOB_WORKER_CANCELLED	2	/* stopped early, lease released */
+#define JOB_WORKER_NOSESSION	4	/* added to 0-2: session not returned */
 #define JOB_WORKER_NODB		8	/* could not connect to the database */
 #define JOB_WORKER_NORECORD	9	/* could not record its result */
 
@@ -92,7 +96,13 @@ struct job_worker {
 	const struct job_shop	*shop;
 	const struct job_lease_ref *ref;
 	bool			 dry_run;
-	struct db		*parent_db;	/* never used, only disarmed */
+	/* The slot's database session, opened by the parent and handed from
+	 * worker to worker (NULL or conn NULL: the worker connects itself). */
+	struct db		*session;
+	/* Sessions the worker must never touch (the parent's own, the other
+	 * slots'): only disarmed. */
+	struct db *const	*disarm;
+	size_t			 ndisarm;
 	pid_t			 parent_pid;
 	const sigset_t		*mask;		/* the mask to run with */
 };

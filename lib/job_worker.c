@@ -1,16 +1,25 @@
 /*
- * job_worker.c - the forked worker: one shop, its own database connection
- * and HTTP client, then _exit().
+ * job_worker.c - the forked worker: one shop, a database session of its
+ * own for the shop's lifetime, its own HTTP client, then _exit().
  *
- * The parent's PGconn came along with fork().  The worker never uses it and
- * never PQfinish()es it (that would send a Terminate message on the shared
- * socket and end the parent's session); it lays /dev/null over the socket's
- * descriptor instead, so that even a stray write cannot reach the server.
- * Every path ends in _exit(): no atexit handler or stdio buffer of the
- * parent runs twice.
+ * The session: the parent keeps one open PostgreSQL session per slot and
+ * hands it down through fork() to each worker of that slot in turn (a new
+ * backend per shop costs more server CPU than most shops' own work).  The
+ * worker owns it alone while it runs; at the end it leaves it idle (no
+ * transaction, nothing unread) and exits without PQfinish(), so the session
+ * lives on in the parent for the next shop; the exit status says whether
+ * it did (job_int.h).  Only plain sessions are handed down: TLS state
+ * cannot be shared across processes, so the parent never offers one.
+ *
+ * Every other session that came along with fork() (the parent's own, the
+ * other slots') is never used and never PQfinish()ed (a Terminate message
+ * would end it for its owner): /dev/null is laid over its descriptor, so
+ * that even a stray write cannot reach the server.  Every path ends in
+ * _exit(): no atexit handler or stdio buffer of the parent runs twice.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,28 +60,74 @@ worker_signals(const sigset_t *mask)
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-/* Keeps the descriptor number taken (so nothing else lands on it) while
+/* Keeps each descriptor number taken (so nothing else lands on it) while
  * cutting it off from the server. */
 static void
-disarm_parent_db(struct db *pdb)
+disarm_sessions(const struct job_worker *w)
 {
+	size_t i;
 	int fd, nul;
 
-	if (pdb == NULL || pdb->conn == NULL)
-		return;
-	fd = PQsocket(pdb->conn);
-	if (fd < 0)
-		return;
 	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (nul < 0) {
-		(void)close(fd);
-		return;
-	}
-	if (nul != fd) {
-		if (dup2(nul, fd) == fd)
+	for (i = 0; i < w->ndisarm; i++) {
+		if (w->disarm[i] == NULL || w->disarm[i]->conn == NULL ||
+		    (fd = PQsocket(w->disarm[i]->conn)) < 0 || fd == nul)
+			continue;
+		if (nul < 0 || dup2(nul, fd) != fd)
+			(void)close(fd);
+		else
 			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-		(void)close(nul);
 	}
+	if (nul >= 0)
+		(void)close(nul);
+}
+
+/* An idle session has nothing to say: anything readable (a FATAL from a
+ * terminated backend, EOF) or an error means it is not fit for use. */
+static bool
+session_idle(PGconn *conn)
+{
+	struct pollfd pfd;
+
+	if (PQstatus(conn) != CONNECTION_OK ||
+	    PQtransactionStatus(conn) != PQTRANS_IDLE ||
+	    (pfd.fd = PQsocket(conn)) < 0)
+		return false;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, 0) == 0;
+}
+
+/* Takes the slot's session when it is fit, else connects.  *backend is
+ * the handed session's backend pid (0: none taken). */
+static int
+worker_db(const struct job_worker *w, struct db *db, int *backend,
+    struct rb_err *err)
+{
+	*backend = 0;
+	if (w->session != NULL && w->session->conn != NULL) {
+		if (session_idle(w->session->conn)) {
+			*db = *w->session;
+			*backend = PQbackendPID(db->conn);
+			return 0;
+		}
+		/* Left alone (the parent's copy owns the memory; the exit
+		 * status tells the parent to close it). */
+		log_info("the slot's database session is gone; connecting");
+	}
+	return db_connect(db, w->cfg->database_url, err);
+}
+
+/* The session goes back only exactly as it came: same backend, idle. */
+static bool
+worker_db_return(struct db *db, int backend)
+{
+	if (backend == 0 || db->conn == NULL || db->in_tx ||
+	    PQbackendPID(db->conn) != backend || !session_idle(db->conn)) {
+		db_close(db);
+		return false;
+	}
+	return true;
 }
 
 void
@@ -87,7 +142,7 @@ job_worker_main(const struct job_worker *w)
 	int64_t t0;
 	long long dur;
 	bool held;
-	int rc, code;
+	int rc, code, backend;
 
 	memset(&db, 0, sizeof(db));
 	rb_err_clear(&err);
@@ -99,11 +154,11 @@ job_worker_main(const struct job_worker *w)
 	    getppid() != w->parent_pid)
 		worker_stop = 1;
 	(void)unsetenv("NOTIFY_SOCKET");	/* only the parent reports */
-	disarm_parent_db(w->parent_db);
+	disarm_sessions(w);
 	log_set_field("SHOP_ID", w->shop->id);
 	log_set_field("SHOP_DOMAIN", w->shop->domain);
 
-	if (db_connect(&db, w->cfg->database_url, &err) == -1) {
+	if (worker_db(w, &db, &backend, &err) == -1) {
 		log_err("worker cannot connect to the database: %s", err.msg);
 		_exit(JOB_WORKER_NODB);
 	}
@@ -127,6 +182,15 @@ job_worker_main(const struct job_worker *w)
 		rc = w->def->process_shop(&ctx, &err);
 	}
 	dur = (long long)(rb_mono_ms() - t0);
+	if (db.in_tx) {
+		/* A bug in the job; the session must go back idle. */
+		db_rollback(&db);
+		if (rc == 0)
+			rc = rb_err_set(&err, 500, "transaction_left_open",
+			    "The job left a database transaction open (a bug: "
+			    "report it); its uncommitted work was rolled "
+			    "back.");
+	}
 
 	if (rc == 0) {
 		outcome = "success";
@@ -161,6 +225,7 @@ job_worker_main(const struct job_worker *w)
 	if (!held)
 		log_warn("shop %s: the lease was no longer ours when the "
 		    "result was recorded (renewals failed?)", w->shop->domain);
-	db_close(&db);
+	if (!worker_db_return(&db, backend))
+		code += JOB_WORKER_NOSESSION;
 	rb_child_exit(code);
 }

@@ -98,8 +98,8 @@ async function readLog(file) {
   let text = '';
   try { text = await fs.readFile(file, 'utf8'); } catch { return []; }
   return text.split('\n').filter(Boolean).map((l) => {
-    const [what, pid, domain] = l.split(' ');
-    return { what, pid: Number(pid), domain };
+    const [what, pid, domain, backend, tx] = l.split(' ');
+    return { what, pid: Number(pid), domain, backend: Number(backend), tx: Number(tx) };
   });
 }
 
@@ -210,6 +210,50 @@ describe('job runtime', () => {
     const leases = await rows(`SELECT outcome, count(*)::int AS n FROM public.job_leases
       WHERE done_at IS NOT NULL AND run_id = '${run.id}' GROUP BY outcome`);
     assert.deepEqual(leases, [{ outcome: 'success', n: 300 }]);
+  });
+
+  test('database sessions: one per slot, handed from shop to shop, replaced when broken', async () => {
+    await resetShops(120);
+    const log = newLog();
+    const r = await runJob(['--parallel', '4'], {
+      PROBE_LOG_FILE: log,
+      PROBE_OPEN_TX_DOMAIN: 'probe-10.myshopify.com',
+      PROBE_KILL_SESSION_DOMAIN: 'probe-20.myshopify.com,probe-21.myshopify.com',
+      PROBE_CRASH_DOMAIN: 'probe-30.myshopify.com',
+    });
+    assert.equal(r.code, 1, r.stderr);
+    const lines = await readLog(log);
+    const starts = lines.filter((l) => l.what === 'start');
+    assert.equal(starts.length, 120);
+    // Every shop has its own worker process ...
+    assert.equal(new Set(starts.map((l) => l.pid)).size, 120);
+    // ... and starts on an idle session, never inside another shop's transaction.
+    assert.deepEqual(starts.filter((l) => !(l.backend > 0) || l.tx !== 0), []);
+    // 4 slots' sessions, plus the few replaced after the kills and the crash.
+    const backends = new Set(starts.map((l) => l.backend));
+    assert.ok(backends.size >= 4 && backends.size <= 4 + 6, `sessions used: ${backends.size}`);
+    // A terminated session is not handed on: no later shop starts on it.
+    for (const d of ['probe-20.myshopify.com', 'probe-21.myshopify.com', 'probe-30.myshopify.com']) {
+      const i = lines.findIndex((l) => l.what === 'start' && l.domain === d);
+      assert.ok(i >= 0, d);
+      const later = lines.slice(i + 1).filter((l) => l.what === 'start' && l.backend === lines[i].backend);
+      assert.deepEqual(later, [], `${d}: its session was reused after it broke`);
+    }
+    const st = await rows(`SELECT s.shop_domain AS d, j.last_status AS s, j.last_error AS e
+      FROM public.shop_job_status j JOIN public.shops s ON s.id = j.shop_id
+      WHERE j.last_status <> 'success' ORDER BY 1`);
+    assert.deepEqual(st.map((x) => x.d), ['probe-10.myshopify.com', 'probe-30.myshopify.com']);
+    assert.match(st[0].e, /left a database transaction open/);
+    assert.match(st[1].e, /signal 11/);
+    assert.equal(Number(await q(`SELECT count(*) FROM public.shop_job_status WHERE last_status = 'success'`)), 118);
+    // The same run with sessions off: a new backend for every shop (the
+    // check above can tell the two apart).
+    await resetShops(40);
+    const log2 = newLog();
+    const r2 = await runJob(['--parallel', '4'], { PROBE_LOG_FILE: log2, REBOSS_JOB_SESSIONS: '0' });
+    assert.equal(r2.code, 0, r2.stderr);
+    const b2 = new Set((await readLog(log2)).filter((l) => l.what === 'start').map((l) => l.backend));
+    assert.equal(b2.size, 40);
   });
 
   test('a crashing, an exit(3) and a failing shop are recorded with their cause', async () => {

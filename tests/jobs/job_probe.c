@@ -10,8 +10,13 @@
  *   PROBE_EXIT3_DOMAIN   this shop's worker calls _exit(3)
  *   PROBE_HANG_DOMAIN    this shop sleeps until the worker is stopped
  *   PROBE_IGNORE_TERM    "1": workers ignore the stop flag (grace test)
- *   PROBE_LOG_FILE       appends "start PID DOMAIN" and "done PID DOMAIN"
- *                        lines (one write each, O_APPEND)
+ *   PROBE_OPEN_TX_DOMAIN this shop leaves a transaction open and succeeds
+ *   PROBE_KILL_SESSION_DOMAIN  this shop has its own backend terminated
+ *                        (pg_terminate_backend) and succeeds
+ *   PROBE_LOG_FILE       appends "start PID DOMAIN BACKEND TX" and "done PID
+ *                        DOMAIN BACKEND TX" lines (one write each, O_APPEND):
+ *                        BACKEND is the session's backend pid (0 when
+ *                        none), TX PQtransactionStatus() (0 = idle)
  * A *_DOMAIN value may list several domains separated by commas.
  */
 #include <errno.h>
@@ -22,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "job.h"
 #include "util.h"
 
@@ -40,16 +46,18 @@ listed(const char *env, const char *domain)
 }
 
 static void
-note(const char *what, const char *domain)
+note(const char *what, const char *domain, const struct db *db)
 {
 	const char *path = getenv("PROBE_LOG_FILE");
+	PGconn *c = db != NULL ? db->conn : NULL;
 	char line[400];
 	int fd, n;
 
 	if (path == NULL || *path == '\0')
 		return;
-	n = snprintf(line, sizeof(line), "%s %ld %s\n", what, (long)getpid(),
-	    domain);
+	n = snprintf(line, sizeof(line), "%s %ld %s %d %d\n", what,
+	    (long)getpid(), domain, c != NULL ? PQbackendPID(c) : 0,
+	    c != NULL ? (int)PQtransactionStatus(c) : -1);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
@@ -67,7 +75,7 @@ probe_shop(struct job_ctx *ctx, struct rb_err *err)
 	static const sig_atomic_t never = 0;
 	long ms = 0;
 
-	note("start", d);
+	note("start", d, ctx->db);
 	if (listed("PROBE_CRASH_DOMAIN", d)) {
 		/* Die by the signal itself, also under ASan (whose SIGSEGV
 		 * handler would turn it into a report and exit status 1). */
@@ -94,7 +102,14 @@ probe_shop(struct job_ctx *ctx, struct rb_err *err)
 			return rb_err_set(err, 503, "cancelled",
 			    "stopped after part of %ld ms", ms);
 	}
-	note("done", d);
+	note("done", d, ctx->db);
+	if (listed("PROBE_OPEN_TX_DOMAIN", d) && db_begin(ctx->db, err) == -1)
+		return -1;
+	if (listed("PROBE_KILL_SESSION_DOMAIN", d) && db_exec(ctx->db,
+	    "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL,
+	    err) == -1 && ctx->db->conn != NULL &&
+	    PQstatus(ctx->db->conn) == CONNECTION_OK)
+		return -1;
 	return 0;
 }
 

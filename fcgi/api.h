@@ -21,6 +21,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* By path: the build directory's autoconf config.h (found first through
  * -I.) has the same name. */
@@ -37,6 +38,10 @@ struct api_worker {
 	const struct rb_config	*cfg;
 	struct db		 db;
 	bool			 db_open;	/* db_connect() succeeded once */
+	/* Health (db_alive): rb_mono_ms() of the last verified round trip
+	 * (0: none yet) and how old it may be before "SELECT 1" again. */
+	int64_t			 db_verified_ms;
+	int64_t			 health_ping_ms;
 	struct http_client	*http;		/* created after fork */
 	struct jwt_keys		*jwt;		/* NULL: keys did not load */
 };
@@ -62,19 +67,22 @@ struct api_ctx {
 	const struct field_value *fields;	/* one per spec row, same order */
 	size_t			 nfields;
 	char			 id[37];	/* "{id}" of the path, lower-case */
-	struct api_query_pair	 query[API_QUERY_MAX];
-	int			 nquery;
+	int			 nquery;	/* query[0..nquery) are set */
 	const char		*request_id;
 	volatile const sig_atomic_t *stop;	/* set on SIGTERM */
 	/* out */
 	int			 status;	/* 200 unless set */
 	json_t			*reply;		/* owned; NULL: empty body */
-	int			 nhdr;
+	int			 nhdr;		/* hdr[0..nhdr) are set */
+	/* The two arrays (~13 KB) stay last: request.c zeroes the struct
+	 * only up to query (API_CTX_ZERO); nquery/nhdr say what is valid. */
+	struct api_query_pair	 query[API_QUERY_MAX];
 	struct {
 		char	name[32];
 		char	value[1024];
 	} hdr[API_EXTRA_HDR_MAX];
 };
+#define API_CTX_ZERO	offsetof(struct api_ctx, query)
 
 /* Returns 0 and fills ctx->reply/status, or -1 with err (any status). */
 typedef int (*api_handler)(struct api_ctx *ctx, struct rb_err *err);

@@ -25,6 +25,7 @@
 
 #include <fcgiapp.h>
 #include <openssl/crypto.h>
+#include <openssl/rand.h>
 
 #include "api.h"
 #include "http.h"
@@ -39,6 +40,8 @@
 #define AUTH_MAX	(JWT_MAX_LEN + 32)
 #define REQID_MAX	65
 #define ACCEPT_FAIL_MAX	50	/* consecutive accept failures: give up */
+#define HEALTH_PING_MS	1000	/* health: "SELECT 1" at most this often */
+#define REQID_POOL	1024	/* random bytes for 64 request ids */
 
 static volatile sig_atomic_t w_stop;
 
@@ -50,7 +53,10 @@ on_term(int sig)
 	FCGX_ShutdownPending();
 }
 
-/* What we keep of one request's params, copied into bounded buffers. */
+/* What we keep of one request's params, copied into bounded buffers.
+ * Not zeroed per request (it is ~15 KB): req_info_init() empties every
+ * string, read_params() fills them, and nothing reads past a string's NUL.
+ * auth is wiped (auth_wipe) as soon as it is no longer needed. */
 struct req_info {
 	char	method[METHOD_MAX];
 	char	uri[URI_MAX];
@@ -71,6 +77,7 @@ api_db(struct api_ctx *ctx, struct rb_err *err)
 
 	if (!w->db_open) {
 		memset(&w->db, 0, sizeof(w->db));
+		w->db_verified_ms = 0;
 		if (db_connect(&w->db, w->cfg->database_url, err) == -1) {
 			db_close(&w->db);
 			memset(&w->db, 0, sizeof(w->db));
@@ -183,8 +190,10 @@ set_error(struct api_ctx *ctx, const struct rb_err *err)
 	ctx->status = status;
 }
 
-/* libfcgi's FCGX_FPrintF has its own, smaller printf: headers are built
- * with snprintf into one buffer and written with FCGX_PutStr. */
+/* libfcgi's FCGX_FPrintF has its own, smaller printf: the fixed headers
+ * are built with one snprintf (the old four rb_buf_printf calls were two
+ * vsnprintf each, a fifth of a health request); the rest is written piece
+ * by piece with FCGX_PutStr (it copies into libfcgi's stream buffer). */
 static void
 write_response(FCGX_Request *req, struct api_ctx *ctx, bool head)
 {
@@ -194,33 +203,36 @@ write_response(FCGX_Request *req, struct api_ctx *ctx, bool head)
 	    "X-Content-Type-Options: nosniff\r\n\r\n"
 	    "{\"success\":false,\"error\":\"The server ran out of memory; "
 	    "try again.\",\"code\":\"out_of_memory\"}";
-	struct rb_buf h = { .max = 16384 };
-	char *body = NULL;
+	char fixed[512], *body = NULL;
 	size_t blen = 0;
-	int i, rc = 0;
+	int i, n, rc = 0;
 
 	if (ctx->reply != NULL && (body = json_dumps(ctx->reply,
 	    JSON_COMPACT)) == NULL)
 		goto oom;
 	if (body != NULL)
 		blen = strlen(body);
-	if (rb_buf_printf(&h, "Status: %d %s\r\n", ctx->status,
-	    reason(ctx->status)) == -1 ||
-	    (body != NULL && rb_buf_puts(&h, "Content-Type: application/json; "
-	    "charset=utf-8\r\n") == -1) ||
-	    rb_buf_printf(&h, "Content-Length: %zu\r\n"
+	/* request_id is at most 64 characters (reqid_ok, reqid_new). */
+	n = snprintf(fixed, sizeof(fixed), "Status: %d %s\r\n%s"
+	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
-	    "X-Content-Type-Options: nosniff\r\n", blen) == -1 ||
-	    (ctx->request_id != NULL && rb_buf_printf(&h,
-	    "X-Request-Id: %s\r\n", ctx->request_id) == -1))
+	    "X-Content-Type-Options: nosniff\r\n%s%s%s",
+	    ctx->status, reason(ctx->status), body != NULL ?
+	    "Content-Type: application/json; charset=utf-8\r\n" : "", blen,
+	    ctx->request_id != NULL ? "X-Request-Id: " : "",
+	    ctx->request_id != NULL ? ctx->request_id : "",
+	    ctx->request_id != NULL ? "\r\n" : "");
+	if (n < 0 || (size_t)n >= sizeof(fixed))
 		goto oom;
-	for (i = 0; i < ctx->nhdr; i++)
-		if (rb_buf_printf(&h, "%s: %s\r\n", ctx->hdr[i].name,
-		    ctx->hdr[i].value) == -1)
-			goto oom;
-	if (rb_buf_puts(&h, "\r\n") == -1)
-		goto oom;
-	rc |= FCGX_PutStr(h.data, (int)h.len, req->out) < 0;
+	rc |= FCGX_PutStr(fixed, n, req->out) < 0;
+	/* extra headers: api_set_header checked them (no CR/LF, bounded) */
+	for (i = 0; i < ctx->nhdr; i++) {
+		rc |= FCGX_PutS(ctx->hdr[i].name, req->out) < 0;
+		rc |= FCGX_PutStr(": ", 2, req->out) < 0;
+		rc |= FCGX_PutS(ctx->hdr[i].value, req->out) < 0;
+		rc |= FCGX_PutStr("\r\n", 2, req->out) < 0;
+	}
+	rc |= FCGX_PutStr("\r\n", 2, req->out) < 0;
 	if (body != NULL && !head && blen > 0)
 		rc |= FCGX_PutStr(body, (int)blen, req->out) < 0;
 	goto out;
@@ -232,23 +244,127 @@ out:
 	if (rc)
 		log_debug("the web server went away before the answer was "
 		    "written");
-	rb_buf_free(&h);
 	free(body);
 }
 
 /* ---- params and body ------------------------------------------------------ */
 
-/* Copies param name into dst; 1 when absent, -1 when too long. */
-static int
-copy_param(FCGX_Request *req, const char *name, char *dst, size_t dstsz)
-{
-	const char *v = FCGX_GetParam(name, req->envp);
+/*
+ * The params we read, found in one pass over the request's environment
+ * (FCGX_GetParam scans all of it once per name; nginx sends ~25 params).
+ * The first occurrence of a name wins, as with FCGX_GetParam.
+ */
+enum req_param {
+	P_METHOD, P_DOCUMENT_URI, P_SCRIPT_NAME, P_PATH_INFO, P_QUERY,
+	P_CTYPE, P_CLEN, P_AUTH, P_REQID, P_COUNT
+};
 
+static const struct {
+	const char	*name;
+	size_t		 len;
+} req_params[P_COUNT] = {
+#define RP(name)	{ name, sizeof(name) - 1 }
+	[P_METHOD] = RP("REQUEST_METHOD"),
+	[P_DOCUMENT_URI] = RP("DOCUMENT_URI"),
+	[P_SCRIPT_NAME] = RP("SCRIPT_NAME"),
+	[P_PATH_INFO] = RP("PATH_INFO"),
+	[P_QUERY] = RP("QUERY_STRING"),
+	[P_CTYPE] = RP("CONTENT_TYPE"),
+	[P_CLEN] = RP("CONTENT_LENGTH"),
+	[P_AUTH] = RP("HTTP_AUTHORIZATION"),
+	[P_REQID] = RP("HTTP_X_REQUEST_ID"),
+#undef RP
+};
+
+static void
+find_params(FCGX_ParamArray envp, const char *val[P_COUNT])
+{
+	size_t k;
+
+	for (k = 0; k < P_COUNT; k++)
+		val[k] = NULL;
+	if (envp == NULL)
+		return;
+	for (; *envp != NULL; envp++) {
+		const char *e = *envp;
+
+		for (k = 0; k < P_COUNT; k++) {
+			const char *n = req_params[k].name;
+			size_t len = req_params[k].len;
+
+			/* the first two characters first: cheap, and they
+			 * rule out almost every other param */
+			if (e[0] != n[0] || e[1] != n[1] || val[k] != NULL ||
+			    strncmp(e, n, len) != 0 || e[len] != '=')
+				continue;
+			val[k] = e + len + 1;
+			break;
+		}
+	}
+}
+
+/* Copies a param's value v into dst; 1 when absent, -1 when too long. */
+static int
+copy_param(const char *v, char *dst, size_t dstsz)
+{
 	dst[0] = '\0';
 	if (v == NULL)
 		return 1;
 	if (rb_strlcpy(dst, v, dstsz) >= dstsz)
 		return -1;
+	return 0;
+}
+
+static void
+req_info_init(struct req_info *ri)
+{
+	ri->method[0] = ri->uri[0] = ri->query[0] = ri->ctype[0] = '\0';
+	ri->auth[0] = ri->reqid[0] = ri->clen[0] = '\0';
+	ri->has_clen = false;
+}
+
+/* Wipes the Authorization value (all of it: see read_params). */
+static void
+auth_wipe(struct req_info *ri)
+{
+	size_t n = strnlen(ri->auth, sizeof(ri->auth));
+
+	if (n > 0)
+		OPENSSL_cleanse(ri->auth, n);
+}
+
+/*
+ * A random UUID v4 for a request without a usable X-Request-Id, from a
+ * pool of random bytes: one RAND_bytes() per 64 requests instead of one
+ * per request, and no snprintf.  Not a secret, only unique.  The pool is
+ * emptied in worker_run, after fork, so workers never share bytes.
+ */
+static unsigned char reqid_pool[REQID_POOL];
+static size_t reqid_used = REQID_POOL;
+
+static int
+reqid_new(char out[REQID_MAX])
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char r[16];
+	size_t i, o = 0;
+
+	if (reqid_used + sizeof(r) > sizeof(reqid_pool)) {
+		if (RAND_bytes(reqid_pool, sizeof(reqid_pool)) != 1)
+			return -1;
+		reqid_used = 0;
+	}
+	memcpy(r, reqid_pool + reqid_used, sizeof(r));
+	reqid_used += sizeof(r);
+	r[6] = (unsigned char)((r[6] & 0x0f) | 0x40);
+	r[8] = (unsigned char)((r[8] & 0x3f) | 0x80);
+	for (i = 0; i < sizeof(r); i++) {
+		if (i == 4 || i == 6 || i == 8 || i == 10)
+			out[o++] = '-';
+		out[o++] = hex[r[i] >> 4];
+		out[o++] = hex[r[i] & 0x0f];
+	}
+	out[o] = '\0';
 	return 0;
 }
 
@@ -271,19 +387,21 @@ reqid_ok(const char *s)
 static int
 read_params(FCGX_Request *req, struct req_info *ri, struct rb_err *err)
 {
+	const char *v[P_COUNT];
 	char tmp[URI_MAX];
 	int rc;
 
-	if (copy_param(req, "REQUEST_METHOD", ri->method,
-	    sizeof(ri->method)) != 0 || ri->method[0] == '\0')
+	find_params(req->envp, v);
+	if (copy_param(v[P_METHOD], ri->method, sizeof(ri->method)) != 0 ||
+	    ri->method[0] == '\0')
 		return rb_err_set(err, 400, "bad_request",
 		    "The request has no valid method.");
-	rc = copy_param(req, "DOCUMENT_URI", ri->uri, sizeof(ri->uri));
+	rc = copy_param(v[P_DOCUMENT_URI], ri->uri, sizeof(ri->uri));
 	if (rc == 1 || (rc == 0 && ri->uri[0] == '\0')) {
 		/* no DOCUMENT_URI: SCRIPT_NAME + PATH_INFO */
-		if (copy_param(req, "SCRIPT_NAME", ri->uri,
+		if (copy_param(v[P_SCRIPT_NAME], ri->uri,
 		    sizeof(ri->uri)) == -1 ||
-		    copy_param(req, "PATH_INFO", tmp, sizeof(tmp)) == -1 ||
+		    copy_param(v[P_PATH_INFO], tmp, sizeof(tmp)) == -1 ||
 		    strlen(ri->uri) + strlen(tmp) >= sizeof(ri->uri))
 			rc = -1;
 		else {
@@ -297,28 +415,29 @@ read_params(FCGX_Request *req, struct req_info *ri, struct rb_err *err)
 		    "The request path is longer than %d bytes.", URI_MAX - 1);
 	if (ri->uri[0] == '\0')
 		rb_strlcpy(ri->uri, "/", sizeof(ri->uri));
-	if (copy_param(req, "QUERY_STRING", ri->query, sizeof(ri->query)) ==
-	    -1)
+	if (copy_param(v[P_QUERY], ri->query, sizeof(ri->query)) == -1)
 		return rb_err_set(err, 414, "uri_too_long",
 		    "The query string is longer than %d bytes.",
 		    QUERY_MAX - 1);
-	if (copy_param(req, "CONTENT_TYPE", ri->ctype, sizeof(ri->ctype)) ==
-	    -1)
+	if (copy_param(v[P_CTYPE], ri->ctype, sizeof(ri->ctype)) == -1)
 		return rb_err_set(err, 415, "unsupported_media_type",
 		    "Send the body as Content-Type: application/json.");
-	rc = copy_param(req, "CONTENT_LENGTH", ri->clen, sizeof(ri->clen));
+	rc = copy_param(v[P_CLEN], ri->clen, sizeof(ri->clen));
 	if (rc == -1)
 		return rb_err_set(err, 400, "invalid_content_length",
 		    "The Content-Length header is not a valid number.");
 	ri->has_clen = rc == 0 && ri->clen[0] != '\0';
 	/* An over-long Authorization is no token we could accept; keep a
-	 * marker so that it is refused as invalid, not as missing. */
-	if (copy_param(req, "HTTP_AUTHORIZATION", ri->auth,
-	    sizeof(ri->auth)) == -1)
+	 * marker so that it is refused as invalid, not as missing.  The
+	 * cut-off token is wiped in full first: auth_wipe() later wipes only
+	 * up to the first NUL. */
+	if (copy_param(v[P_AUTH], ri->auth, sizeof(ri->auth)) == -1) {
+		OPENSSL_cleanse(ri->auth, sizeof(ri->auth));
 		rb_strlcpy(ri->auth, "Bearer -", sizeof(ri->auth));
-	if (copy_param(req, "HTTP_X_REQUEST_ID", ri->reqid,
-	    sizeof(ri->reqid)) != 0 || !reqid_ok(ri->reqid)) {
-		if (rb_uuid_v4(ri->reqid) == -1)
+	}
+	if (copy_param(v[P_REQID], ri->reqid, sizeof(ri->reqid)) != 0 ||
+	    !reqid_ok(ri->reqid)) {
+		if (reqid_new(ri->reqid) == -1)
 			rb_strlcpy(ri->reqid, "-", sizeof(ri->reqid));
 	}
 	return 0;
@@ -497,8 +616,10 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 	int64_t t0 = rb_mono_ms();
 	bool head;
 
-	memset(&ri, 0, sizeof(ri));
-	memset(&ctx, 0, sizeof(ctx));
+	/* ri and ctx's query/hdr arrays are not zeroed: ~28 KB per request
+	 * for nothing (see struct req_info and API_CTX_ZERO). */
+	req_info_init(&ri);
+	memset(&ctx, 0, API_CTX_ZERO);
 	memset(&claims, 0, sizeof(claims));
 	memset(fields, 0, sizeof(fields));
 	rb_err_clear(&err);
@@ -532,7 +653,7 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 	if (route->needs_auth) {
 		int rc = authenticate(w, &ri, &claims, &err);
 
-		OPENSSL_cleanse(ri.auth, sizeof(ri.auth));
+		auth_wipe(&ri);
 		if (rc == -1) {
 			if (err.status == 401 && api_set_header(&ctx,
 			    "WWW-Authenticate", strcmp(err.code,
@@ -544,7 +665,7 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 		ctx.claims = &claims;
 		ctx.user_id = claims.sub;
 	}
-	OPENSSL_cleanse(ri.auth, sizeof(ri.auth));
+	auth_wipe(&ri);
 	if (route->body != NULL) {
 		if (route->body->n > RB_NELEM(fields)) {
 			rb_err_set(&err, 500, "internal_error",
@@ -594,6 +715,7 @@ respond:
 	json_decref(ctx.reply);
 	json_decref(root);
 	field_values_free(fields, nfields);
+	auth_wipe(&ri);		/* 404, 405 and 400 come before authenticate */
 	OPENSSL_cleanse(&claims, sizeof(claims));
 }
 
@@ -611,7 +733,17 @@ worker_run(const struct rb_config *cfg, int listen_fd)
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
+	w.health_ping_ms = HEALTH_PING_MS;
 	w_stop = 0;
+	reqid_used = sizeof(reqid_pool);	/* fresh bytes after fork */
+	{
+		/* test knob: how old health's last "SELECT 1" may be */
+		const char *env = getenv("REBOSS_TEST_HEALTH_PING_MS");
+		long ms;
+
+		if (env != NULL && rb_parse_long(env, 0, 86400000L, &ms) == 0)
+			w.health_ping_ms = ms;
+	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() fails */

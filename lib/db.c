@@ -10,6 +10,8 @@
  * own connection messages name host, port and user but not the password;
  * as a second guard any occurrence of the password is blanked out.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -370,4 +372,71 @@ int
 db_ping(struct db *db, struct rb_err *err)
 {
 	return db_exec(db, "SELECT 1", 0, NULL, err);
+}
+
+/*
+ * What the server sent while the connection was idle, read without
+ * blocking.  1: open and quiet; 0: gone (EOF, error, bad status); -1: data
+ * keeps coming, or poll() failed: only a round trip can tell.  A stopping
+ * server's FATAL message and its EOF may need two reads, hence the loop.
+ */
+static int
+idle_conn_state(PGconn *conn)
+{
+	struct pollfd pfd;
+	PGnotify *n;
+	int i, rc;
+
+	for (i = 0; i < 4; i++) {
+		if (PQstatus(conn) != CONNECTION_OK || PQsocket(conn) < 0)
+			return 0;
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, 0);
+		if (rc == 0)
+			return 1;
+		if (rc < 0)
+			return errno == EINTR ? -1 : 0;
+		if (pfd.revents & POLLNVAL)
+			return 0;
+		/* An ErrorResponse while idle goes to the notice receiver;
+		 * EOF makes PQconsumeInput fail and the status BAD. */
+		if (PQconsumeInput(conn) == 0)
+			return 0;
+		while ((n = PQnotifies(conn)) != NULL)
+			PQfreemem(n);
+	}
+	return PQstatus(conn) == CONNECTION_OK ? -1 : 0;
+}
+
+int
+db_alive(struct db *db, int64_t *verified_ms, int64_t max_age_ms,
+    struct rb_err *err)
+{
+	int64_t now = rb_mono_ms();
+	int state = 0;
+
+	if (db->in_tx)
+		goto ping;
+	db->sqlstate[0] = '\0';
+	if (db->conn != NULL)
+		state = idle_conn_state(db->conn);
+	if (state == 0) {
+		/* A fresh login is a verified round trip. */
+		*verified_ms = 0;
+		if (reconnect(db, err) == -1)
+			return -1;
+		*verified_ms = rb_mono_ms();
+		return 0;
+	}
+	if (state == 1 && *verified_ms != 0 && now >= *verified_ms &&
+	    now - *verified_ms < max_age_ms)
+		return 0;
+ping:
+	*verified_ms = 0;
+	if (db_ping(db, err) == -1)
+		return -1;
+	*verified_ms = rb_mono_ms();
+	return 0;
 }

@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "rb.h"
 
@@ -40,5 +41,20 @@ int	db_commit(struct db *db, struct rb_err *err) RB_WUR;
 void	db_rollback(struct db *db);
 /* "SELECT 1", reconnecting when needed. */
 int	db_ping(struct db *db, struct rb_err *err) RB_WUR;
+/*
+ * A cheap health check of a long-lived connection (the API's health route,
+ * on every request).  Without blocking it looks whether the server sent
+ * something or closed the socket while we were idle: a stopped or
+ * restarted server and a terminated backend send FATAL and close, so they
+ * are seen at once, and the connection is re-opened (once, outside a
+ * transaction; inside one this is db_ping).  "SELECT 1" is sent only when
+ * the last verified round trip is max_age_ms or older: that catches a
+ * server that keeps the socket open but no longer answers.  *verified_ms
+ * is the rb_mono_ms() of that round trip (0: never); the caller keeps it
+ * with the connection and sets it to 0 when it opens a new one.
+ * Errors as db_ping ("database_unavailable", 503).
+ */
+int	db_alive(struct db *db, int64_t *verified_ms, int64_t max_age_ms,
+	    struct rb_err *err) RB_WUR;
 
 #endif

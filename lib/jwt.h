@@ -32,6 +32,9 @@ struct jwt_claims {
 	long long	exp;
 };
 
+/* keys holds the keyed HMAC state that every HS256 check reuses: use one
+ * struct jwt_keys from one thread at a time (each reboss-api worker is a
+ * single-threaded process with its own). */
 int	jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 	    struct jwt_claims *claims, struct rb_err *err) RB_WUR;
 

@@ -520,6 +520,74 @@ describe('PostgreSQL down and back', () => {
   });
 });
 
+// Health does not send "SELECT 1" on every request (fcgi/routes_health.c):
+// db_alive() looks at the idle connection's socket each time and pings at
+// most every REBOSS_TEST_HEALTH_PING_MS.  Here that is an hour, so only the
+// socket check can see these failures: a health that trusted a cached
+// answer, or never looked, answers 200 where these tests want a reconnect
+// or a 503.
+describe('health sees a lost database connection at once', () => {
+  let T;
+  const HOUR_MS = '3600000';
+  before(async () => {
+    process.env.REBOSS_TEST_HEALTH_PING_MS = HOUR_MS;
+    try {
+      T = await startStack({ workers: 1 });
+    } finally {
+      delete process.env.REBOSS_TEST_HEALTH_PING_MS;
+    }
+  }, { timeout: 120000 });
+  after(async () => { if (T) await T.stop(); });
+
+  // The API's backends: every client backend but this psql's own.
+  const apiBackends = async () => String(await T.pg.psql(
+    "SELECT pid FROM pg_stat_activity WHERE backend_type = 'client backend' " +
+    "AND pid <> pg_backend_pid() AND application_name <> 'psql' ORDER BY pid"))
+    .trim().split('\n').filter(Boolean);
+  const healthOk = async () => {
+    const r = await T.curl('/api/health');
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.json, { status: 'ok', database: 'ok' });
+  };
+
+  test('a terminated backend: the next health reconnects and answers 200', async () => {
+    for (let i = 0; i < 3; i++) await healthOk();
+    const before = await apiBackends();
+    assert.equal(before.length, 1, `one worker, one connection: ${before}`);
+    assert.equal(String(await T.pg.psql(`SELECT pg_terminate_backend(${Number(before[0])})`)).trim(), 't');
+    // pg_terminate_backend only signals: wait until the backend is gone.
+    const end = Date.now() + 10000;
+    while ((await apiBackends()).includes(before[0])) {
+      assert.ok(Date.now() < end, 'the terminated backend did not end');
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await healthOk();
+    const after = await apiBackends();
+    assert.equal(after.length, 1, `health opened a new connection: ${after}`);
+    assert.notEqual(after[0], before[0]);
+    await healthOk();
+    assert.deepEqual(await apiBackends(), after, 'and keeps it');
+  });
+
+  test('PostgreSQL stopped: 503 on the very next request, 200 after the restart', async () => {
+    await healthOk();
+    await T.pg.stop();
+    try {
+      for (let i = 0; i < 3; i++) {
+        const r = await T.curl(i % 2 ? '/health' : '/api/health');
+        assert.equal(r.status, 503, r.body);
+        assert.deepEqual(r.json, { status: 'degraded', database: 'unreachable' });
+        assertNoLeak(r);
+      }
+    } finally {
+      await T.pg.start();
+    }
+    await healthOk();
+    assert.equal((await apiBackends()).length, 1);
+    assert.match(await T.apiLog(), /health: the database is unreachable/);
+  });
+});
+
 describe('logs', () => {
   test('every GraphQL document sent was valid and used no deprecated field', () => {
     const docs = S.fake.requests.filter((r) => r.query);

@@ -868,6 +868,65 @@ test_jwks_loading(void)
 	free(pl);
 }
 
+/*
+ * jwt.c keeps one keyed HMAC per struct jwt_keys and re-initialises it for
+ * every token: interleave good and bad tokens of different lengths, two
+ * key sets side by side, and a secret longer than SHA-256's 64-byte block
+ * (HMAC hashes such a key first), so that state carried over from one
+ * verification, or from the other key set, shows.
+ */
+static void
+test_hmac_reuse(struct jwt_keys *hs)
+{
+	static const char long_secret[] =
+	    "a-secret-longer-than-one-sha256-block-of-sixty-four-bytes-"
+	    "so-that-hmac-hashes-it-first-0123456789";
+	struct jwt_keys *lk;
+	char *good_long, *good_short, *pl, *extra;
+	int i, bad_ok = 0, good_ok = 0;
+
+	if ((lk = load(long_secret, NULL, "secret longer than 64 bytes")) ==
+	    NULL)
+		return;
+	for (i = 0; i < 12; i++) {
+		struct jwt_claims c;
+		struct rb_err err;
+
+		/* payloads of different lengths: different block counts */
+		if ((extra = malloc((size_t)i * 40 + 32)) == NULL)
+			abort();
+		snprintf(extra, (size_t)i * 40 + 32, "\"pad\":\"%0*d\"",
+		    i * 37 + 1, i);
+		pl = payload(3600, extra);
+		good_long = token_raw("{\"alg\":\"HS256\"}", pl, S_HS,
+		    long_secret, strlen(long_secret), NULL);
+		good_short = hs_token(pl);
+		rb_err_clear(&err);
+		good_ok += jwt_verify(lk, good_long, now, &c, &err) == 0 &&
+		    strcmp(c.sub, SUB) == 0;
+		good_ok += jwt_verify(hs, good_short, now, &c, &err) == 0;
+		bad_ok += jwt_verify(lk, good_short, now, &c, &err) == 0;
+		bad_ok += jwt_verify(hs, good_long, now, &c, &err) == 0;
+		good_ok += jwt_verify(lk, good_long, now, &c, &err) == 0;
+		free(extra);
+		free(pl);
+		free(good_long);
+		free(good_short);
+	}
+	is_int(good_ok, 36, "HMAC reuse: every token signed with the key set's "
+	    "secret verifies, round after round");
+	is_int(bad_ok, 0, "HMAC reuse: no token signed with the other secret "
+	    "verifies");
+	pl = payload(3600, NULL);
+	good_long = token_raw("{\"alg\":\"HS256\"}", pl, S_HS, long_secret,
+	    strlen(long_secret), NULL);
+	accepted(lk, good_long, "long secret");
+	rejected(hs, good_long, "invalid_token", "long-secret token, other key");
+	free(pl);
+	free(good_long);
+	jwt_keys_free(lk);
+}
+
 int
 main(void)
 {
@@ -902,6 +961,7 @@ main(void)
 	test_alg_attacks(hs, pk, both);
 	test_tamper_and_syntax(hs, pk);
 	test_size(hs);
+	test_hmac_reuse(hs);
 	test_jwks_loading();
 
 	jwt_keys_free(hs);

@@ -6,6 +6,9 @@
 // One nginx (TLS on the three front ports, as in production) with:
 //   limit  - nginx answers GET /api/health itself (return 200, fixed JSON);
 //   reboss - nginx -> reboss-api pool (spawn-fcgi, unix socket);
+//   floor  - nginx -> bench/fcgi_floor.c, a prefork libfcgi pool of the same
+//            size that answers the health JSON and does nothing else: what
+//            nginx -> FastCGI costs by itself (the ceiling for reboss);
 //   seed   - nginx -> ../shared/baseline/seed_api.py under gunicorn (sync);
 //   upstream (plain HTTP) - fixed answers standing in for Shopify: the
 //            GraphQL shop answer for reboss, the REST shop.json for seed.
@@ -105,7 +108,7 @@ const FASTCGI_PARAMS = ['QUERY_STRING $query_string', 'REQUEST_METHOD $request_m
   'REMOTE_PORT $remote_port', 'SERVER_ADDR $server_addr', 'SERVER_PORT $server_port',
   'SERVER_NAME $server_name', 'REDIRECT_STATUS 200'].map((l) => `fastcgi_param ${l};`).join('\n');
 
-function nginxConf({ dir, ports, sock, tls, gqlAnswer, restAnswer }) {
+function nginxConf({ dir, ports, sock, floorSock, tls, gqlAnswer, restAnswer }) {
   const t = (n) => path.join(dir, n);
   const listen = (p) => TLS ? `listen 127.0.0.1:${p} ssl;
     ssl_certificate ${tls.certFile}; ssl_certificate_key ${tls.keyFile};
@@ -133,6 +136,12 @@ http {
     location /api/ { ${FASTCGI_PARAMS}
       fastcgi_param HTTP_X_REQUEST_ID $request_id;
       fastcgi_read_timeout 120s; fastcgi_pass unix:${sock}; }
+  }
+  server {   # floor: a do-nothing FastCGI pool
+    ${listen(ports.floor)}
+    location /api/ { ${FASTCGI_PARAMS}
+      fastcgi_param HTTP_X_REQUEST_ID $request_id;
+      fastcgi_read_timeout 120s; fastcgi_pass unix:${floorSock}; }
   }
   server {   # seed: gunicorn
     ${listen(ports.seed)}
@@ -243,7 +252,7 @@ async function main() {
     await fake.close();
     if (gr.status !== 200 || !JSON.parse(gqlAnswer).data?.shop) throw new Error(`fake shop answer: ${gr.status} ${gqlAnswer}`);
 
-    const ports = { limit: await freePort(), reboss: await freePort(), seed: await freePort(),
+    const ports = { limit: await freePort(), reboss: await freePort(), floor: await freePort(), seed: await freePort(),
       upstream: await freePort(), gunicorn: await freePort() };
     const ndir = path.join(dir, 'nginx');
     await mkdir(ndir, { recursive: true });
@@ -260,8 +269,13 @@ async function main() {
     // placeholder, learn it from reboss, then reload nginx.
     let restAnswer = '{"shop":{}}';
     const sock = path.join(dir, 'api.sock');
-    let nginx = await startNginx(ndir, nginxConf({ dir: ndir, ports, sock, tls, gqlAnswer, restAnswer }));
-    for (const p of [ports.limit, ports.reboss, ports.seed, ports.upstream]) await waitPort(p, 'nginx');
+    const floorSock = path.join(dir, 'floor.sock');
+    let nginx = await startNginx(ndir, nginxConf({ dir: ndir, ports, sock, floorSock, tls, gqlAnswer, restAnswer }));
+    for (const p of [ports.limit, ports.reboss, ports.floor, ports.seed, ports.upstream]) await waitPort(p, 'nginx');
+    const floorBin = path.join(dir, 'fcgi_floor');
+    await run('cc', ['-O2', '-o', floorBin, path.join(HERE, 'fcgi_floor.c'), '-lfcgi']);
+    const floor = startProc('spawn-fcgi', ['-n', '-s', floorSock, '-M', '0660', '--', floorBin, String(WORKERS)],
+      { log: path.join(dir, 'floor.log') });
     // BENCH_API_WRAP: a command prefix for profiling (absolute path: spawn-fcgi
     // execs it), e.g. "/usr/bin/valgrind --tool=callgrind".
     const wrap = env.BENCH_API_WRAP ? env.BENCH_API_WRAP.split(' ').filter(Boolean) : [];
@@ -287,10 +301,10 @@ async function main() {
     r = await curlJson(url('reboss', '/api/shopify/test-connection'), tls.caFile, { body: tcBody, token });
     if (r.status !== 200) throw new Error(`reboss test-connection: ${r.status} ${r.body}`);
     restAnswer = JSON.stringify({ shop: JSON.parse(r.body).shop });
-    await writeFile(path.join(ndir, 'nginx.conf'), nginxConf({ dir: ndir, ports, sock, tls, gqlAnswer, restAnswer }));
+    await writeFile(path.join(ndir, 'nginx.conf'), nginxConf({ dir: ndir, ports, sock, floorSock, tls, gqlAnswer, restAnswer }));
     process.kill(nginx.pid, 'SIGHUP');
     await sleep(500);
-    for (const [k, p, b, tk] of [['limit', '/api/health'], ['seed', '/api/health'],
+    for (const [k, p, b, tk] of [['limit', '/api/health'], ['floor', '/api/health'], ['seed', '/api/health'],
       ['seed', '/api/shopify/test-connection', tcBody], ['reboss', '/api/shopify/test-connection', tcBody, token]]) {
       r = await curlJson(url(k, p), tls.caFile, { body: b, token: tk });
       if (r.status !== 200) throw new Error(`${k} ${p}: ${r.status} ${r.body.slice(0, 300)}`);
@@ -306,9 +320,11 @@ async function main() {
         (tk ? `wrk.headers["Authorization"] = "Bearer ${tk}"\n` : ''));
     }
     const pgPid = () => Number(fs.readFileSync(path.join(pg.dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    const cpuOf = { nginx: () => nginx.pid, reboss_pool: () => api.pid, gunicorn: () => guni.pid, postgres: pgPid };
+    const cpuOf = { nginx: () => nginx.pid, reboss_pool: () => api.pid, floor_pool: () => floor.pid,
+      gunicorn: () => guni.pid, postgres: pgPid };
     const cases = [
       ['health', 'limit', url('limit', '/api/health'), null],
+      ['health', 'floor', url('floor', '/api/health'), null],
       ['health', 'reboss', url('reboss', '/api/health'), null],
       ['health', 'seed', url('seed', '/api/health'), null],
       ['test-connection', 'reboss', url('reboss', '/api/shopify/test-connection'), scripts.reboss],
@@ -337,6 +353,8 @@ async function main() {
     const ratio = (a, b) => Number((a / b).toFixed(3));
     const ratios = {
       health_reboss_over_limit: ratio(best['health/reboss'].rps, best['health/limit'].rps),
+      health_floor_over_limit: ratio(best['health/floor'].rps, best['health/limit'].rps),
+      health_reboss_over_floor: ratio(best['health/reboss'].rps, best['health/floor'].rps),
       health_reboss_over_seed: ratio(best['health/reboss'].rps, best['health/seed'].rps),
       test_connection_reboss_over_seed: ratio(best['test-connection/reboss'].rps, best['test-connection/seed'].rps),
       pool_pss_reboss_over_seed: ratio(memory.reboss.pss_kb, memory.seed.pss_kb),
@@ -367,7 +385,7 @@ async function main() {
     for (const [k, b] of Object.entries(best)) {
       const [ep, tgt] = k.split('/');
       const c = b.cpu_us_per_request;
-      const pool = tgt === 'reboss' ? c.reboss_pool : tgt === 'seed' ? c.gunicorn : 0;
+      const pool = tgt === 'reboss' ? c.reboss_pool : tgt === 'seed' ? c.gunicorn : tgt === 'floor' ? c.floor_pool : 0;
       lines.push(`| ${ep} | ${tgt} | ${f(b.rps)} | ${f(b.p50_ms, 2)} | ${f(b.p99_ms, 2)} | ${c.nginx} | ${pool} | ${c.postgres} | ${b.loadavg_before[0]} |`);
     }
     lines.push('');

@@ -113,16 +113,6 @@ stopped(struct st *st, struct rb_err *err)
 	return 0;
 }
 
-static int
-commit_or_dry(struct st *st, struct rb_err *err)
-{
-	if (st->ctx->dry_run) {
-		db_rollback(st->ctx->db);
-		return 0;
-	}
-	return db_commit(st->ctx->db, err);
-}
-
 /* ---- token and shop ----------------------------------------------------- */
 
 static int
@@ -259,29 +249,10 @@ product_page(void *arg, json_t *nodes)
 	p[0] = st->ctx->shop->id;
 	p[1] = text;
 	p[2] = st->sync_at;
-	if (db_exec(st->ctx->db,
-	    "INSERT INTO public.products AS t (shop_id, product_id, title, "
-	    "handle, status, shopify_created_at, published_at, collection_ids, "
-	    "image_url, online_store_url, last_seen_at, deleted_at) "
-	    "SELECT $1, r.product_id, coalesce(r.title, ''), "
-	    "coalesce(r.handle, ''), coalesce(r.status, ''), r.created_at, "
-	    "r.published_at, ARRAY(SELECT jsonb_array_elements_text("
-	    "r.collection_ids)::bigint), r.image_url, r.online_store_url, "
-	    "$3::timestamptz, NULL "
-	    "FROM jsonb_to_recordset($2::jsonb) AS r(product_id bigint, "
-	    "title text, handle text, status text, created_at timestamptz, "
-	    "published_at timestamptz, collection_ids jsonb, image_url text, "
-	    "online_store_url text) "
-	    "ON CONFLICT (shop_id, product_id) DO UPDATE SET "
-	    "title = EXCLUDED.title, handle = EXCLUDED.handle, "
-	    "status = EXCLUDED.status, "
-	    "shopify_created_at = EXCLUDED.shopify_created_at, "
-	    "published_at = EXCLUDED.published_at, "
-	    "collection_ids = EXCLUDED.collection_ids, "
-	    "image_url = EXCLUDED.image_url, "
-	    "online_store_url = EXCLUDED.online_store_url, "
-	    "last_seen_at = EXCLUDED.last_seen_at, deleted_at = NULL",
-	    3, p, page_err) == -1)
+	/* One call per page (sql/008_sales_fast.sql): the upsert's plan is
+	 * cached by PL/pgSQL for the session instead of parsed per page. */
+	if (db_exec(st->ctx->db, "SELECT public.reboss_sales_store_products("
+	    "$1::uuid, $2::jsonb, $3::timestamptz)", 3, p, page_err) == -1)
 		goto fail;
 	free(text);
 	json_decref(rows);
@@ -375,25 +346,29 @@ line_page(void *arg, json_t *nodes)
 	return 0;
 }
 
-/* Writes the orders collected in st (one transaction): replaces their
- * ledger rows and recomputes the touched product_sales_daily rows. */
+/* Writes the orders collected in st: replaces their ledger rows and
+ * recomputes the touched product_sales_daily rows, in one call of
+ * public.reboss_sales_store_orders() (sql/008_sales_fast.sql): one round
+ * trip and one transaction per page, with the function's plans cached by
+ * PL/pgSQL for the session.  No client-side prepared statements and no
+ * session settings: the session may serve the next shop's worker.
+ * --dry-run runs the same call inside BEGIN ... ROLLBACK. */
 static int
 store_orders(struct st *st, struct rb_err *err)
 {
+	static const char sql[] = "SELECT public.reboss_sales_store_orders("
+	    "$1::uuid, $2::jsonb, $3::jsonb)";
 	struct db *db = st->ctx->db;
-	json_t *rows = NULL, *keys = NULL, *ids = NULL, *row;
-	char *trows = NULL, *tkeys = NULL, *tids = NULL;
+	json_t *rows = NULL, *ids = NULL, *row;
+	char *trows = NULL, *tids = NULL;
 	char money[SALES_MONEY_LEN];
 	const char *p[3];
-	PGresult *r = NULL;
 	size_t i, j;
-	int k;
 	bool in_tx = false;
 
 	if (st->n == 0)
 		return 0;
-	if ((rows = json_array()) == NULL || (keys = json_array()) == NULL ||
-	    (ids = json_array()) == NULL)
+	if ((rows = json_array()) == NULL || (ids = json_array()) == NULL)
 		goto oom;
 	for (i = 0; i < st->n; i++) {
 		struct sales_order *o = &st->orders[i];
@@ -414,95 +389,41 @@ store_orders(struct st *st, struct rb_err *err)
 			    "day", o->day, "units", (json_int_t)l->units,
 			    "revenue", money,
 			    "updated_at", json_array_get(st->updated, i));
-			if (row == NULL || json_array_append(keys, row) == -1 ||
-			    json_array_append_new(rows, row) == -1)
+			if (row == NULL || json_array_append_new(rows, row) ==
+			    -1)
 				goto oom;
 		}
 	}
 	if ((tids = json_dumps(ids, JSON_COMPACT)) == NULL ||
 	    (trows = json_dumps(rows, JSON_COMPACT)) == NULL)
 		goto oom;
-	if (db_begin(db, err) == -1)
-		goto fail;
-	in_tx = true;
 	p[0] = st->ctx->shop->id;
 	p[1] = tids;
-	r = db_query(db, "DELETE FROM public.order_lines_ledger WHERE "
-	    "shop_id = $1 AND order_id IN (SELECT jsonb_array_elements_text("
-	    "$2::jsonb)::bigint) RETURNING product_id, day::text", 2, p, err);
-	if (r == NULL)
-		goto fail;
-	for (k = 0; k < PQntuples(r); k++) {
-		long long pid;
-
-		/* NOLINTNEXTLINE(cert-err34-c): PostgreSQL bigint text */
-		if (sscanf(PQgetvalue(r, k, 0), "%lld", &pid) != 1)
-			continue;
-		row = json_pack("{s:I, s:s}", "product_id", (json_int_t)pid,
-		    "day", PQgetvalue(r, k, 1));
-		if (row == NULL || json_array_append_new(keys, row) == -1)
-			goto oom;
+	p[2] = trows;
+	if (st->ctx->dry_run) {
+		if (db_begin(db, err) == -1)
+			goto fail;
+		in_tx = true;
 	}
-	PQclear(r);
-	r = NULL;
-	p[1] = trows;
-	if (db_exec(db, "INSERT INTO public.order_lines_ledger (shop_id, "
-	    "order_id, product_id, day, units, revenue, order_updated_at) "
-	    "SELECT $1, x.order_id, x.product_id, x.day, x.units, x.revenue, "
-	    "x.updated_at FROM jsonb_to_recordset($2::jsonb) AS x(order_id "
-	    "bigint, product_id bigint, day date, units bigint, revenue "
-	    "numeric, updated_at timestamptz)", 2, p, err) == -1)
+	if (db_exec(db, sql, 3, p, err) == -1)
 		goto fail;
-	if ((tkeys = json_dumps(keys, JSON_COMPACT)) == NULL)
-		goto oom;
-	p[1] = tkeys;
-	if (db_exec(db, "INSERT INTO public.product_sales_daily AS d (shop_id, "
-	    "product_id, day, units, revenue, orders) "
-	    "SELECT $1, l.product_id, l.day, sum(l.units), sum(l.revenue), "
-	    "count(*) FILTER (WHERE l.units > 0) "
-	    "FROM public.order_lines_ledger l JOIN (SELECT DISTINCT product_id, "
-	    "day FROM jsonb_to_recordset($2::jsonb) AS k(product_id bigint, "
-	    "day date)) k ON k.product_id = l.product_id AND k.day = l.day "
-	    "WHERE l.shop_id = $1 GROUP BY l.product_id, l.day "
-	    "ON CONFLICT (shop_id, product_id, day) DO UPDATE SET "
-	    "units = EXCLUDED.units, revenue = EXCLUDED.revenue, "
-	    "orders = EXCLUDED.orders, updated_at = now() "
-	    "WHERE (d.units, d.revenue, d.orders) IS DISTINCT FROM "
-	    "(EXCLUDED.units, EXCLUDED.revenue, EXCLUDED.orders)",
-	    2, p, err) == -1)
-		goto fail;
-	if (db_exec(db, "DELETE FROM public.product_sales_daily d USING "
-	    "(SELECT DISTINCT product_id, day FROM jsonb_to_recordset("
-	    "$2::jsonb) AS k(product_id bigint, day date)) k "
-	    "WHERE d.shop_id = $1 AND d.product_id = k.product_id AND "
-	    "d.day = k.day AND NOT EXISTS (SELECT 1 FROM "
-	    "public.order_lines_ledger l WHERE l.shop_id = $1 AND "
-	    "l.product_id = d.product_id AND l.day = d.day)", 2, p, err) == -1)
-		goto fail;
-	if (commit_or_dry(st, err) == -1)
-		goto fail;
-	/* kept true to the state in case a step that can fail is added below */
-	in_tx = false;	/* NOLINT(clang-analyzer-deadcode.DeadStores) */
+	if (in_tx)		/* dry run: the call's writes are undone */
+		db_rollback(db);
 	st->norders += (long)st->n;
 	st->nwrites++;
 	free(trows);
-	free(tkeys);
 	free(tids);
 	json_decref(rows);
-	json_decref(keys);
 	json_decref(ids);
 	return 0;
 oom:
 	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 fail:
-	PQclear(r);
 	if (in_tx)
 		db_rollback(db);
 	free(trows);
-	free(tkeys);
 	free(tids);
 	json_decref(rows);
-	json_decref(keys);
 	json_decref(ids);
 	return -1;
 }

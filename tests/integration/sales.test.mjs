@@ -250,6 +250,99 @@ describe('reboss-sales-tracker', () => {
     assert.deepEqual(c, [{ last_mode: 'bulk', last_orders: 1050 }]);
   });
 
+  test('--dry-run reads everything and writes nothing', async () => {
+    const d = zones[1][0];
+    const s = shops.get(d);
+    const os_ = fake.getShop(d).data.Order;
+    // Pending changes only a real run would store: a new order, a refund,
+    // a cancellation and a new product.
+    fake.addOrder(d, { processedAt: new Date(Date.now() - 1 * DAY).toISOString(),
+      lines: [{ productId: s.products[2].id, quantity: 3, price: '12.50' }] });
+    fake.refundOrder(d, os_[5].id, [{ index: 0, quantity: os_[5].lineItems[0].currentQuantity }]);
+    fake.cancelOrder(d, os_[6].id);
+    fake.addProduct(d, { title: 'Dry product' });
+    const snap = async () => ({
+      ledger: await rows(`SELECT order_id, product_id, day::text AS day, units, revenue::text AS revenue,
+        stored_at FROM public.order_lines_ledger WHERE shop_id = '${s.id}' ORDER BY 1, 2`),
+      daily: await rows(`SELECT * FROM public.product_sales_daily WHERE shop_id = '${s.id}' ORDER BY 2, 3`),
+      products: await rows(`SELECT * FROM public.products WHERE shop_id = '${s.id}' ORDER BY 2`),
+      cursor: await cursorOf(d),
+    });
+    const before = await snap();
+    assert.ok(before.ledger.length > 0 && before.daily.length > 0, 'the shop has stored sales');
+    assert.notDeepEqual(await actual(d), expected(d), 'the fake has changes not stored yet');
+    const r = await run(['--dry-run', '--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await snap(), before, 'ledger, daily sales, products and cursor unchanged');
+    const real = await run(['--shop', d]);
+    assert.equal(real.code, 0, real.stderr);
+    await assertExact(d);
+  });
+
+  test('the page writers are invoker functions only the backend may call', async () => {
+    const fns = await rows(`SELECT p.proname, p.prosecdef, p.proconfig,
+        has_function_privilege('anon', p.oid, 'EXECUTE') AS anon,
+        has_function_privilege('authenticated', p.oid, 'EXECUTE') AS authenticated,
+        has_function_privilege('service_role', p.oid, 'EXECUTE') AS service_role
+      FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'public' AND p.proname LIKE 'reboss\\_sales\\_store\\_%' ORDER BY 1`);
+    assert.deepEqual(fns, ['reboss_sales_store_orders', 'reboss_sales_store_products'].map((proname) => ({
+      proname, prosecdef: false, proconfig: ['search_path=public, pg_temp'],
+      anon: false, authenticated: false, service_role: true })));
+    const id = shops.get(zones[0][0]).id;
+    await assert.rejects(pg.psql(`SELECT public.reboss_sales_store_orders('${id}', '[]', '[]')`,
+      { role: 'authenticated', claims: { sub: randomUUID(), role: 'authenticated' } }), /permission denied/);
+    await assert.rejects(pg.psql(`SELECT public.reboss_sales_store_products('${id}', '[]', now())`,
+      { role: 'anon' }), /permission denied/);
+  });
+
+  test('reboss_sales_store_orders: a key an order leaves is recomputed or removed, other shops untouched', async () => {
+    const a = randomUUID(); const b = randomUUID();
+    await pg.psql(`INSERT INTO public.shops (id, user_id, shop_domain, access_token) VALUES
+      ('${a}', gen_random_uuid(), 'fn-a.myshopify.com', 'x'), ('${b}', gen_random_uuid(), 'fn-b.myshopify.com', 'x')`);
+    try {
+      await checkStoreOrders(a, b);
+    } finally {
+      // Not shops of the fake: later runs must not see them.
+      await pg.psql(`DELETE FROM public.shops WHERE id IN ('${a}', '${b}')`);
+    }
+  });
+
+  async function checkStoreOrders(a, b) {
+    const line = (order_id, product_id, day, units, revenue) => ({ order_id, product_id, day, units, revenue,
+      updated_at: '2026-01-02T03:04:05Z' });
+    const store = async (shop, ids, lines) => Number((await pg.psql(`SELECT public.reboss_sales_store_orders(
+      '${shop}', ${sqlStr(JSON.stringify(ids))}, ${sqlStr(JSON.stringify(lines))})`)).trim());
+    const daily = (shop) => rows(`SELECT product_id, day::text AS day, units, revenue::text AS revenue, orders
+      FROM public.product_sales_daily WHERE shop_id = '${shop}' ORDER BY 1, 2`);
+    const ledger = (shop) => rows(`SELECT order_id, product_id, day::text AS day, units
+      FROM public.order_lines_ledger WHERE shop_id = '${shop}' ORDER BY 1, 2`);
+    // Orders 1 and 2 share (10, 01-05); order 1 also sells product 11.
+    assert.equal(await store(a, [1, 2], [line(1, 10, '2026-01-05', 2, '20.5'), line(1, 11, '2026-01-05', 1, '4'),
+      line(2, 10, '2026-01-05', 3, '30')]), 2);
+    // The same order ids in shop b must not touch shop a.
+    assert.equal(await store(b, [1], [line(1, 10, '2026-01-05', 7, '70')]), 1);
+    assert.deepEqual(await daily(a), [
+      { product_id: 10, day: '2026-01-05', units: 5, revenue: '50.500000', orders: 2 },
+      { product_id: 11, day: '2026-01-05', units: 1, revenue: '4.000000', orders: 1 }]);
+    // Order 1 is edited: product 11 gone, product 10 moved to another day
+    // and fully refunded (units 0, revenue kept as a correction).
+    assert.equal(await store(a, [1], [line(1, 10, '2026-01-06', 0, '-1.25')]), 3);
+    assert.deepEqual(await daily(a), [
+      { product_id: 10, day: '2026-01-05', units: 3, revenue: '30.000000', orders: 1 },
+      { product_id: 10, day: '2026-01-06', units: 0, revenue: '-1.250000', orders: 0 }]);
+    // Order 2 is cancelled (no rows): its key disappears; a re-store of the
+    // same page changes nothing.
+    assert.equal(await store(a, [2], []), 1);
+    const once = await daily(a);
+    assert.equal(await store(a, [1, 2], [line(1, 10, '2026-01-06', 0, '-1.25')]), 1);
+    assert.deepEqual(await daily(a), once);
+    assert.deepEqual(once, [{ product_id: 10, day: '2026-01-06', units: 0, revenue: '-1.250000', orders: 0 }]);
+    assert.deepEqual(await ledger(a), [{ order_id: 1, product_id: 10, day: '2026-01-06', units: 0 }]);
+    assert.deepEqual(await daily(b), [{ product_id: 10, day: '2026-01-05', units: 7, revenue: '70.000000', orders: 1 }]);
+    assert.deepEqual(await ledger(b), [{ order_id: 1, product_id: 10, day: '2026-01-05', units: 7 }]);
+  }
+
   test('120 more shops, parallel 20: each processed exactly once, all exact', async () => {
     const added = [];
     for (let i = 0; i < 120; i++) {

@@ -26,6 +26,7 @@
 #include "job_int.h"
 #include "log.h"
 #include "metrics.h"
+#include "migrate.h"
 #include "util.h"
 
 #define JOB_GRACE_DEFAULT_S	30
@@ -842,6 +843,10 @@ job_main(const struct job_def *def, int argc, char **argv)
 
 	if (db_connect(&r->db, r->cfg.database_url, &err) == -1) {
 		log_err("cannot connect to the database: %s", err.msg);
+		goto out;
+	}
+	if (migrate_require(&r->db, MIGRATE_REQUIRED, &err) == -1) {
+		log_err("%s", err.msg);
 		goto out;
 	}
 	if (jobdb_select_shops(&r->db, shop_arg, &r->shops, &r->nshops,

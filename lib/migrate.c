@@ -453,3 +453,19 @@ migrate_pending(struct db *db, const char *dir, struct rb_err *err)
 	free(l.v);
 	return n;
 }
+
+int
+migrate_require(struct db *db, const char *version, struct rb_err *err)
+{
+	char sum[65];
+	bool found = false;
+
+	if (ledger_checksum(db, version, sum, &found, err) == -1 &&
+	    strcmp(db->sqlstate, "42P01") != 0)	/* no ledger at all */
+		return -1;
+	if (found)
+		return 0;
+	return rb_err_set(err, 500, "schema_outdated", "The database schema "
+	    "is older than this program (migration %s is missing): run "
+	    "`rebossctl migrate`, as after every upgrade.", version);
+}

@@ -11,10 +11,20 @@
 
 struct db;
 
+/* The newest migration the programs of this build rely on (the jobs check
+ * it at start: an upgrade whose `rebossctl migrate` was forgotten fails
+ * with that advice, not with "function does not exist" half-way). */
+#define MIGRATE_REQUIRED	"008_sales_fast"
+
 /* Applies what is pending in dir; *applied counts what was applied now. */
 int	migrate_apply(struct db *db, const char *dir, int *applied,
 	    struct rb_err *err) RB_WUR;
 /* Number of files in dir not yet applied (0 = current), or -1. */
 int	migrate_pending(struct db *db, const char *dir, struct rb_err *err);
+
+/* 0 when `version` is in the ledger; else -1, err "schema_outdated"
+ * telling to run `rebossctl migrate`. */
+int	migrate_require(struct db *db, const char *version,
+	    struct rb_err *err) RB_WUR;
 
 #endif

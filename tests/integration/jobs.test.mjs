@@ -94,6 +94,13 @@ function newLog() {
   return path.join(tmp, `probe-${logSeq}.log`);
 }
 
+// The migrations in the source tree, in order ("008_sales_fast", ...):
+// the newest is the one the programs require (MIGRATE_REQUIRED).
+async function readdirSql() {
+  return (await fs.readdir(path.join(srcDir, 'sql'))).filter((f) => /^\d{3}_.*\.sql$/.test(f))
+    .sort().map((f) => f.slice(0, -4));
+}
+
 async function readLog(file) {
   let text = '';
   try { text = await fs.readFile(file, 'utf8'); } catch { return []; }
@@ -542,6 +549,24 @@ describe('job runtime', () => {
     assert.equal(r.code, 2);
     assert.match(r.stderr, /database/i);
     assert.equal(await q('SELECT count(*) FROM public.job_runs'), '0');
+  });
+
+  test('exit 2 before any work when the schema lacks the newest migration (forgotten rebossctl migrate)', async () => {
+    await resetShops(3);
+    const newest = (await readdirSql()).at(-1);
+    const sum = await q(`SELECT checksum FROM public.reboss_migrations WHERE version = '${newest}'`);
+    assert.match(sum, /^[0-9a-f]{64}$/);
+    await q(`DELETE FROM public.reboss_migrations WHERE version = '${newest}'`);
+    try {
+      const r = await runJob([]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`migration ${newest} is missing\\): run \`rebossctl migrate\``));
+      assert.equal(await q('SELECT count(*) FROM public.job_runs'), '0');
+    } finally {
+      await q(`INSERT INTO public.reboss_migrations (version, checksum) VALUES ('${newest}', '${sum}')`);
+    }
+    const ok = await runJob([]);
+    assert.equal(ok.code, 0, ok.stderr);
   });
 
   test('the database going away for a moment mid-run: the run goes on and finishes', async () => {

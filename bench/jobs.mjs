@@ -15,6 +15,8 @@
 //   ideal = max(sum over shops of requests * delay / parallel,
 //               the largest shop's requests * delay).
 //
+// Parsing: bench/parse_cost.c times json_loadb + json_decref of every
+// recorded answer (50 rounds); "beyond parsing" = CPU per shop minus that.
 // Measured per run: wall time, CPU of the job's whole process tree (bash
 // `times` of the children = getrusage(RUSAGE_CHILDREN)), PostgreSQL's CPU
 // (postmaster + backends, from /proc), peak RSS and PSS of the job's process
@@ -303,6 +305,20 @@ async function main() {
     up.st.mode = 'replay';
     await fake.close(); fake = null;
 
+    // What parsing those answers costs by itself (bench/parse_cost.c): the
+    // tracker's CPU "beyond parsing" is its CPU per shop minus this.
+    const answersFile = path.join(dir, 'answers.bin');
+    await writeFile(answersFile, Buffer.concat([...up.answers.values()].flatMap((a) => {
+      const b = Buffer.from(a.body); return [Buffer.from(`${b.length}\n`), b];
+    })));
+    const parseBin = path.join(dir, 'parse_cost');
+    const jansson = (await run('pkg-config', ['--cflags', '--libs', 'jansson'])).stdout.trim().split(/\s+/).filter(Boolean);
+    await run('cc', ['-O2', '-o', parseBin, path.join(HERE, 'parse_cost.c'), ...jansson]);
+    const [nAns, nBytes, nsRound] = (await run(parseBin, [answersFile, '50'])).stdout.trim().split(' ').map(Number);
+    const parseMsPerShop = nsRound / 1e6 / TEMPLATES;
+    process.stderr.write(`parsing the ${nAns} answers (${(nBytes / 1048576).toFixed(1)} MiB) costs ` +
+      `${parseMsPerShop.toFixed(3)} ms of CPU per shop\n`);
+
     const results = [];
     for (const n of SIZES) {
       const reps = n === Math.max(...SIZES) && SIZES.length > 1 ? 1 : REPEAT;
@@ -339,12 +355,15 @@ async function main() {
           replay_misses: up.st.misses, upstream_bytes: up.st.bytes, largest_shop_requests: maxReq,
           ideal_s: idealS, ...r, wall_over_ideal: idealS > 0 ? r.wall_s / idealS : null,
           cpu_ms_per_shop: ((r.cpu_user_s + r.cpu_sys_s) * 1000) / n,
+          parse_ms_per_shop: isProbe ? 0 : parseMsPerShop,
+          cpu_beyond_parse_ms_per_shop: ((r.cpu_user_s + r.cpu_sys_s) * 1000) / n - (isProbe ? 0 : parseMsPerShop),
           cpu_us_per_request: actualReq ? ((r.cpu_user_s + r.cpu_sys_s) * 1e6) / actualReq : null,
           pg_cpu_ms_per_shop: (r.pg_cpu_s * 1000) / n,
           upstream_cpu_share: r.upstream_cpu_s / r.wall_s };
         results.push(res);
         process.stderr.write(`  ${res.job} ${n} shops run ${rep + 1}: exit ${r.code} ${row.join(' ')} wall ${r.wall_s.toFixed(2)} s ` +
           `ideal ${idealS.toFixed(2)} s (x${res.wall_over_ideal?.toFixed(3)}) cpu ${res.cpu_ms_per_shop.toFixed(2)} ms/shop ` +
+          `(beyond parsing ${res.cpu_beyond_parse_ms_per_shop.toFixed(2)}) ` +
           `pg ${res.pg_cpu_ms_per_shop.toFixed(2)} ms/shop peak PSS ${(r.peak_pss_kb / 1024).toFixed(1)} MiB ` +
           `conns ${r.peak_db_connections} load ${r.loadavg_before[0]} misses ${up.st.misses}\n`);
       }
@@ -363,11 +382,11 @@ async function main() {
 
     const f = (v, d = 2) => Number(v).toFixed(d);
     const lines = [`Jobs (${JOB === 'probe' ? `job_probe, PROBE_SLEEP_MS ${results[0]?.probe_sleep_ms}` : JOB}, --parallel ${PARALLEL}, ${DELAY} ms per upstream request, database over ${DB === 'socket' ? 'unix socket (trust)' : 'TCP (SCRAM)'}, ${TEMPLATES} shop templates of uneven size)`,
-      '| shops | run | exit | wall s | ideal s | wall/ideal | CPU ms/shop | CPU µs/req | PG CPU ms/shop | peak RSS MiB | peak PSS MiB | peak procs | peak DB conns | upstream req | load |',
-      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
+      '| shops | run | exit | wall s | ideal s | wall/ideal | CPU ms/shop | of it parsing | beyond parsing | PG CPU ms/shop | peak RSS MiB | peak PSS MiB | peak procs | peak DB conns | upstream req | load |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|'];
     for (const r of results) {
       lines.push(`| ${r.shops} | ${r.run} | ${r.exit} | ${f(r.wall_s)} | ${f(r.ideal_s)} | ${r.wall_over_ideal == null ? '-' : f(r.wall_over_ideal, 3)} | ` +
-        `${f(r.cpu_ms_per_shop)} | ${r.cpu_us_per_request == null ? '-' : f(r.cpu_us_per_request, 0)} | ${f(r.pg_cpu_ms_per_shop)} | ` +
+        `${f(r.cpu_ms_per_shop)} | ${f(r.parse_ms_per_shop)} | ${f(r.cpu_beyond_parse_ms_per_shop)} | ${f(r.pg_cpu_ms_per_shop)} | ` +
         `${f(r.peak_rss_kb / 1024, 1)} | ${f(r.peak_pss_kb / 1024, 1)} | ${r.peak_processes} | ${r.peak_db_connections} | ` +
         `${r.upstream_requests} | ${r.loadavg_before[0]} |`);
     }

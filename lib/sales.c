@@ -152,30 +152,23 @@ sales_tz_valid(const char *tz)
 int
 sales_local_day(time_t t, const char *tz, char day[SALES_DAY_LEN])
 {
-	char old[SALES_TZ_MAX + 8];
-	const char *o;
-	bool had;
+	/* The zone loaded last: loading one stats and reads its file, and an
+	 * order page asks for the same zone many times. */
+	static char loaded[SALES_TZ_MAX];
+	const char *cur = getenv("TZ");
 	struct tm tm;
-	int rc = 0;
 
-	if (!sales_tz_valid(tz))
-		return -1;
-	o = getenv("TZ");
-	had = o != NULL && strlen(o) < sizeof(old);
-	if (had)
-		(void)rb_strlcpy(old, o, sizeof(old));
-	if (setenv("TZ", tz, 1) == -1)
-		return -1;
-	tzset();
+	if (tz == NULL || cur == NULL || strcmp(cur, tz) != 0 ||
+	    strcmp(loaded, tz) != 0) {
+		if (!sales_tz_valid(tz) || setenv("TZ", tz, 1) == -1)
+			return -1;
+		tzset();
+		rb_strlcpy(loaded, tz, sizeof(loaded));
+	}
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(day, SALES_DAY_LEN, "%Y-%m-%d", &tm) != 10)
-		rc = -1;
-	if (had)
-		(void)setenv("TZ", old, 1);
-	else
-		(void)unsetenv("TZ");
-	tzset();
-	return rc;
+		return -1;
+	return 0;
 }
 
 static const char *

@@ -53,8 +53,9 @@ int	sales_parse_time(const char *iso, time_t *t) RB_WUR;
 /* A zone name we accept: tzdata names only ("Europe/Berlin", "UTC"),
  * present under /usr/share/zoneinfo. */
 bool	sales_tz_valid(const char *tz);
-/* Local date of t in tz.  Sets TZ for the process (the worker is single-
- * threaded) and puts the old value back. */
+/* Local date of t in tz.  Sets TZ for the process to tz and leaves it so
+ * (a worker is single-threaded and uses local time nowhere else): the zone
+ * file is read once, not once per order.  An invalid tz changes nothing. */
 int	sales_local_day(time_t t, const char *tz, char day[SALES_DAY_LEN])
 	    RB_WUR;
 

@@ -87,7 +87,14 @@ test_days(void)
 	ok(sales_local_day(0, "Mars/Olympus", day) == -1, "unknown zone");
 	ok(sales_local_day(0, "../../etc/passwd", day) == -1, "path refused");
 	ok(!sales_tz_valid("Europe/Berlin\n"), "control char refused");
-	ok(getenv("TZ") == NULL, "TZ restored");
+	ok(getenv("TZ") != NULL && strcmp(getenv("TZ"), "UTC") == 0,
+	    "TZ is the last valid zone asked for, not a refused one");
+	/* Someone else changing TZ is noticed: the zone is loaded again. */
+	(void)setenv("TZ", "Asia/Kathmandu", 1);
+	tzset();
+	day_is("2026-06-30T23:59:59Z", "UTC", "2026-06-30");
+	day_is("2026-06-30T18:15:00Z", "Asia/Kathmandu", "2026-07-01");
+	day_is("2026-06-30T18:15:00Z", "UTC", "2026-06-30");
 }
 
 static json_t *

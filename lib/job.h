@@ -7,8 +7,12 @@
  * shops with expiring leases, forks one worker per claimed shop (at most
  * `parallel` at once, a new one as soon as one ends), records every shop in
  * shop_job_status, and finishes the run.  def->process_shop is the job's
- * business logic; it runs in the worker with its own database connection
- * and HTTP client and must end at a safe point once *ctx->stop is set.
+ * business logic; it runs in the worker with a database session and an
+ * HTTP client of its own and must end at a safe point once *ctx->stop is
+ * set.  The session outlives the worker: the parent hands it to the next
+ * worker of the slot (job_worker.c), so a job leaves no session state
+ * behind: no PQprepare()d statements, no session-level SET, every
+ * transaction ended (one left open is rolled back and fails the shop).
  *
  * Exit status of the program:
  *   0  the run completed and every shop it processed succeeded;
@@ -67,6 +71,7 @@
  *   REBOSS_JOB_GRACE_SEC   SIGTERM -> SIGKILL grace for workers (30)
  *   REBOSS_JOB_LEASE_SEC   lease length in seconds (300, minimum 5)
  *   REBOSS_JOB_POLL_MS     retry interval for shops leased elsewhere (10000)
+ *   REBOSS_JOB_SESSIONS    0: every worker opens its own session (1)
  * There is no time limit on a run or on a shop.
  */
 #ifndef RB_JOB_H

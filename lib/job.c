@@ -65,7 +65,6 @@ struct slot {
 	pid_t	 pid;		/* 0: free */
 	size_t	 shop;
 	int64_t	 started;	/* mono ms */
-	struct db session;	/* handed to the slot's workers (job_worker.c) */
 };
 
 struct run {
@@ -81,8 +80,8 @@ struct run {
 	int64_t			*took;		/* ms, unresolved */
 	size_t			 nunresolved;
 	struct slot		*slots;
-	struct db		**disarm;	/* parallel + 1, for spawn() */
-	bool			 sessions;	/* hand sessions down */
+	struct db		*sessions;	/* one per slot (job_worker.c) */
+	bool			 handoff;	/* hand sessions down */
 	int64_t			 session_retry_at;
 	int			 parallel;
 	int			 nrunning;
@@ -367,9 +366,9 @@ reap(struct run *r)
 		worker_ended(r, &r->slots[k], st);
 		r->slots[k].pid = 0;
 		/* Reused only when the worker says it left it idle. */
-		if (r->slots[k].session.conn != NULL && (!WIFEXITED(st) ||
+		if (r->sessions[k].conn != NULL && (!WIFEXITED(st) ||
 		    WEXITSTATUS(st) > JOB_WORKER_CANCELLED))
-			db_close(&r->slots[k].session);
+			db_close(&r->sessions[k]);
 	}
 }
 
@@ -379,29 +378,29 @@ reap(struct run *r)
  * worker connects itself, as it always could.
  */
 static void
-slot_session(struct run *r, struct slot *s)
+slot_session(struct run *r, struct db *session)
 {
 	struct rb_err err;
 	int64_t now;
 
-	if (!r->sessions || s->session.conn != NULL)
+	if (!r->handoff || session->conn != NULL)
 		return;
 	now = rb_mono_ms();
 	if (now < r->session_retry_at)
 		return;
 	rb_err_clear(&err);
-	if (db_connect(&s->session, r->cfg.database_url, &err) == -1) {
+	if (db_connect(session, r->cfg.database_url, &err) == -1) {
 		log_warn("workers connect one by one for a while: %s",
 		    err.msg);
 		r->session_retry_at = now + JOB_DB_MAX_WAIT_MS;
 		return;
 	}
-	if (PQsslInUse(s->session.conn) || PQgssEncInUse(s->session.conn)) {
+	if (PQsslInUse(session->conn) || PQgssEncInUse(session->conn)) {
 		/* Encryption state cannot follow the session across fork. */
 		log_info("database sessions are encrypted: every worker opens "
 		    "its own");
-		db_close(&s->session);
-		r->sessions = false;
+		db_close(session);
+		r->handoff = false;
 	}
 }
 
@@ -411,7 +410,7 @@ spawn(struct run *r, size_t i)
 	struct job_worker w;
 	char msg[300];
 	pid_t pid;
-	int j, k;
+	int k;
 
 	for (k = 0; k < r->parallel; k++)
 		if (r->slots[k].pid == 0)
@@ -421,19 +420,17 @@ spawn(struct run *r, size_t i)
 		r->state[i] = SHOP_PENDING;
 		return;
 	}
-	slot_session(r, &r->slots[k]);
+	slot_session(r, &r->sessions[k]);
 	memset(&w, 0, sizeof(w));
 	w.def = r->def;
 	w.cfg = &r->cfg;
 	w.shop = &r->shops[i];
 	w.ref = &r->ref;
 	w.dry_run = r->dry_run;
-	w.session = &r->slots[k].session;
-	w.disarm = (struct db *const *)r->disarm;
-	r->disarm[0] = &r->db;
-	for (j = 0; j < r->parallel; j++)
-		r->disarm[j + 1] = j == k ? NULL : &r->slots[j].session;
-	w.ndisarm = (size_t)r->parallel + 1;
+	w.sessions = r->sessions;
+	w.nsessions = (size_t)r->parallel;
+	w.slot = (size_t)k;
+	w.parent_db = &r->db;
 	w.parent_pid = getpid();
 	w.mask = &r->runmask;
 	(void)fflush(NULL);
@@ -703,9 +700,9 @@ run_free(struct run *r)
 {
 	int k;
 
-	for (k = 0; r->slots != NULL && k < r->parallel; k++)
-		db_close(&r->slots[k].session);
-	free(r->disarm);
+	for (k = 0; r->sessions != NULL && k < r->parallel; k++)
+		db_close(&r->sessions[k]);
+	free(r->sessions);
 	db_close(&r->db);
 	config_free(&r->cfg);
 	free(r->shops);
@@ -830,7 +827,7 @@ job_main(const struct job_def *def, int argc, char **argv)
 	    86400);
 	r->poll_ms = env_int("REBOSS_JOB_POLL_MS", JOB_POLL_DEFAULT_MS, 10,
 	    3600000);
-	r->sessions = env_int("REBOSS_JOB_SESSIONS", 1, 0, 1) == 1;
+	r->handoff = env_int("REBOSS_JOB_SESSIONS", 1, 0, 1) == 1;
 	if (gethostname(r->host, sizeof(r->host) - 1) == -1)
 		rb_strlcpy(r->host, "unknown", sizeof(r->host));
 	r->ref.job_type = job_names[def->kind];
@@ -857,12 +854,12 @@ job_main(const struct job_def *def, int argc, char **argv)
 	r->state = calloc(r->nshops + 1, 1);
 	r->retry_at = calloc(r->nshops + 1, sizeof(*r->retry_at));
 	r->slots = calloc((size_t)r->parallel, sizeof(*r->slots));
-	r->disarm = calloc((size_t)r->parallel + 1, sizeof(*r->disarm));
+	r->sessions = calloc((size_t)r->parallel, sizeof(*r->sessions));
 	r->wstatus = calloc(r->nshops + 1, sizeof(*r->wstatus));
 	r->took = calloc(r->nshops + 1, sizeof(*r->took));
 	r->errlog = json_array();
 	if (r->state == NULL || r->retry_at == NULL || r->slots == NULL ||
-	    r->disarm == NULL ||
+	    r->sessions == NULL ||
 	    r->wstatus == NULL || r->took == NULL || r->errlog == NULL) {
 		log_err("out of memory for %zu shops", r->nshops);
 		goto out;

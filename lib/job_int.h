@@ -96,13 +96,13 @@ struct job_worker {
 	const struct job_shop	*shop;
 	const struct job_lease_ref *ref;
 	bool			 dry_run;
-	/* The slot's database session, opened by the parent and handed from
-	 * worker to worker (NULL or conn NULL: the worker connects itself). */
-	struct db		*session;
-	/* Sessions the worker must never touch (the parent's own, the other
-	 * slots'): only disarmed. */
-	struct db *const	*disarm;
-	size_t			 ndisarm;
+	/* sessions[0..nsessions) are the slots' database sessions, opened
+	 * by the parent and handed from worker to worker: this worker takes
+	 * sessions[slot] (conn NULL: it connects itself) and never touches
+	 * the others, nor parent_db; those are only disarmed. */
+	struct db		*sessions;
+	size_t			 nsessions, slot;
+	const struct db		*parent_db;
 	pid_t			 parent_pid;
 	const sigset_t		*mask;		/* the mask to run with */
 };

@@ -60,24 +60,33 @@ worker_signals(const sigset_t *mask)
 	(void)sigprocmask(SIG_SETMASK, mask, NULL);
 }
 
-/* Keeps each descriptor number taken (so nothing else lands on it) while
+/* Keeps the descriptor number taken (so nothing else lands on it) while
  * cutting it off from the server. */
+static void
+disarm(const struct db *db, int nul)
+{
+	int fd;
+
+	if (db == NULL || db->conn == NULL || (fd = PQsocket(db->conn)) < 0 ||
+	    fd == nul)
+		return;
+	if (nul < 0 || dup2(nul, fd) != fd)
+		(void)close(fd);
+	else
+		(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+}
+
 static void
 disarm_sessions(const struct job_worker *w)
 {
 	size_t i;
-	int fd, nul;
+	int nul;
 
 	nul = open("/dev/null", O_RDWR | O_CLOEXEC);
-	for (i = 0; i < w->ndisarm; i++) {
-		if (w->disarm[i] == NULL || w->disarm[i]->conn == NULL ||
-		    (fd = PQsocket(w->disarm[i]->conn)) < 0 || fd == nul)
-			continue;
-		if (nul < 0 || dup2(nul, fd) != fd)
-			(void)close(fd);
-		else
-			(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
-	}
+	disarm(w->parent_db, nul);
+	for (i = 0; i < w->nsessions; i++)
+		if (i != w->slot)
+			disarm(&w->sessions[i], nul);
 	if (nul >= 0)
 		(void)close(nul);
 }
@@ -104,10 +113,13 @@ static int
 worker_db(const struct job_worker *w, struct db *db, int *backend,
     struct rb_err *err)
 {
+	const struct db *own = w->sessions != NULL && w->slot < w->nsessions ?
+	    &w->sessions[w->slot] : NULL;
+
 	*backend = 0;
-	if (w->session != NULL && w->session->conn != NULL) {
-		if (session_idle(w->session->conn)) {
-			*db = *w->session;
+	if (own != NULL && own->conn != NULL) {
+		if (session_idle(own->conn)) {
+			*db = *own;
 			*backend = PQbackendPID(db->conn);
 			return 0;
 		}

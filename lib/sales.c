@@ -158,8 +158,9 @@ sales_local_day(time_t t, const char *tz, char day[SALES_DAY_LEN])
 	const char *cur = getenv("TZ");
 	struct tm tm;
 
-	if (tz == NULL || cur == NULL || strcmp(cur, tz) != 0 ||
-	    strcmp(loaded, tz) != 0) {
+	if (tz == NULL)
+		return -1;
+	if (cur == NULL || strcmp(cur, tz) != 0 || strcmp(loaded, tz) != 0) {
 		if (!sales_tz_valid(tz) || setenv("TZ", tz, 1) == -1)
 			return -1;
 		tzset();

@@ -32,6 +32,8 @@
 // BENCH_DB (tcp: TCP + SCRAM-SHA-256 as the tests and Supabase; socket:
 // unix socket + trust, *-socket.json), BENCH_OUT_DIR.  For profiling: BENCH_WRAP (a command prefix for the job,
 // e.g. "valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.%p"),
+// BENCH_TAG (a suffix for the JSON file name, e.g. with REBOSS_JOB_SESSIONS=0
+// in the environment: a new database session per shop, for comparison),
 // BENCH_PG_LOG=1 (PostgreSQL logs every statement; with REBOSS_KEEP_TMP=1
 // the log stays in the temp dir).
 import { spawn, execFile } from 'node:child_process';
@@ -373,12 +375,13 @@ async function main() {
     const out = { bench: 'jobs', date: new Date().toISOString(),
       machine: { nproc: os.cpus().length, cpu: /model name\s*:\s*(.*)/.exec(cpu)?.[1] ?? '?',
         mem_mb: Math.round(os.totalmem() / 1048576), kernel: os.release() },
-      settings: { job: JOB, db: DB === 'socket' ? 'unix socket, trust' : 'TCP, SCRAM-SHA-256', parallel: PARALLEL, delay_ms: DELAY, templates: TEMPLATES, template_sizes: tpl,
+      settings: { tag: env.BENCH_TAG ?? null, job_sessions: env.REBOSS_JOB_SESSIONS !== '0', job: JOB, db: DB === 'socket' ? 'unix socket, trust' : 'TCP, SCRAM-SHA-256', parallel: PARALLEL, delay_ms: DELAY, templates: TEMPLATES, template_sizes: tpl,
         template_requests: Object.fromEntries(tplReq), recording_s: recS },
       targets: { wall_over_ideal: '<= 1.15', cpu_ms_per_shop: '<= 5 beyond parsing' },
       results };
     await mkdir(OUT_DIR, { recursive: true });
-    await writeFile(path.join(OUT_DIR, `${JOB === 'probe' ? 'jobs-probe' : 'jobs'}${DB === 'socket' ? '-socket' : ''}.json`), JSON.stringify(out, null, 2) + '\n');
+    await writeFile(path.join(OUT_DIR, `${JOB === 'probe' ? 'jobs-probe' : 'jobs'}${DB === 'socket' ? '-socket' : ''}` +
+      `${env.BENCH_TAG ? `-${env.BENCH_TAG}` : ''}.json`), JSON.stringify(out, null, 2) + '\n');
 
     const f = (v, d = 2) => Number(v).toFixed(d);
     const lines = [`Jobs (${JOB === 'probe' ? `job_probe, PROBE_SLEEP_MS ${results[0]?.probe_sleep_ms}` : JOB}, --parallel ${PARALLEL}, ${DELAY} ms per upstream request, database over ${DB === 'socket' ? 'unix socket (trust)' : 'TCP (SCRAM)'}, ${TEMPLATES} shop templates of uneven size)`,

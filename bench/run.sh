@@ -63,6 +63,11 @@ if [ "$only" = all ] || [ "$only" = jobs ]; then
 	node "$src/bench/jobs.mjs"
 	echo
 	BENCH_DB=socket BENCH_SHOPS=1000 node "$src/bench/jobs.mjs"
+	echo
+	# The same 1,000 shops with a new database session per shop (the
+	# runtime before sessions were handed from worker to worker).
+	REBOSS_JOB_SESSIONS=0 BENCH_TAG=new-session-per-shop BENCH_SHOPS=1000 \
+		BENCH_REPEAT=1 node "$src/bench/jobs.mjs"
 fi
 echo
 echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg); $(($(date +%s) - start)) s;" \

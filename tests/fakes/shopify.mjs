@@ -1339,6 +1339,9 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     if (!token || token !== shop.token) {
       return finish(401, STATUS_BODIES[401]);
     }
+    // A test's hook, run before the request is answered (e.g. to change
+    // the shop's data between two pages, as a merchant would).
+    if (typeof mode?.onRequest === 'function') mode.onRequest(entry);
     if (mode?.failAfter != null) {
       // The first failAfter requests pass, every later one fails the way
       // Shopify answers an internal error (HTTP 200, a top-level error).

@@ -532,7 +532,9 @@ describe('fault drills', () => {
     const N = 24;
     const doms = await freshShops(S.pg, `d${n}`, N, { orders: 25 });
     for (const d of doms) S.fake.setMode(d, { delayMs: 250 });
-    const env = { REBOSS_JOB_LEASE_SEC: '5', REBOSS_JOB_POLL_MS: '200' };
+    // One transaction per page of 10 orders (not per 100), so that a shop
+    // can be caught with part of its orders stored.
+    const env = { REBOSS_JOB_LEASE_SEC: '5', REBOSS_JOB_POLL_MS: '200', REBOSS_SALES_BATCH_ORDERS: '10' };
     const mark = S.fake.requests.length;
     const job = startTracker(['--parallel', '6'], { env, group: whole });
     // Kill when at least 4 shops are done and one is half-way: some of its

@@ -217,9 +217,10 @@ describe('reboss-sales-tracker', () => {
 
   test('a failure mid-pagination keeps the cursor; the next run converges', async () => {
     const d = 'sales-flaky.myshopify.com';
-    await addShop(d, 'America/Los_Angeles', { orders: 45 });
-    // shop, products, ordersCount, orders page 1 pass; page 2 fails.
-    fake.setMode(d, { failAfter: 4 });
+    await addShop(d, 'America/Los_Angeles', { orders: 150 });
+    // shop, products, ordersCount and 11 pages of 10 orders pass (the
+    // first 100 are stored as one batch); page 12 fails.
+    fake.setMode(d, { failAfter: 3 + 11 });
     let r = await run(['--shop', d]);
     assert.equal(r.code, 1, r.stderr);
     const st = await rows(`SELECT last_status, last_error FROM public.shop_job_status
@@ -227,12 +228,40 @@ describe('reboss-sales-tracker', () => {
     assert.equal(st[0].last_status, 'failed');
     assert.equal(await cursorOf(d), '', 'the cursor did not move');
     const partial = await actual(d);
-    assert.ok(partial.length > 0 && partial.length < expected(d).length, 'only the first page was stored');
+    assert.ok(partial.length > 0 && partial.length < expected(d).length, 'only the first batch was stored');
+    const [ledger] = await rows(`SELECT count(DISTINCT order_id)::int AS n FROM public.order_lines_ledger
+      WHERE shop_id = '${shops.get(d).id}'`);
+    assert.equal(ledger.n, 100, 'the first batch: 100 orders, in one transaction');
     fake.setMode(d, null);
     r = await run(['--shop', d]);
     assert.equal(r.code, 0, r.stderr);
     await assertExact(d);
     assert.notEqual(await cursorOf(d), '');
+  });
+
+  test('an order updated while its pages are read comes again on a later page: stored once, as it is now', async () => {
+    const d = 'sales-moving.myshopify.com';
+    await addShop(d, 'Europe/Berlin', { orders: 40 });
+    // updatedAt has whole seconds: the refund must come a second later.
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    const oldest = [...fake.getShop(d).data.Order].sort((a, b) => a.updatedAt.localeCompare(b.updatedAt)
+      || a.id - b.id)[0];
+    let n = 0;
+    let refunded = false;
+    // shop, products, ordersCount, orders page 1 (with the oldest order);
+    // before page 2 the merchant refunds it: its updatedAt moves to now,
+    // so the last page brings it again.
+    fake.setMode(d, { onRequest: () => {
+      n += 1;
+      if (n === 5) { fake.refundOrder(d, oldest.id, [{ index: 0, quantity: 1 }]); refunded = true; }
+    } });
+    const r = await run(['--shop', d]);
+    fake.setMode(d, null);
+    assert.ok(refunded, 'the refund happened between the pages');
+    assert.equal(r.code, 0, r.stderr);
+    const seen = fake.requests.filter((q) => q.shop === d && /query Orders\(/.test(q.query ?? '')).length;
+    assert.equal(seen, 5, `40 orders and the refunded one again: ${seen} pages`);
+    await assertExact(d);
   });
 
   test('a large backfill goes through a bulk operation', async () => {

@@ -110,7 +110,8 @@ function startUpstream(fake) {
           headers: { 'Content-Type': 'application/json',
             'X-Shopify-Access-Token': req.headers['x-shopify-access-token'] ?? '' } });
         const text = await r.text();
-        if (r.status === 200) answers.set(key, { status: 200, body: text });
+        // Kept encoded: the replay then writes bytes, it does not encode.
+        if (r.status === 200) answers.set(key, { status: 200, body: Buffer.from(text) });
         res.writeHead(r.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
         res.end(text);
         return;
@@ -124,7 +125,7 @@ function startUpstream(fake) {
           return;
         }
         st.bytes += a.body.length;
-        res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(a.body) });
+        res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': a.body.length });
         res.end(a.body);
       }, DELAY);
     });
@@ -311,7 +312,7 @@ async function main() {
     // tracker's CPU "beyond parsing" is its CPU per shop minus this.
     const answersFile = path.join(dir, 'answers.bin');
     await writeFile(answersFile, Buffer.concat([...up.answers.values()].flatMap((a) => {
-      const b = Buffer.from(a.body); return [Buffer.from(`${b.length}\n`), b];
+      const b = a.body; return [Buffer.from(`${b.length}\n`), b];
     })));
     const parseBin = path.join(dir, 'parse_cost');
     const jansson = (await run('pkg-config', ['--cflags', '--libs', 'jansson'])).stdout.trim().split(/\s+/).filter(Boolean);

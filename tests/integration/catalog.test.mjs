@@ -340,6 +340,106 @@ describe('catalog cycle', () => {
     assertClean();
   });
 
+  // replace_job stores a retire as failed/"interrupted", then calls
+  // productUpdate, then records done + slot.  A worker killed in between
+  // leaves a product Shopify already retired; the next run must see that
+  // (PRODUCT.md Jobs 2: a retired product leaves an open slot), once.
+  const retireDecisions = (s, p) => rows(`SELECT id, outcome, error FROM public.replace_decisions
+    WHERE shop_id = '${s.id}' AND product_id = ${p.id} AND verdict = 'retire' ORDER BY id`);
+  const slotsOf = (s) => rows(`SELECT decision_id, collection_id, filled_at IS NOT NULL AS filled
+    FROM public.catalog_slots WHERE shop_id = '${s.id}' ORDER BY id`);
+  async function crashAfterRetire(s, p, t) {
+    const r = await run(bin.replace, ['--shop', s.domain, ...asOf(t)],
+      { ...CLOCK, REBOSS_TEST_CRASH_AFTER_RETIRE: '1' });
+    assert.equal(r.code, 1, 'the killed worker fails the shop');
+    const st = await rows(`SELECT last_error FROM public.shop_job_status WHERE shop_id = '${s.id}'
+      AND job_type = 'replace_job'`);
+    assert.match(st[0].last_error, /SIGKILL|signal 9/);
+    const d = await retireDecisions(s, p);
+    assert.deepEqual(d.map((x) => [x.outcome, x.error]), [['failed', 'interrupted before Shopify answered']]);
+    assert.deepEqual(await slotsOf(s), [], 'no slot yet');
+    return d[0];
+  }
+
+  test('a worker killed after Shopify retired a product: the next run marks it done and opens one slot', async () => {
+    fake.clock = new Date(BASE);
+    const s = await addShop('cat-rcrash.myshopify.com', 'UTC', { start_days: 3, retire_action: 'draft',
+      daily_creation_quota: 0, creation_template: TEMPLATE }, 1);
+    const p = fake.addProduct(s.domain, { title: 'Slow seller', collections: [s.col.id],
+      publishedAt: new Date(BASE - 10 * DAY).toISOString() });
+    const mirrorStatus = async () => (await rows(`SELECT status FROM public.products
+      WHERE shop_id = '${s.id}' AND product_id = ${p.id}`)).map((x) => x.status);
+    let r = await run(bin.sales, ['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await mirrorStatus(), ['ACTIVE']);
+    const d0 = await crashAfterRetire(s, p, BASE);
+    assert.equal(p.status, 'DRAFT', 'Shopify applied the retire before the worker died');
+    assert.deepEqual(await mirrorStatus(), ['ACTIVE'], 'not recorded yet');
+
+    fake.clock = new Date(BASE + DAY);
+    r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE + DAY)], CLOCK);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, new RegExp(`reconciled decision ${d0.id}: product ${p.id} was retired \\(draft\\)`));
+    const d1 = await retireDecisions(s, p);
+    assert.equal(d1.length, 1, 'not judged again');
+    assert.equal(d1[0].outcome, 'done');
+    assert.match(d1[0].error, /interrupted after Shopify had set product \d+ to DRAFT; .*opened its slot/);
+    assert.deepEqual(await slotsOf(s), [{ decision_id: d0.id, collection_id: s.col.id, filled: false }]);
+    assert.deepEqual(await mirrorStatus(), ['DRAFT'], 'the mirror follows');
+
+    r = await run(bin.create, ['--shop', s.domain, ...asOf(BASE + DAY)], CLOCK);
+    assert.equal(r.code, 0, r.stderr);
+    const made = fake.getShop(s.domain).data.Product.filter((x) => x !== p);
+    assert.equal(made.length, 1, 'product_creation filled the slot');
+    assert.equal(made[0].status, 'ACTIVE');
+    assert.ok(s.col.productIds.includes(made[0].id), 'in the retired product\'s collection');
+    assert.deepEqual(await slotsOf(s), [{ decision_id: d0.id, collection_id: s.col.id, filled: true }]);
+
+    // A third run changes nothing.
+    const allDec = () => rows(`SELECT id, product_id, verdict, outcome, error FROM public.replace_decisions
+      WHERE shop_id = '${s.id}' AND outcome <> 'none' ORDER BY id`);
+    const before = await allDec();
+    fake.clock = new Date(BASE + 2 * DAY);
+    r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE + 2 * DAY)], CLOCK);
+    assert.equal(r.code, 0, r.stderr);
+    assert.doesNotMatch(r.stderr, /reconciled|retirements checked/);
+    assert.deepEqual(await allDec(), before);
+    assert.deepEqual(await slotsOf(s), [{ decision_id: d0.id, collection_id: s.col.id, filled: true }]);
+    assert.equal(fake.getShop(s.domain).data.Product.length, 2);
+    assertClean();
+  });
+
+  test('an interrupted retire Shopify did not apply stays failed; the product is judged again; one slot', async () => {
+    fake.clock = new Date(BASE);
+    const s = await addShop('cat-rundo.myshopify.com', 'UTC', { start_days: 3,
+      retire_action: 'remove_from_collection', daily_creation_quota: 0 });
+    const p = fake.addProduct(s.domain, { title: 'Put back', collections: [s.col.id],
+      publishedAt: new Date(BASE - 10 * DAY).toISOString() });
+    const d0 = await crashAfterRetire(s, p, BASE);
+    assert.ok(!s.col.productIds.includes(p.id), 'Shopify removed it');
+    s.col.productIds.push(p.id); // as if the productUpdate had not been applied
+
+    fake.clock = new Date(BASE + DAY);
+    let r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE + DAY)], CLOCK);
+    assert.equal(r.code, 0, r.stderr);
+    let d = await retireDecisions(s, p);
+    assert.equal(d.length, 2, 'judged and retired again');
+    assert.equal(d[0].id, d0.id);
+    assert.equal(d[0].outcome, 'failed');
+    assert.match(d[0].error, /^interrupted before Shopify answered; .*had not applied it \(product \d+ is ACTIVE and still in the collection\)/);
+    assert.equal(d[1].outcome, 'done');
+    assert.deepEqual(await slotsOf(s), [{ decision_id: d[1].id, collection_id: s.col.id, filled: false }]);
+    assert.ok(!s.col.productIds.includes(p.id));
+
+    // Out of the collection now: the old decision must not open a second slot.
+    fake.clock = new Date(BASE + 2 * DAY);
+    r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE + 2 * DAY)], CLOCK);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await retireDecisions(s, p), d);
+    assert.deepEqual(await slotsOf(s), [{ decision_id: d[1].id, collection_id: s.col.id, filled: false }]);
+    assertClean();
+  });
+
   test('the dashboard role sees its own settings, queue and decisions only', async () => {
     const [a] = await rows(`SELECT id, user_id FROM public.shops WHERE shop_domain = 'cat-ny.myshopify.com'`);
     const [b] = await rows(`SELECT id, user_id FROM public.shops WHERE shop_domain = 'cat-berlin.myshopify.com'`);

@@ -347,6 +347,37 @@ run_sendmail(const char *msg, struct rb_err *err)
 	return 0;
 }
 
+/*
+ * Without a readable configuration nobody knows where alerts go: the mail
+ * goes to the local root (Debian routes it with /etc/aliases), best effort.
+ * why is config_load()'s message, which never quotes a secret.
+ */
+static void
+mail_root_unconfigured(const char *unit, const char *why)
+{
+	char host[256], msg[2048];
+	struct rb_err err;
+	int n;
+
+	rb_err_clear(&err);
+	if (gethostname(host, sizeof(host) - 1) == -1)
+		rb_strlcpy(host, "unknown", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	n = snprintf(msg, sizeof(msg), "To: root\nSubject: [ReBoss] %s failed "
+	    "on %s; reboss.conf cannot be read\nContent-Type: text/plain; "
+	    "charset=utf-8\n\n%s failed on %s, and its alert could not be "
+	    "sent where reboss.conf says, because the configuration cannot "
+	    "be read:\n\n  %s\n\nFix it (rebossctl check-config), then see "
+	    "journalctl -u %s -n 200\n", unit, host, unit, host, why, unit);
+	if (n < 0 || (size_t)n >= sizeof(msg))
+		return;
+	if (run_sendmail(msg, &err) == -1)
+		log_err("alert for %s: mail to root failed too: %s", unit,
+		    err.msg);
+	else
+		log_notice("alert for %s mailed to root", unit);
+}
+
 enum channel { CH_WEBHOOK, CH_MAIL };
 static const char *const channel_names[] = { "webhook", "mail" };
 
@@ -827,7 +858,9 @@ cmd_alert(const char *cli_config, const char *unit)
 		return EXIT_UNUSABLE;
 	}
 	if (config_load(&cfg, config_path(cli_config), &err) == -1) {
-		log_err("alert for %s cannot be sent: %s", unit, err.msg);
+		log_err("alert for %s: the configuration cannot be read: %s",
+		    unit, err.msg);
+		mail_root_unconfigured(unit, err.msg);
 		return EXIT_UNUSABLE;
 	}
 	if (cfg.alert_email != NULL && !emails_ok(cfg.alert_email)) {

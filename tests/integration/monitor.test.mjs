@@ -270,6 +270,19 @@ describe('alerts', () => {
     assert.match(j.text, /reboss-api\.service failed on /);
   });
 
+  test('reboss.conf unreadable: the alert is mailed to root, naming the unit and the problem', async () => {
+    await clearMails();
+    const a = await execp(rebossctl, ['--config', path.join(tmp, 'nonexistent.conf'), 'alert', 'reboss-sales-tracker.service']);
+    assert.equal(a.code, 2, a.stderr);
+    const m = await mails();
+    assert.equal(m.length, 1, a.stderr);
+    assert.match(m[0], /^To: root$/m);
+    assert.match(m[0], /^Subject: \[ReBoss\] reboss-sales-tracker\.service failed on .*; reboss\.conf cannot be read$/m);
+    assert.match(m[0], /nonexistent\.conf/);
+    assert.match(m[0], /journalctl -u reboss-sales-tracker\.service/);
+    assert.match(a.stderr, /mailed to root/);
+  });
+
   test('undeliverable: retried, logged, spooled, and delivered by the next run', async () => {
     hook.bodies = [];
     await clearMails();

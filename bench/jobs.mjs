@@ -81,7 +81,9 @@ function rnd() {
 function startUpstream(fake) {
   const answers = new Map();         // key -> { status, body }
   const perShop = new Map();         // domain -> requests
-  const st = { mode: 'record', misses: 0, requests: 0, bytes: 0 };
+  // lat: what the replay held each answer, from the request's last byte to
+  // the answer's write (ms): the delay the ideal assumes, as it came out.
+  const st = { mode: 'record', misses: 0, requests: 0, bytes: 0, lat: [] };
   const tplOf = (domain) => {
     const m = /^bench-(\d+)\.myshopify\.com$/.exec(domain);
     return m ? `tpl-${Number(m[1]) % TEMPLATES}.myshopify.com` : domain;
@@ -98,6 +100,7 @@ function startUpstream(fake) {
     const chunks = [];
     req.on('data', (c) => chunks.push(c));
     req.on('end', async () => {
+      const t0 = process.hrtime.bigint();
       const body = Buffer.concat(chunks).toString('utf8');
       const m = /^\/([^/]+)\/admin\/api\/([^/]+)\/graphql\.json$/.exec(req.url);
       if (!m) { res.writeHead(404); res.end(); return; }
@@ -125,6 +128,7 @@ function startUpstream(fake) {
           return;
         }
         st.bytes += a.body.length;
+        st.lat.push(Number(process.hrtime.bigint() - t0) / 1e6);
         res.writeHead(a.status, { 'Content-Type': 'application/json', 'Content-Length': a.body.length });
         res.end(a.body);
       }, DELAY);
@@ -135,6 +139,14 @@ function startUpstream(fake) {
     url: `http://127.0.0.1:${server.address().port}`, st, answers, perShop,
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   })));
+}
+
+// The replay's hold times: mean and percentiles (ms).
+function heldStats(lat) {
+  if (lat.length === 0) return null;
+  const v = Float64Array.from(lat).sort();
+  const at = (q) => Number(v[Math.min(v.length - 1, Math.floor(q * v.length))].toFixed(3));
+  return { mean: Number((v.reduce((a, b) => a + b, 0) / v.length).toFixed(3)), p50: at(0.5), p99: at(0.99), max: at(1) };
 }
 
 // ----------------------------------------------------------------- /proc ---
@@ -291,6 +303,16 @@ async function main() {
       await pg.psql('SELECT pg_reload_conf()', { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' });
     }
 
+    if (env.BENCH_PG_STATS) { // pg_stat_statements (nested too), printed after the last run
+      const su = { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' };
+      await pg.psql("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'", su);
+      await pg.stop();
+      await pg.start();
+      await pg.psql("ALTER SYSTEM SET pg_stat_statements.track = 'all'", su);
+      await pg.psql('SELECT pg_reload_conf()', su);
+      await pg.psql('CREATE EXTENSION IF NOT EXISTS pg_stat_statements', { ...su, dbname: 'reboss' });
+    }
+
     // 1. Record: the template shops through the real tracker and the real fake.
     const tpl = sizes();
     tpl.forEach((s, k) => addTemplate(fake, k, s));
@@ -332,7 +354,7 @@ async function main() {
           SELECT gen_random_uuid(), 'bench-' || g || '.myshopify.com', '${TOKEN}' FROM generate_series(0, ${n - 1}) g;
           VACUUM ANALYZE;`);
         await run('sync', []);
-        up.perShop.clear(); up.st.requests = 0; up.st.misses = 0; up.st.bytes = 0;
+        up.perShop.clear(); up.st.requests = 0; up.st.misses = 0; up.st.bytes = 0; up.st.lat = [];
         // The expected work, from the template counts (the replay counts it again).
         let sumReq = 0, maxReq = 0;
         for (let i = 0; i < n; i++) {
@@ -355,7 +377,7 @@ async function main() {
         const res = { job: isProbe ? 'job_probe' : 'sales_tracker', shops: n, run: rep + 1, parallel: PARALLEL,
           delay_ms: DELAY, exit: r.code, run_status: row[0], shops_processed: Number(row[2]), shops_failed: Number(row[3]),
           products_rows: nprod, upstream_requests: actualReq, expected_requests: isProbe ? 0 : sumReq,
-          replay_misses: up.st.misses, upstream_bytes: up.st.bytes, largest_shop_requests: maxReq,
+          replay_misses: up.st.misses, upstream_held_ms: heldStats(up.st.lat), upstream_bytes: up.st.bytes, largest_shop_requests: maxReq,
           ideal_s: idealS, ...r, wall_over_ideal: idealS > 0 ? r.wall_s / idealS : null,
           cpu_ms_per_shop: ((r.cpu_user_s + r.cpu_sys_s) * 1000) / n,
           parse_ms_per_shop: isProbe ? 0 : parseMsPerShop,
@@ -368,10 +390,16 @@ async function main() {
           `ideal ${idealS.toFixed(2)} s (x${res.wall_over_ideal?.toFixed(3)}) cpu ${res.cpu_ms_per_shop.toFixed(2)} ms/shop ` +
           `(beyond parsing ${res.cpu_beyond_parse_ms_per_shop.toFixed(2)}) ` +
           `pg ${res.pg_cpu_ms_per_shop.toFixed(2)} ms/shop peak PSS ${(r.peak_pss_kb / 1024).toFixed(1)} MiB ` +
-          `conns ${r.peak_db_connections} load ${r.loadavg_before[0]} misses ${up.st.misses}\n`);
+          `conns ${r.peak_db_connections} load ${r.loadavg_before[0]} misses ${up.st.misses} ` +
+          `held ${JSON.stringify(res.upstream_held_ms)}\n`);
       }
     }
 
+    if (env.BENCH_PG_STATS)
+      process.stderr.write(await pg.psql(`SELECT round(total_exec_time::numeric, 1) AS ms, calls,
+        round((total_exec_time / calls)::numeric, 3) AS ms_per_call, toplevel, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+        FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 30`,
+        { user: 'postgres', password: pg.superuser.password, dbname: 'reboss' }));
     const cpu = fs.readFileSync('/proc/cpuinfo', 'utf8');
     const out = { bench: 'jobs', date: new Date().toISOString(),
       machine: { nproc: os.cpus().length, cpu: /model name\s*:\s*(.*)/.exec(cpu)?.[1] ?? '?',

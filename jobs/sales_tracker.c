@@ -104,6 +104,10 @@ struct st {
 	struct sales_order *orders;		/* a page */
 	json_t		*updated;		/* updatedAt per order */
 	size_t		 n, cap;
+	/* The page written while the next one is read (db_send): its
+	 * parameters live until st_wait. */
+	const char	*wparams[3];
+	char		*wtext[2];
 };
 
 static struct rb_err *page_err;		/* paginate callbacks report here */
@@ -115,6 +119,36 @@ stopped(struct st *st, struct rb_err *err)
 		return rb_err_set(err, 503, "cancelled",
 		    "The run was stopped before this shop was finished.");
 	return 0;
+}
+
+/* The last page's write finished (its failure is the shop's); its texts
+ * freed.  Before any other use of the session. */
+static int
+st_wait(struct st *st, struct rb_err *err)
+{
+	int rc = db_wait(st->ctx->db, err);
+
+	free(st->wtext[0]);
+	free(st->wtext[1]);
+	st->wtext[0] = st->wtext[1] = NULL;
+	return rc;
+}
+
+/* Sends a page's write, which then runs in PostgreSQL while the next page
+ * is read from Shopify; takes t0 and t1 (the texts its parameters point
+ * into).  One page in flight: the previous one is waited for first. */
+static int
+st_send(struct st *st, const char *sql, char *t0, char *t1,
+    struct rb_err *err)
+{
+	if (st_wait(st, err) == -1) {
+		free(t0);
+		free(t1);
+		return -1;
+	}
+	st->wtext[0] = t0;
+	st->wtext[1] = t1;
+	return db_send(st->ctx->db, sql, 3, st->wparams, err);
 }
 
 /* ---- token and shop ----------------------------------------------------- */
@@ -193,7 +227,6 @@ product_page(void *arg, json_t *nodes)
 	const char *gid, *img;
 	long long id;
 	size_t i;
-	const char *p[3];
 	char *text = NULL;
 
 	if (stopped(st, page_err) == -1)
@@ -250,17 +283,15 @@ product_page(void *arg, json_t *nodes)
 	}
 	if ((text = json_dumps(rows, JSON_COMPACT)) == NULL)
 		goto oom;
-	p[0] = st->ctx->shop->id;
-	p[1] = text;
-	p[2] = st->sync_at;
-	/* One call per page (sql/008_sales_fast.sql): the upsert's plan is
-	 * cached by PL/pgSQL for the session instead of parsed per page. */
-	if (db_exec(st->ctx->db, "SELECT public.reboss_sales_store_products("
-	    "$1::uuid, $2::jsonb, $3::timestamptz)", 3, p, page_err) == -1)
-		goto fail;
-	free(text);
 	json_decref(rows);
-	return 0;
+	/* One call per page (sql/008_sales_fast.sql): the upsert's plan is
+	 * cached by PL/pgSQL for the session instead of parsed per page.
+	 * It runs while the next page is read. */
+	st->wparams[0] = st->ctx->shop->id;
+	st->wparams[1] = text;
+	st->wparams[2] = st->sync_at;
+	return st_send(st, "SELECT public.reboss_sales_store_products("
+	    "$1::uuid, $2::jsonb, $3::timestamptz)", text, NULL, page_err);
 oom:
 	rb_err_set(page_err, 500, "out_of_memory", "Out of memory.");
 fail:
@@ -283,7 +314,7 @@ sync_products(struct st *st, struct rb_err *err)
 	PQclear(r);
 	page_err = err;
 	if (shopify_paginate(&st->sh, Q_PRODUCTS, NULL, "products",
-	    product_page, st, err) == -1)
+	    product_page, st, err) == -1 || st_wait(st, err) == -1)
 		return -1;
 	if (st->ctx->dry_run)
 		return 0;
@@ -401,24 +432,29 @@ store_orders(struct st *st, struct rb_err *err)
 	if ((tids = json_dumps(ids, JSON_COMPACT)) == NULL ||
 	    (trows = json_dumps(rows, JSON_COMPACT)) == NULL)
 		goto oom;
+	json_decref(rows);
+	json_decref(ids);
+	rows = ids = NULL;
+	st->norders += (long)st->n;
+	st->nwrites++;
+	if (!st->ctx->dry_run) {
+		/* Runs while the next page is read. */
+		st->wparams[0] = st->ctx->shop->id;
+		st->wparams[1] = tids;
+		st->wparams[2] = trows;
+		return st_send(st, sql, tids, trows, err);
+	}
 	p[0] = st->ctx->shop->id;
 	p[1] = tids;
 	p[2] = trows;
-	if (st->ctx->dry_run) {
-		if (db_begin(db, err) == -1)
-			goto fail;
-		in_tx = true;
-	}
+	if (db_begin(db, err) == -1)
+		goto fail;
+	in_tx = true;
 	if (db_exec(db, sql, 3, p, err) == -1)
 		goto fail;
-	if (in_tx)		/* dry run: the call's writes are undone */
-		db_rollback(db);
-	st->norders += (long)st->n;
-	st->nwrites++;
+	db_rollback(db);	/* dry run: the call's writes are undone */
 	free(trows);
 	free(tids);
-	json_decref(rows);
-	json_decref(ids);
 	return 0;
 oom:
 	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
@@ -778,7 +814,8 @@ sync_orders(struct st *st, struct rb_err *err)
 	log_info("%lld orders updated since %s: reading them %s", count,
 	    since, bulk ? "with a bulk operation" : "page by page");
 	if (bulk) {
-		if (bulk_orders(st, since, err) == -1)
+		if (bulk_orders(st, since, err) == -1 ||
+		    st_wait(st, err) == -1)
 			goto fail;
 	} else {
 		page_err = err;
@@ -786,7 +823,8 @@ sync_orders(struct st *st, struct rb_err *err)
 		st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, 10000,
 		    SALES_BATCH_ORDERS);
 		if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders",
-		    order_page, st, err) == -1 || orders_flush(st, err) == -1)
+		    order_page, st, err) == -1 || orders_flush(st, err) == -1 ||
+		    st_wait(st, err) == -1)
 			goto fail;
 	}
 	json_decref(v);
@@ -844,6 +882,12 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 close:
 	shopify_close(&st.sh);
 out:
+	if (rc == -1) {
+		struct rb_err later;	/* the first failure is the one told */
+
+		rb_err_clear(&later);
+		(void)st_wait(&st, &later);
+	}
 	orders_clear(&st);
 	free(st.orders);
 	json_decref(st.updated);

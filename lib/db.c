@@ -252,6 +252,23 @@ fail_from_result(struct db *db, const PGresult *res, struct rb_err *err)
 		    "Database error (SQLSTATE %s): %s.", db->sqlstate, line);
 }
 
+/* A connection to send on: re-opened when lost, but not in a
+ * transaction (its work is gone: the caller must start over). */
+static int
+usable(struct db *db, struct rb_err *err)
+{
+	if (db->conn != NULL && PQstatus(db->conn) != CONNECTION_BAD)
+		return 0;
+	if (db->in_tx) {
+		db->in_tx = false;
+		rb_strlcpy(db->sqlstate, "08006", sizeof(db->sqlstate));
+		return rb_err_set(err, 503, "database_unavailable",
+		    "The database connection was lost during a "
+		    "transaction.");
+	}
+	return reconnect(db, err);
+}
+
 /*
  * A statement that failed because the connection was lost is sent once
  * more on a fresh connection, but only outside a transaction: inside one
@@ -265,6 +282,8 @@ db_query(struct db *db, const char *sql, int nparams,
 	ExecStatusType st;
 	int attempt;
 
+	if (db_wait(db, err) == -1)
+		return NULL;
 	db->sqlstate[0] = '\0';
 	if (nparams < 0 || (nparams > 0 && params == NULL)) {
 		rb_err_set(err, 500, "database_error",
@@ -272,19 +291,8 @@ db_query(struct db *db, const char *sql, int nparams,
 		return NULL;
 	}
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (db->conn == NULL || PQstatus(db->conn) == CONNECTION_BAD) {
-			if (db->in_tx) {
-				db->in_tx = false;
-				rb_strlcpy(db->sqlstate, "08006",
-				    sizeof(db->sqlstate));
-				rb_err_set(err, 503, "database_unavailable",
-				    "The database connection was lost "
-				    "during a transaction.");
-				return NULL;
-			}
-			if (reconnect(db, err) == -1)
-				return NULL;
-		}
+		if (usable(db, err) == -1)
+			return NULL;
 		res = PQexecParams(db->conn, sql, nparams, NULL, params,
 		    NULL, NULL, 0);
 		st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
@@ -315,6 +323,74 @@ db_exec(struct db *db, const char *sql, int nparams,
 		return -1;
 	PQclear(res);
 	return 0;
+}
+
+int
+db_send(struct db *db, const char *sql, int nparams,
+    const char *const *params, struct rb_err *err)
+{
+	int attempt;
+
+	if (db_wait(db, err) == -1)
+		return -1;
+	db->sqlstate[0] = '\0';
+	if (nparams < 0 || (nparams > 0 && params == NULL))
+		return rb_err_set(err, 500, "database_error",
+		    "Database error: bad parameter list.");
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (usable(db, err) == -1)
+			return -1;
+		if (PQsendQueryParams(db->conn, sql, nparams, NULL, params,
+		    NULL, NULL, 0) == 1) {
+			db->pending = true;
+			db->pend_sql = sql;
+			db->pend_n = nparams;
+			db->pend_params = params;
+			return 0;
+		}
+		if (PQstatus(db->conn) != CONNECTION_BAD || db->in_tx)
+			break;
+	}
+	fail_from_result(db, NULL, err);
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		db->in_tx = false;
+	return -1;
+}
+
+int
+db_wait(struct db *db, struct rb_err *err)
+{
+	PGresult *res, *bad = NULL;
+	ExecStatusType st;
+	bool answered = false;
+
+	if (!db->pending)
+		return 0;
+	db->pending = false;
+	while ((res = PQgetResult(db->conn)) != NULL) {
+		st = PQresultStatus(res);
+		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+			answered = true;
+			PQclear(res);
+		} else if (bad == NULL)
+			bad = res;
+		else
+			PQclear(res);
+	}
+	if (!answered && PQstatus(db->conn) == CONNECTION_BAD &&
+	    !db->in_tx) {
+		/* Lost before the answer: sent once more, as db_query does. */
+		PQclear(bad);
+		return db_exec(db, db->pend_sql, db->pend_n, db->pend_params,
+		    err);
+	}
+	if (bad == NULL && answered)
+		return 0;
+	fail_from_result(db, bad, err);
+	if (PQstatus(db->conn) == CONNECTION_BAD)
+		db->in_tx = false;
+	PQclear(bad);
+	return -1;
 }
 
 int
@@ -361,6 +437,12 @@ db_rollback(struct db *db)
 
 	if (db == NULL || !db->in_tx)
 		return;
+	if (db->pending) {
+		struct rb_err ignored;
+
+		if (db_wait(db, &ignored) == -1)
+			log_debug("rolling back after: %s", ignored.msg);
+	}
 	db->in_tx = false;
 	if (db->conn == NULL || PQstatus(db->conn) != CONNECTION_OK)
 		return;

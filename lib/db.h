@@ -22,6 +22,11 @@ struct db {
 	char	*conninfo;
 	bool	 in_tx;
 	char	 sqlstate[6];
+	/* db_send: the statement in flight, kept to send it again */
+	bool			 pending;
+	const char		*pend_sql;
+	int			 pend_n;
+	const char *const	*pend_params;
 };
 
 int	db_connect(struct db *db, const char *conninfo, struct rb_err *err)
@@ -35,6 +40,20 @@ PGresult *db_query(struct db *db, const char *sql, int nparams,
 /* The same, result discarded. */
 int	db_exec(struct db *db, const char *sql, int nparams,
 	    const char *const *params, struct rb_err *err) RB_WUR;
+
+/*
+ * db_exec in two halves, so that the server works while the caller waits
+ * for something else (a job writes one page while it reads the next from
+ * Shopify).  db_send sends and returns; db_wait collects the outcome,
+ * with db_exec's errors and its one resend on a lost connection outside a
+ * transaction.  sql and params (the array and the strings) must stay valid
+ * until db_wait returns.  One statement at a time: db_send, db_query and
+ * db_exec first wait for the one in flight (its failure is theirs).
+ * db_wait without a statement in flight returns 0.
+ */
+int	db_send(struct db *db, const char *sql, int nparams,
+	    const char *const *params, struct rb_err *err) RB_WUR;
+int	db_wait(struct db *db, struct rb_err *err) RB_WUR;
 
 int	db_begin(struct db *db, struct rb_err *err) RB_WUR;
 int	db_commit(struct db *db, struct rb_err *err) RB_WUR;

@@ -239,6 +239,53 @@ describe('reboss-sales-tracker', () => {
     assert.notEqual(await cursorOf(d), '');
   });
 
+  // A page's write runs in PostgreSQL while the next page is read (db_send):
+  // its failure must still fail the shop, with PostgreSQL's words.
+  test('a page write PostgreSQL refuses fails the shop with its error; the cursor stays; the next run converges', async () => {
+    const d = 'sales-refused.myshopify.com';
+    const s = await addShop(d, 'America/Chicago', { products: 60, orders: 150 });
+    const refuse = (table, when) => pg.psql(`DROP TRIGGER IF EXISTS test_refuse ON public.products;
+      DROP TRIGGER IF EXISTS test_refuse ON public.order_lines_ledger;
+      CREATE OR REPLACE FUNCTION public.test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN RAISE EXCEPTION 'test refuses a row of %', TG_TABLE_NAME; END $$;
+      ${table ? `CREATE TRIGGER test_refuse BEFORE INSERT ON public.${table} FOR EACH ROW
+        WHEN (NEW.shop_id = '${s.id}' AND ${when}) EXECUTE FUNCTION public.test_refuse();` : ''}`);
+    const status = async () => (await rows(`SELECT last_status, last_error FROM public.shop_job_status
+      WHERE shop_id = '${s.id}' AND job_type = 'sales_tracker'`))[0];
+
+    // products: pages of 25; the second page's write fails
+    await refuse('products', "NEW.title = 'Product 30'");
+    let r = await run(['--shop', d]);
+    assert.equal(r.code, 1, r.stderr);
+    let st = await status();
+    assert.equal(st.last_status, 'failed');
+    assert.match(st.last_error, /test refuses a row of products/);
+    assert.equal(await cursorOf(d), '', 'the cursor did not move');
+    const [p1] = await rows(`SELECT count(*)::int AS n FROM public.products WHERE shop_id = '${s.id}'`);
+    assert.equal(p1.n, 25, 'the first page was stored, the refused one not');
+
+    // orders: batches of 100; the first batch's write fails
+    await refuse('order_lines_ledger', 'true');
+    r = await run(['--shop', d]);
+    assert.equal(r.code, 1, r.stderr);
+    st = await status();
+    assert.equal(st.last_status, 'failed');
+    assert.match(st.last_error, /test refuses a row of order_lines_ledger/);
+    assert.equal(await cursorOf(d), '', 'the cursor did not move');
+    const [p2] = await rows(`SELECT count(*)::int AS n FROM public.products WHERE shop_id = '${s.id}'
+      AND deleted_at IS NULL`);
+    assert.equal(p2.n, 60, 'the products were stored this time');
+    assert.deepEqual(await actual(d), [], 'no sales stored');
+
+    await refuse(null);
+    r = await run(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await status()).last_status, 'success');
+    await assertExact(d);
+    assert.notEqual(await cursorOf(d), '');
+    await pg.psql('DROP FUNCTION public.test_refuse()');
+  });
+
   test('an order updated while its pages are read comes again on a later page: stored once, as it is now', async () => {
     const d = 'sales-moving.myshopify.com';
     await addShop(d, 'Europe/Berlin', { orders: 40 });

@@ -927,6 +927,84 @@ test_hmac_reuse(struct jwt_keys *hs)
 	jwt_keys_free(lk);
 }
 
+/* Verified tokens are remembered: the same bytes again give the same claims
+ * without a second signature check, but exp and nbf are checked again, and
+ * any other bytes -- one character changed, another user's token in the same
+ * slot -- are verified from scratch. */
+static void
+test_seen(struct jwt_keys *pk)
+{
+	struct jwt_keys *k;
+	struct jwt_claims c;
+	struct rb_err err;
+	char extra[160], *pl, *t, *u, *toks[40];
+	unsigned long long h0;
+	int i, good = 0;
+
+	if ((k = load(SECRET, jwks, "fresh keys for the cache")) == NULL)
+		return;
+	is_int((int)jwt_cache_hits(k), 0, "cache: no hits on fresh keys");
+	snprintf(extra, sizeof(extra), "\"nbf\":%lld", (long long)now + 30);
+	pl = payload(3600, extra);
+	t = hs_token(pl);
+	accepted(k, t, "cache: first time");
+	is_int((int)jwt_cache_hits(k), 0, "cache: the first check is a miss");
+	accepted(k, t, "cache: second time");
+	is_int((int)jwt_cache_hits(k), 1, "cache: the second check is a hit");
+	rb_err_clear(&err);
+	ok(jwt_verify(k, t, now, &c, &err) == 0 && strcmp(c.sub, SUB) == 0 &&
+	    strcmp(c.role, "authenticated") == 0 &&
+	    strcmp(c.email, "a@example.com") == 0 && c.exp == (long long)now +
+	    3600, "cache: a hit gives every claim");
+	rb_err_clear(&err);
+	ok(jwt_verify(k, t, now + 3600 + 61, &c, &err) == -1 &&
+	    strcmp(err.code, "token_expired") == 0 && c.sub[0] == '\0',
+	    "cache: a remembered token still expires");
+	rb_err_clear(&err);
+	ok(jwt_verify(k, t, now - 40, &c, &err) == -1 &&
+	    strcmp(err.code, "invalid_token") == 0 &&
+	    strstr(err.msg, "not valid yet") != NULL,
+	    "cache: a remembered token's nbf is checked again");
+	/* one character of the signature changed: a miss, and refused */
+	if ((u = strdup(t)) == NULL)
+		abort();
+	u[strlen(u) - 2] = u[strlen(u) - 2] == 'A' ? 'B' : 'A';
+	h0 = jwt_cache_hits(k);
+	rejected(k, u, "invalid_token", "cache: signature changed");
+	ok(jwt_cache_hits(k) == h0, "cache: a changed token is no hit");
+	free(u);
+	/* the same signature under another payload */
+	u = replace_part(t, 1, "eyJzdWIiOiJ4In0");
+	rejected(k, u, "invalid_token", "cache: payload swapped");
+	free(u);
+	/* the same token under other keys is checked by those keys */
+	rejected(pk, t, "invalid_token", "cache: per key set");
+	free(t);
+	free(pl);
+
+	/* more tokens than slots, each with its own email: no cross-talk */
+	for (i = 0; i < 40; i++) {
+		snprintf(extra, sizeof(extra), "\"pad\":\"%d\"", i);
+		pl = payload(3600 + i, extra);
+		toks[i] = hs_token(pl);
+		free(pl);
+	}
+	for (i = 0; i < 80; i++) {
+		rb_err_clear(&err);
+		good += jwt_verify(k, toks[i % 40], now, &c, &err) == 0 &&
+		    c.exp == (long long)now + 3600 + i % 40;
+	}
+	for (i = 39; i >= 0; i--) {
+		rb_err_clear(&err);
+		good += jwt_verify(k, toks[i], now, &c, &err) == 0 &&
+		    c.exp == (long long)now + 3600 + i;
+		free(toks[i]);
+	}
+	is_int(good, 120, "cache: 40 tokens through 16 slots, each its own "
+	    "claims every time");
+	jwt_keys_free(k);
+}
+
 int
 main(void)
 {
@@ -962,6 +1040,7 @@ main(void)
 	test_tamper_and_syntax(hs, pk);
 	test_size(hs);
 	test_hmac_reuse(hs);
+	test_seen(pk);
 	test_jwks_loading();
 
 	jwt_keys_free(hs);

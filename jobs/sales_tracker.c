@@ -94,7 +94,9 @@ struct st {
 	struct job_ctx	*ctx;
 	struct shopify	 sh;
 	char		 tz[SALES_TZ_MAX];
-	char		 sync_at[64];		/* products pass start */
+	char		 currency[16];		/* "" when Shopify said none */
+	char		 sync_at[64];		/* the run's start, server time */
+	char		 since[32];		/* orders updated since (ISO) */
 	json_t		*prod_rows;
 	long		 nproducts, norders, nwrites;
 	long		 batch;		/* orders per transaction (pages) */
@@ -138,7 +140,7 @@ st_wait(struct st *st, struct rb_err *err)
  * is read from Shopify; takes t0 and t1 (the texts its parameters point
  * into).  One page in flight: the previous one is waited for first. */
 static int
-st_send(struct st *st, const char *sql, char *t0, char *t1,
+st_send(struct st *st, const char *sql, int nparams, char *t0, char *t1,
     struct rb_err *err)
 {
 	if (st_wait(st, err) == -1) {
@@ -148,7 +150,7 @@ st_send(struct st *st, const char *sql, char *t0, char *t1,
 	}
 	st->wtext[0] = t0;
 	st->wtext[1] = t1;
-	return db_send(st->ctx->db, sql, 3, st->wparams, err);
+	return db_send(st->ctx->db, sql, nparams, st->wparams, err);
 }
 
 /* ---- token and shop ----------------------------------------------------- */
@@ -164,7 +166,7 @@ static int
 shop_zone(struct st *st, struct rb_err *err)
 {
 	json_t *data = NULL, *shop;
-	const char *tz, *cur, *p[3];
+	const char *tz, *cur;
 
 	if (shopify_graphql(&st->sh, Q_SHOP, NULL, &data, err) == -1)
 		return -1;
@@ -178,19 +180,47 @@ shop_zone(struct st *st, struct rb_err *err)
 		    "install or update the tzdata package.");
 	}
 	(void)rb_strlcpy(st->tz, tz, sizeof(st->tz));
-	p[0] = st->ctx->shop->id;
-	p[1] = tz;
-	p[2] = cur;
-	if (!st->ctx->dry_run && db_exec(st->ctx->db,
-	    "UPDATE public.shops SET iana_timezone = $2, "
+	if (cur != NULL && strlen(cur) >= sizeof(st->currency))
+		cur = NULL;	/* ISO 4217 codes are three letters */
+	(void)rb_strlcpy(st->currency, cur != NULL ? cur : "",
+	    sizeof(st->currency));
+	json_decref(data);
+	if (st->ctx->dry_run)
+		return 0;
+	/* Written while the first page of products is read. */
+	st->wparams[0] = st->ctx->shop->id;
+	st->wparams[1] = st->tz;
+	st->wparams[2] = st->currency[0] != '\0' ? st->currency : NULL;
+	return st_send(st, "UPDATE public.shops SET iana_timezone = $2, "
 	    "currency = coalesce($3, currency) WHERE id = $1 AND "
 	    "(iana_timezone IS DISTINCT FROM $2 OR "
-	    "($3::text IS NOT NULL AND currency IS DISTINCT FROM $3))",
-	    3, p, err) == -1) {
-		json_decref(data);
+	    "($3::text IS NOT NULL AND currency IS DISTINCT FROM $3))", 3,
+	    NULL, NULL, err);
+}
+
+/* The run's start by the server's clock (products seen in this pass are
+ * marked with it) and where the orders pass begins: the cursor less ten
+ * minutes, or sixty days back on the first run.  One round trip, before
+ * anything is read.  The cursor later moves to sync_at: orders updated
+ * after it are read again next time, never missed. */
+static int
+run_times(struct st *st, struct rb_err *err)
+{
+	PGresult *r;
+	const char *p[1];
+
+	p[0] = st->ctx->shop->id;
+	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
+	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
+	    "interval '10 minutes') AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
+	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
+	if (r == NULL)
 		return -1;
-	}
-	json_decref(data);
+	(void)rb_strlcpy(st->sync_at, PQgetvalue(r, 0, 0),
+	    sizeof(st->sync_at));
+	(void)rb_strlcpy(st->since, PQgetvalue(r, 0, 1), sizeof(st->since));
+	PQclear(r);
 	return 0;
 }
 
@@ -291,7 +321,8 @@ product_page(void *arg, json_t *nodes)
 	st->wparams[1] = text;
 	st->wparams[2] = st->sync_at;
 	return st_send(st, "SELECT public.reboss_sales_store_products("
-	    "$1::uuid, $2::jsonb, $3::timestamptz)", text, NULL, page_err);
+	    "$1::uuid, $2::jsonb, $3::timestamptz)", 3, text, NULL,
+	    page_err);
 oom:
 	rb_err_set(page_err, 500, "out_of_memory", "Out of memory.");
 fail:
@@ -303,27 +334,19 @@ fail:
 static int
 sync_products(struct st *st, struct rb_err *err)
 {
-	PGresult *r;
-	const char *p[2];
-
-	r = db_query(st->ctx->db, "SELECT now()::text", 0, NULL, err);
-	if (r == NULL)
-		return -1;
-	(void)rb_strlcpy(st->sync_at, PQgetvalue(r, 0, 0),
-	    sizeof(st->sync_at));
-	PQclear(r);
 	page_err = err;
 	if (shopify_paginate(&st->sh, Q_PRODUCTS, NULL, "products",
-	    product_page, st, err) == -1 || st_wait(st, err) == -1)
+	    product_page, st, err) == -1)
 		return -1;
 	if (st->ctx->dry_run)
 		return 0;
-	/* The whole list was read: what was not seen is gone. */
-	p[0] = st->ctx->shop->id;
-	p[1] = st->sync_at;
-	return db_exec(st->ctx->db, "UPDATE public.products SET "
-	    "deleted_at = now() WHERE shop_id = $1 AND deleted_at IS NULL "
-	    "AND last_seen_at < $2::timestamptz", 2, p, err);
+	/* The whole list was read: what was not seen is gone.  Written
+	 * while the orders are counted. */
+	st->wparams[0] = st->ctx->shop->id;
+	st->wparams[1] = st->sync_at;
+	return st_send(st, "UPDATE public.products SET deleted_at = now() "
+	    "WHERE shop_id = $1 AND deleted_at IS NULL AND last_seen_at < "
+	    "$2::timestamptz", 2, NULL, NULL, err);
 }
 
 /* ---- orders -------------------------------------------------------------- */
@@ -442,7 +465,7 @@ store_orders(struct st *st, struct rb_err *err)
 		st->wparams[0] = st->ctx->shop->id;
 		st->wparams[1] = tids;
 		st->wparams[2] = trows;
-		return st_send(st, sql, tids, trows, err);
+		return st_send(st, sql, 3, tids, trows, err);
 	}
 	p[0] = st->ctx->shop->id;
 	p[1] = tids;
@@ -780,8 +803,8 @@ bulk_min_orders(void)
 static int
 sync_orders(struct st *st, struct rb_err *err)
 {
-	PGresult *r;
-	char t0[64], since[32], qs[64], count_s[24];
+	char qs[64], count_s[24];
+	const char *since = st->since;
 	json_t *v = NULL, *data = NULL;
 	const char *p[4];
 	long long count;
@@ -789,16 +812,6 @@ sync_orders(struct st *st, struct rb_err *err)
 	int n;
 
 	p[0] = st->ctx->shop->id;
-	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
-	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
-	    "interval '10 minutes') AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
-	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
-	if (r == NULL)
-		return -1;
-	(void)rb_strlcpy(t0, PQgetvalue(r, 0, 0), sizeof(t0));
-	(void)rb_strlcpy(since, PQgetvalue(r, 0, 1), sizeof(since));
-	PQclear(r);
 	n = snprintf(qs, sizeof(qs), "updated_at:>=%s", since);
 	if (n < 0 || (size_t)n >= sizeof(qs))
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
@@ -835,7 +848,7 @@ sync_orders(struct st *st, struct rb_err *err)
 	n = snprintf(count_s, sizeof(count_s), "%ld", st->norders);
 	if (n < 0 || (size_t)n >= sizeof(count_s))
 		return rb_err_set(err, 500, "internal_error", "Bad count.");
-	p[1] = t0;
+	p[1] = st->sync_at;
 	p[2] = bulk ? "bulk" : "pages";
 	p[3] = count_s;
 	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
@@ -873,8 +886,8 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	crypto_free_secret(token);
 	token = NULL;
 	st.sh.stop = ctx->stop;
-	if (shop_zone(&st, err) == -1 || sync_products(&st, err) == -1 ||
-	    sync_orders(&st, err) == -1)
+	if (run_times(&st, err) == -1 || shop_zone(&st, err) == -1 ||
+	    sync_products(&st, err) == -1 || sync_orders(&st, err) == -1)
 		goto close;
 	log_info("%ld products, %ld orders stored (%s)", st.nproducts,
 	    st.norders, st.tz);

@@ -321,12 +321,19 @@ static const char SQL_LEASE_RELEASE[] =
     " outcome = 'cancelled', error = $4"
     " WHERE job_type = $1 AND shop_id = $2::uuid AND run_id = $3::uuid"
     "   AND done_at IS NULL RETURNING 1";
-static const char SQL_STATUS_UPSERT[] =
-    "INSERT INTO public.shop_job_status AS s (shop_id, job_type,"
+/* Both in one statement (one round trip, atomic by itself): $1-$5 as
+ * SQL_LEASE_DONE, $6 job type, $7 duration.  Returns a row per lease
+ * row changed. */
+static const char SQL_DONE_AND_STATUS[] =
+    "WITH lease AS (UPDATE public.job_leases SET done_at = now(),"
+    "  expires_at = now(), outcome = $4, error = $5"
+    " WHERE job_type = $1 AND shop_id = $2::uuid AND run_id = $3::uuid"
+    "   AND done_at IS NULL RETURNING 1), st AS ("
+    " INSERT INTO public.shop_job_status AS s (shop_id, job_type,"
     " last_run_at, last_status, last_error, last_duration_ms,"
     " consecutive_failures, run_id)"
-    " VALUES ($1::uuid, $2, now(), $3, $4, $5::bigint,"
-    "  CASE WHEN $3 = 'failed' THEN 1 ELSE 0 END, $6::uuid)"
+    " VALUES ($2::uuid, $6, now(), $4, $5, $7::bigint,"
+    "  CASE WHEN $4 = 'failed' THEN 1 ELSE 0 END, $3::uuid)"
     " ON CONFLICT (shop_id, job_type) DO UPDATE SET"
     "  last_run_at = EXCLUDED.last_run_at,"
     "  last_status = EXCLUDED.last_status,"
@@ -334,55 +341,47 @@ static const char SQL_STATUS_UPSERT[] =
     "  last_duration_ms = EXCLUDED.last_duration_ms,"
     "  consecutive_failures = CASE WHEN EXCLUDED.last_status = 'failed'"
     "   THEN s.consecutive_failures + 1 ELSE 0 END,"
-    "  run_id = EXCLUDED.run_id";
+    "  run_id = EXCLUDED.run_id)"
+    " SELECT 1 FROM lease";
 
 int
 jobdb_record(struct db *db, const struct job_lease_ref *ref,
     const char *shop_id, const char *outcome, const char *error,
     long long duration_ms, bool *held, struct rb_err *err)
 {
-	PGresult *res = NULL;
+	PGresult *res;
 	char sdur[24];
-	const char *p[6];
+	const char *p[7];
 	bool cancelled = strcmp(outcome, "cancelled") == 0;
+	bool status = !cancelled && ref->write_status;
 
 	*held = false;
 	if (num(sdur, sizeof(sdur), duration_ms < 0 ? 0 : duration_ms) == -1)
 		return rb_err_set(err, 500, "internal_error",
 		    "Could not format a number.");
-	if (db_begin(db, err) == -1)
-		return -1;
 	p[0] = ref->lease_type;
 	p[1] = shop_id;
 	p[2] = ref->run_id;
 	p[3] = cancelled ? error : outcome;
 	p[4] = error;
-	res = db_query(db, cancelled ? SQL_LEASE_RELEASE : SQL_LEASE_DONE,
-	    cancelled ? 4 : 5, p, err);
+	p[5] = ref->job_type;
+	p[6] = sdur;
+	/* One statement, one round trip: a worker records its result on
+	 * every shop, and each round trip waits for a busy server. */
+	res = db_query(db, status ? SQL_DONE_AND_STATUS : cancelled ?
+	    SQL_LEASE_RELEASE : SQL_LEASE_DONE, status ? 7 : cancelled ? 4 :
+	    5, p, err);
+	if (res == NULL && status && strcmp(db->sqlstate, "23503") == 0) {
+		/* The shop was deleted while it ran: nothing to record the
+		 * status on.  The lease went with it, or is closed here. */
+		rb_err_clear(err);
+		res = db_query(db, SQL_LEASE_DONE, 5, p, err);
+	}
 	if (res == NULL)
-		goto fail;
+		return -1;
 	*held = PQntuples(res) == 1;
 	PQclear(res);
-	res = NULL;
-	if (!cancelled && ref->write_status) {
-		p[0] = shop_id;
-		p[1] = ref->job_type;
-		p[2] = outcome;
-		p[3] = error;
-		p[4] = sdur;
-		p[5] = ref->run_id;
-		if (db_exec(db, SQL_STATUS_UPSERT, 6, p, err) == -1) {
-			if (strcmp(db->sqlstate, "23503") != 0)
-				goto fail;
-			/* The shop was deleted while it ran: nothing to
-			 * record it on.  The lease went with it. */
-			rb_err_clear(err);
-		}
-	}
-	return db_commit(db, err);
-fail:
-	db_rollback(db);
-	return -1;
+	return 0;
 }
 
 static const char SQL_OUTCOME[] =

@@ -263,6 +263,21 @@ describe('job runtime', () => {
     assert.equal(b2.size, 40);
   });
 
+  test('a shop deleted while its worker ran: the result has nothing to be recorded on, the run goes on', async () => {
+    await resetShops(6);
+    const r = await runJob([], { PROBE_DELETE_DOMAIN: 'probe-2.myshopify.com' });
+    assert.doesNotMatch(r.stderr, /could not record the result/);
+    assert.match(r.stderr, /lease was no longer ours/);
+    const [run] = await rows('SELECT * FROM public.job_runs');
+    assert.equal(run.shops_total, 6);
+    assert.equal(Number(await q(`SELECT count(*) FROM public.shops WHERE shop_domain = 'probe-2.myshopify.com'`)), 0);
+    const st = await rows(`SELECT s.shop_domain AS d, j.last_status AS s FROM public.shop_job_status j
+      JOIN public.shops s ON s.id = j.shop_id ORDER BY 1`);
+    assert.deepEqual(st.map((x) => x.d), [1, 3, 4, 5, 6].map((i) => `probe-${i}.myshopify.com`));
+    assert.ok(st.every((x) => x.s === 'success'));
+    assert.equal(Number(await q(`SELECT count(*) FROM public.job_leases WHERE run_id = '${run.id}'`)), 5);
+  });
+
   test('a crashing, an exit(3) and a failing shop are recorded with their cause', async () => {
     await resetShops(10);
     const log = newLog();

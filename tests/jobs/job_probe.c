@@ -105,6 +105,16 @@ probe_shop(struct job_ctx *ctx, struct rb_err *err)
 	note("done", d, ctx->db);
 	if (listed("PROBE_OPEN_TX_DOMAIN", d) && db_begin(ctx->db, err) == -1)
 		return -1;
+	if (listed("PROBE_DELETE_DOMAIN", d)) {
+		/* The shop deleted while its worker ran (the owner removed
+		 * it from the dashboard): there is no row left to record
+		 * the result on. */
+		const char *p[1] = { ctx->shop->id };
+
+		if (db_exec(ctx->db, "DELETE FROM public.shops WHERE id = $1",
+		    1, p, err) == -1)
+			return -1;
+	}
 	if (listed("PROBE_KILL_SESSION_DOMAIN", d) && db_exec(ctx->db,
 	    "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL,
 	    err) == -1 && ctx->db->conn != NULL &&

@@ -47,7 +47,7 @@ struct http_xfer {
 
 static bool curl_ready;
 
-static int
+int
 http_global_init(void)
 {
 	/* Processes are single-threaded when they build their client. */

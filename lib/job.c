@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "http.h"
 #include "job_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -838,6 +839,10 @@ job_main(const struct job_def *def, int argc, char **argv)
 	if (n < 0 || (size_t)n >= sizeof(r->ref.lease_type))
 		goto out;
 
+	if (http_global_init() == -1) {
+		log_err("libcurl could not be initialised");
+		goto out;
+	}
 	if (db_connect(&r->db, r->cfg.database_url, &err) == -1) {
 		log_err("cannot connect to the database: %s", err.msg);
 		goto out;

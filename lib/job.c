@@ -851,8 +851,8 @@ job_main(const struct job_def *def, int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
-	if (jobdb_select_shops(&r->db, shop_arg, &r->shops, &r->nshops,
-	    &err) == -1) {
+	if (jobdb_select_shops(&r->db, r->ref.job_type, shop_arg, &r->shops,
+	    &r->nshops, &err) == -1) {
 		log_err("%s", err.msg);
 		goto out;
 	}

@@ -45,8 +45,11 @@ struct job_lease_ref {
 
 /* Every connected shop (arg NULL), or the one arg names by id or domain
  * ("name" or "name.myshopify.com").  Unknown: -1 with code "unknown_shop". */
-int	jobdb_select_shops(struct db *db, const char *arg,
-	    struct job_shop **out, size_t *n, struct rb_err *err) RB_WUR;
+/* arg NULL: every connected shop, longest last time first (see the
+ * query); else the one shop named by id or domain. */
+int	jobdb_select_shops(struct db *db, const char *job_type,
+	    const char *arg, struct job_shop **out, size_t *n,
+	    struct rb_err *err) RB_WUR;
 
 /* Inserts the running job_runs row; gen gets the run's generation (joined
  * from live full runs when joinable, else its own started_at). */

@@ -21,10 +21,18 @@ num(char *buf, size_t size, long long v)
 	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
+/*
+ * Longest first, by how long each shop took this job last time, and shops
+ * it never ran before them (a first run reads 60 days): the big shops start
+ * while the small ones fill the gaps, so the run does not end waiting for
+ * one big shop that started last.
+ */
 static const char SQL_SHOPS_ALL[] =
-    "SELECT id::text, shop_domain, coalesce(user_id::text, '')"
-    " FROM public.shops WHERE connection_status = 'connected'"
-    " ORDER BY id";
+    "SELECT s.id::text, s.shop_domain, coalesce(s.user_id::text, '')"
+    " FROM public.shops s LEFT JOIN public.shop_job_status j"
+    "   ON j.shop_id = s.id AND j.job_type = $1"
+    " WHERE s.connection_status = 'connected'"
+    " ORDER BY j.last_duration_ms DESC NULLS FIRST, s.id";
 static const char SQL_SHOP_BY_ID[] =
     "SELECT id::text, shop_domain, coalesce(user_id::text, ''),"
     " connection_status FROM public.shops WHERE id = $1::uuid";
@@ -35,8 +43,8 @@ static const char SQL_SHOP_BY_DOMAIN[] =
     "    OR shop_domain = lower($1) || '.myshopify.com'";
 
 int
-jobdb_select_shops(struct db *db, const char *arg, struct job_shop **out,
-    size_t *n, struct rb_err *err)
+jobdb_select_shops(struct db *db, const char *job_type, const char *arg,
+    struct job_shop **out, size_t *n, struct rb_err *err)
 {
 	PGresult *res;
 	struct job_shop *shops = NULL;
@@ -46,7 +54,7 @@ jobdb_select_shops(struct db *db, const char *arg, struct job_shop **out,
 	*out = NULL;
 	*n = 0;
 	if (arg == NULL)
-		res = db_query(db, SQL_SHOPS_ALL, 0, NULL, err);
+		res = db_query(db, SQL_SHOPS_ALL, 1, &job_type, err);
 	else if (rb_is_uuid(arg))
 		res = db_query(db, SQL_SHOP_BY_ID, 1, params, err);
 	else

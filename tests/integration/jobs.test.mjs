@@ -278,6 +278,30 @@ describe('job runtime', () => {
     assert.equal(Number(await q(`SELECT count(*) FROM public.job_leases WHERE run_id = '${run.id}'`)), 5);
   });
 
+  test('shops start longest first by what they took last time, shops the job never ran before them', async () => {
+    await resetShops(8);
+    await q(`INSERT INTO public.shop_job_status (shop_id, job_type, last_status, last_duration_ms)
+      SELECT id, 'sales_tracker', 'success', v.ms FROM public.shops s
+      JOIN (VALUES ('probe-2', 500), ('probe-3', 500), ('probe-5', 9000), ('probe-7', 20)) v(d, ms)
+        ON s.shop_domain = v.d || '.myshopify.com';
+      INSERT INTO public.shop_job_status (shop_id, job_type, last_status, last_duration_ms)
+      SELECT id, 'replace_job', 'success', 99999 FROM public.shops WHERE shop_domain = 'probe-8.myshopify.com'`);
+    const log = newLog();
+    const r = await runJob(['--parallel', '1'], { PROBE_LOG_FILE: log });
+    assert.equal(r.code, 0, r.stderr);
+    const order = (await readLog(log)).filter((l) => l.what === 'start').map((l) => l.domain.split('.')[0]);
+    assert.equal(order.length, 8);
+    // never run by this job (another job's duration does not count), in id order
+    assert.deepEqual([...order.slice(0, 4)].sort(), ['probe-1', 'probe-4', 'probe-6', 'probe-8']);
+    const ids = new Map((await rows(`SELECT split_part(shop_domain, '.', 1) AS d, id FROM public.shops`))
+      .map((x) => [x.d, x.id]));
+    const firstFour = order.slice(0, 4).map((d) => ids.get(d));
+    assert.deepEqual(firstFour, [...firstFour].sort());
+    assert.equal(order[4], 'probe-5');
+    assert.deepEqual([...order.slice(5, 7)].sort(), ['probe-2', 'probe-3']);
+    assert.equal(order[7], 'probe-7');
+  });
+
   test('a crashing, an exit(3) and a failing shop are recorded with their cause', async () => {
     await resetShops(10);
     const log = newLog();

@@ -59,6 +59,7 @@ const SIZES = (env.BENCH_SHOPS || '1000,10000').split(',').map(Number);
 const REPEAT = Number(env.BENCH_REPEAT || 2);
 const PARALLEL = Number(env.BENCH_PARALLEL || 20);
 const DELAY = Number(env.BENCH_DELAY_MS || 20);
+const RERUN = env.BENCH_RERUN !== '0';
 const TEMPLATES = Number(env.BENCH_TEMPLATES || 100);
 const JOB = env.BENCH_JOB || 'sales_tracker';
 const OUT_DIR = env.BENCH_OUT_DIR || path.join(HERE, 'results');
@@ -379,13 +380,22 @@ async function main() {
     const results = [];
     for (const n of SIZES) {
       const reps = n === Math.max(...SIZES) && SIZES.length > 1 ? 1 : REPEAT;
-      for (let rep = 0; rep < reps; rep++) {
-        await pg.psql(`TRUNCATE public.shops, public.products, public.order_lines_ledger, public.product_sales_daily,
+      // One re-run after the first size's runs (BENCH_RERUN, 1): the data and
+      // each shop's last duration stay, as on the next night.
+      const rerun = RERUN && JOB !== 'probe' && n === SIZES[0] ? 1 : 0;
+      for (let rep = 0; rep < reps + rerun; rep++) {
+        const again = rep === reps;
+        await pg.psql(again ? 'DELETE FROM public.job_leases; DELETE FROM public.job_runs; VACUUM ANALYZE;'
+          : `TRUNCATE public.shops, public.products, public.order_lines_ledger, public.product_sales_daily,
           public.sales_cursors, public.job_leases, public.job_runs, public.shop_job_status CASCADE;
           INSERT INTO public.shops (user_id, shop_domain, access_token)
           SELECT gen_random_uuid(), 'bench-' || g || '.myshopify.com', '${TOKEN}' FROM generate_series(0, ${n - 1}) g;
           VACUUM ANALYZE;`);
+        // Every run starts from the same state: WAL written out, the
+        // previous run's processes gone.
+        await pg.psql('CHECKPOINT', { user: 'postgres', password: pg.superuser.password, dbname: 'postgres' });
         await run('sync', []);
+        await sleep(3000);
         up.perShop.clear(); up.st.requests = 0; up.st.misses = 0; up.st.bytes = 0; up.st.lat = [];
         // The expected work, from the template counts (the replay counts it again).
         let sumReq = 0, maxReq = 0;
@@ -406,7 +416,7 @@ async function main() {
         const actualReq = up.st.requests;
         const idealS = isProbe ? Math.max((n * Math.round(meanShopMs)) / PARALLEL, meanShopMs) / 1000
           : Math.max((sumReq * DELAY) / PARALLEL, maxReq * DELAY) / 1000;
-        const res = { job: isProbe ? 'job_probe' : 'sales_tracker', shops: n, run: rep + 1, parallel: PARALLEL,
+        const res = { job: isProbe ? 'job_probe' : 'sales_tracker', shops: n, run: again ? 're-run' : rep + 1, parallel: PARALLEL,
           delay_ms: DELAY, exit: r.code, run_status: row[0], shops_processed: Number(row[2]), shops_failed: Number(row[3]),
           products_rows: nprod, upstream_requests: actualReq, expected_requests: isProbe ? 0 : sumReq,
           replay_misses: up.st.misses, upstream_held_ms: heldStats(up.st.lat), upstream_bytes: up.st.bytes, largest_shop_requests: maxReq,
@@ -418,7 +428,7 @@ async function main() {
           pg_cpu_ms_per_shop: (r.pg_cpu_s * 1000) / n,
           upstream_cpu_share: r.upstream_cpu_s / r.wall_s };
         results.push(res);
-        process.stderr.write(`  ${res.job} ${n} shops run ${rep + 1}: exit ${r.code} ${row.join(' ')} wall ${r.wall_s.toFixed(2)} s ` +
+        process.stderr.write(`  ${res.job} ${n} shops run ${res.run}: exit ${r.code} ${row.join(' ')} wall ${r.wall_s.toFixed(2)} s ` +
           `ideal ${idealS.toFixed(2)} s (x${res.wall_over_ideal?.toFixed(3)}) cpu ${res.cpu_ms_per_shop.toFixed(2)} ms/shop ` +
           `(beyond parsing ${res.cpu_beyond_parse_ms_per_shop.toFixed(2)}) ` +
           `pg ${res.pg_cpu_ms_per_shop.toFixed(2)} ms/shop peak PSS ${(r.peak_pss_kb / 1024).toFixed(1)} MiB ` +

@@ -97,6 +97,7 @@ struct st {
 	char		 currency[16];		/* "" when Shopify said none */
 	char		 sync_at[64];		/* the run's start, server time */
 	char		 since[32];		/* orders updated since (ISO) */
+	bool		 bulk;			/* orders read in bulk */
 	json_t		*prod_rows;
 	long		 nproducts, norders, nwrites;
 	long		 batch;		/* orders per transaction (pages) */
@@ -803,15 +804,12 @@ bulk_min_orders(void)
 static int
 sync_orders(struct st *st, struct rb_err *err)
 {
-	char qs[64], count_s[24];
+	char qs[64];
 	const char *since = st->since;
 	json_t *v = NULL, *data = NULL;
-	const char *p[4];
 	long long count;
-	bool bulk;
 	int n;
 
-	p[0] = st->ctx->shop->id;
 	n = snprintf(qs, sizeof(qs), "updated_at:>=%s", since);
 	if (n < 0 || (size_t)n >= sizeof(qs))
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
@@ -823,33 +821,48 @@ sync_orders(struct st *st, struct rb_err *err)
 	    "ordersCount"), "count"));
 	json_decref(data);
 	data = NULL;
-	bulk = count > bulk_min_orders();
+	st->bulk = count > bulk_min_orders();
 	log_info("%lld orders updated since %s: reading them %s", count,
-	    since, bulk ? "with a bulk operation" : "page by page");
-	if (bulk) {
-		if (bulk_orders(st, since, err) == -1 ||
-		    st_wait(st, err) == -1)
+	    since, st->bulk ? "with a bulk operation" : "page by page");
+	if (st->bulk) {
+		if (bulk_orders(st, since, err) == -1)
 			goto fail;
 	} else {
 		page_err = err;
 		orders_clear(st);
 		st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, 10000,
 		    SALES_BATCH_ORDERS);
+		/* The last batch is written while the products are read. */
 		if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders",
-		    order_page, st, err) == -1 || orders_flush(st, err) == -1 ||
-		    st_wait(st, err) == -1)
+		    order_page, st, err) == -1 || orders_flush(st, err) == -1)
 			goto fail;
 	}
 	json_decref(v);
-	v = NULL;
+	return 0;
+fail:
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+/* Every write of this run done: the cursor moves to the run's start. */
+static int
+store_cursor(struct st *st, struct rb_err *err)
+{
+	char count_s[24];
+	const char *p[4];
+	int n;
+
+	if (st_wait(st, err) == -1)
+		return -1;
 	if (st->ctx->dry_run)
 		return 0;
-	/* Everything up to T0 is committed: move the cursor. */
 	n = snprintf(count_s, sizeof(count_s), "%ld", st->norders);
 	if (n < 0 || (size_t)n >= sizeof(count_s))
 		return rb_err_set(err, 500, "internal_error", "Bad count.");
+	p[0] = st->ctx->shop->id;
 	p[1] = st->sync_at;
-	p[2] = bulk ? "bulk" : "pages";
+	p[2] = st->bulk ? "bulk" : "pages";
 	p[3] = count_s;
 	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
 	    "(shop_id, orders_cursor, last_mode, last_orders) VALUES ($1, "
@@ -857,10 +870,6 @@ sync_orders(struct st *st, struct rb_err *err)
 	    "SET orders_cursor = EXCLUDED.orders_cursor, last_mode = "
 	    "EXCLUDED.last_mode, last_orders = EXCLUDED.last_orders",
 	    4, p, err);
-fail:
-	json_decref(v);
-	json_decref(data);
-	return -1;
 }
 
 /* ---- the worker ---------------------------------------------------------- */
@@ -886,8 +895,11 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	crypto_free_secret(token);
 	token = NULL;
 	st.sh.stop = ctx->stop;
+	/* Orders before products: the orders' last batch, the biggest
+	 * write, runs in PostgreSQL while the products are read. */
 	if (run_times(&st, err) == -1 || shop_zone(&st, err) == -1 ||
-	    sync_products(&st, err) == -1 || sync_orders(&st, err) == -1)
+	    sync_orders(&st, err) == -1 || sync_products(&st, err) == -1 ||
+	    store_cursor(&st, err) == -1)
 		goto close;
 	log_info("%ld products, %ld orders stored (%s)", st.nproducts,
 	    st.norders, st.tz);

@@ -218,9 +218,9 @@ describe('reboss-sales-tracker', () => {
   test('a failure mid-pagination keeps the cursor; the next run converges', async () => {
     const d = 'sales-flaky.myshopify.com';
     await addShop(d, 'America/Los_Angeles', { orders: 150 });
-    // shop, products, ordersCount and 11 pages of 10 orders pass (the
-    // first 100 are stored as one batch); page 12 fails.
-    fake.setMode(d, { failAfter: 3 + 11 });
+    // shop, ordersCount and 11 pages of 10 orders pass (the first 100 are
+    // stored as one batch); page 12 fails (orders come before products).
+    fake.setMode(d, { failAfter: 2 + 11 });
     let r = await run(['--shop', d]);
     assert.equal(r.code, 1, r.stderr);
     const st = await rows(`SELECT last_status, last_error FROM public.shop_job_status
@@ -253,29 +253,31 @@ describe('reboss-sales-tracker', () => {
     const status = async () => (await rows(`SELECT last_status, last_error FROM public.shop_job_status
       WHERE shop_id = '${s.id}' AND job_type = 'sales_tracker'`))[0];
 
-    // products: pages of 25; the second page's write fails
-    await refuse('products', "NEW.title = 'Product 30'");
+    // orders (read first): batches of 100; the first batch's write fails,
+    // and the shop stops there: no products either
+    await refuse('order_lines_ledger', 'true');
     let r = await run(['--shop', d]);
     assert.equal(r.code, 1, r.stderr);
     let st = await status();
     assert.equal(st.last_status, 'failed');
-    assert.match(st.last_error, /test refuses a row of products/);
+    assert.match(st.last_error, /test refuses a row of order_lines_ledger/);
     assert.equal(await cursorOf(d), '', 'the cursor did not move');
-    const [p1] = await rows(`SELECT count(*)::int AS n FROM public.products WHERE shop_id = '${s.id}'`);
-    assert.equal(p1.n, 25, 'the first page was stored, the refused one not');
+    assert.deepEqual(await actual(d), [], 'no sales stored');
+    const count = async () => (await rows(`SELECT count(*)::int AS n FROM public.products
+      WHERE shop_id = '${s.id}' AND deleted_at IS NULL`))[0].n;
+    assert.equal(await count(), 0);
 
-    // orders: batches of 100; the first batch's write fails
-    await refuse('order_lines_ledger', 'true');
+    // products (read while the last orders are written): pages of 25; the
+    // second page's write fails
+    await refuse('products', "NEW.title = 'Product 30'");
     r = await run(['--shop', d]);
     assert.equal(r.code, 1, r.stderr);
     st = await status();
     assert.equal(st.last_status, 'failed');
-    assert.match(st.last_error, /test refuses a row of order_lines_ledger/);
+    assert.match(st.last_error, /test refuses a row of products/);
     assert.equal(await cursorOf(d), '', 'the cursor did not move');
-    const [p2] = await rows(`SELECT count(*)::int AS n FROM public.products WHERE shop_id = '${s.id}'
-      AND deleted_at IS NULL`);
-    assert.equal(p2.n, 60, 'the products were stored this time');
-    assert.deepEqual(await actual(d), [], 'no sales stored');
+    assert.equal(await count(), 25, 'the first page was stored, the refused one not');
+    await assertExact(d); // the orders went through this time
 
     await refuse(null);
     r = await run(['--shop', d]);
@@ -295,12 +297,12 @@ describe('reboss-sales-tracker', () => {
       || a.id - b.id)[0];
     let n = 0;
     let refunded = false;
-    // shop, products, ordersCount, orders page 1 (with the oldest order);
-    // before page 2 the merchant refunds it: its updatedAt moves to now,
-    // so the last page brings it again.
+    // shop, ordersCount, orders page 1 (with the oldest order); before
+    // page 2 the merchant refunds it: its updatedAt moves to now, so the
+    // last page brings it again.
     fake.setMode(d, { onRequest: () => {
       n += 1;
-      if (n === 5) { fake.refundOrder(d, oldest.id, [{ index: 0, quantity: 1 }]); refunded = true; }
+      if (n === 4) { fake.refundOrder(d, oldest.id, [{ index: 0, quantity: 1 }]); refunded = true; }
     } });
     const r = await run(['--shop', d]);
     fake.setMode(d, null);

@@ -706,8 +706,12 @@ respond:
 		    (long long)(rb_mono_ms() - t0) * 1000);
 	}
 	/* The path is logged only when it matched a route: the pattern,
-	 * never ids or query values of unknown URLs. */
-	log_info("%s %s %d %lldms rid=%s%s%s", ri.method[0] ? ri.method : "-",
+	 * never ids or query values of unknown URLs.  A healthy answer to a
+	 * health check is debug: monitors poll it, the metrics count it, and
+	 * the journal keeps what matters. */
+	log_msg(route != NULL && route->handler == h_health &&
+	    ctx.status < 400 ? LOG_DEBUG : LOG_INFO,
+	    "%s %s %d %lldms rid=%s%s%s", ri.method[0] ? ri.method : "-",
 	    route ? route->pattern : "(no route)", ctx.status,
 	    (long long)(rb_mono_ms() - t0), ri.reqid[0] ? ri.reqid : "-",
 	    ctx.status >= 400 && err.code[0] ? " code=" : "",

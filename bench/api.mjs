@@ -330,9 +330,12 @@ async function main() {
       ['test-connection', 'reboss', url('reboss', '/api/shopify/test-connection'), scripts.reboss],
       ['test-connection', 'seed', url('seed', '/api/shopify/test-connection'), scripts.seed],
     ];
+    // BENCH_CASES (e.g. "test-connection/reboss"): only those, for profiling.
+    const only = env.BENCH_CASES ? new Set(env.BENCH_CASES.split(',')) : null;
     const results = {};
     for (let rep = 0; rep < REPEAT; rep++) {
       for (const [ep, tgt, u, s] of cases) {
+        if (only && !only.has(`${ep}/${tgt}`)) continue;
         const before = {};
         for (const [k, pid] of Object.entries(cpuOf)) before[k] = await treeTicks(pid());
         const w = await wrk(u, s);
@@ -350,13 +353,13 @@ async function main() {
     // Best run of each (the machine is shared: the least disturbed run).
     const best = {};
     for (const [k, runs] of Object.entries(results)) best[k] = runs.reduce((a, b) => (b.rps > a.rps ? b : a));
-    const ratio = (a, b) => Number((a / b).toFixed(3));
+    const ratio = (a, b) => (a && b ? Number((a / b).toFixed(3)) : null);
     const ratios = {
-      health_reboss_over_limit: ratio(best['health/reboss'].rps, best['health/limit'].rps),
-      health_floor_over_limit: ratio(best['health/floor'].rps, best['health/limit'].rps),
-      health_reboss_over_floor: ratio(best['health/reboss'].rps, best['health/floor'].rps),
-      health_reboss_over_seed: ratio(best['health/reboss'].rps, best['health/seed'].rps),
-      test_connection_reboss_over_seed: ratio(best['test-connection/reboss'].rps, best['test-connection/seed'].rps),
+      health_reboss_over_limit: ratio(best['health/reboss']?.rps, best['health/limit']?.rps),
+      health_floor_over_limit: ratio(best['health/floor']?.rps, best['health/limit']?.rps),
+      health_reboss_over_floor: ratio(best['health/reboss']?.rps, best['health/floor']?.rps),
+      health_reboss_over_seed: ratio(best['health/reboss']?.rps, best['health/seed']?.rps),
+      test_connection_reboss_over_seed: ratio(best['test-connection/reboss']?.rps, best['test-connection/seed']?.rps),
       pool_pss_reboss_over_seed: ratio(memory.reboss.pss_kb, memory.seed.pss_kb),
       pool_rss_reboss_over_seed: ratio(memory.reboss.rss_kb, memory.seed.rss_kb),
     };

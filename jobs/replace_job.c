@@ -6,8 +6,8 @@
  *     sentence naming the setting; nothing is touched).  No managed
  *     collections: nothing to do.
  *  1b. Before deciding (not in a dry run): reconciles this shop's retire
- *     decisions that a dead worker left failed/"interrupted" without a
- *     slot (last 30 days).  Shopify may have applied the productUpdate
+ *     decisions that a dead worker (or a lost answer, step 4) left
+ *     failed/"interrupted" without a slot (last 30 days).  Shopify may have applied the productUpdate
  *     before the worker died; then the product is a draft/archived (or out
  *     of the collection), is never judged again, and without this its slot
  *     would never open.  Per decision one product query: when the retire
@@ -35,7 +35,9 @@
  *     transaction opens a catalog_slots row for product_creation and
  *     updates the products mirror.  userErrors fail that decision with
  *     Shopify's words; the others go on; the shop fails at the end with a
- *     count when any did.
+ *     count when any did.  A failure after which Shopify may have made
+ *     the change anyway (timeout, cut connection or answer, 5xx) leaves
+ *     the decision failed/"interrupted", so step 1b settles it next run.
  *  --dry-run or the shop's dry_run switch: decisions are stored with
  *  outcome 'dry_run' and nothing is changed in Shopify, no slot opened.
  *  Test knob: REBOSS_TEST_CRASH_AFTER_RETIRE=1 makes the worker SIGKILL
@@ -589,6 +591,21 @@ out:
 	return rc;
 }
 
+/*
+ * A failure after which Shopify may still have made the change: no answer
+ * in time, the connection cut, the answer cut off or garbled, a 5xx.  The
+ * decision then stays failed/"interrupted" and the next run asks Shopify
+ * what happened (reconcile_interrupted), as after a crash.  A refusal
+ * (userErrors, 4xx, THROTTLED, a GraphQL error) changed nothing.
+ */
+static bool
+maybe_applied(const struct rb_err *e)
+{
+	return strcmp(e->code, "shopify_timeout") == 0 ||
+	    strcmp(e->code, "shopify_unavailable") == 0 ||
+	    strcmp(e->code, "shopify_bad_response") == 0;
+}
+
 static int
 fail_decision(struct rj *rj, const char *decision_id, const char *msg,
     struct rb_err *err)
@@ -713,6 +730,12 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 			if (first_err[0] == '\0')
 				(void)rb_strlcpy(first_err, aerr.msg,
 				    sizeof(first_err));
+			if (maybe_applied(&aerr)) {
+				log_warn("%s (the next run asks Shopify whether "
+				    "product %lld was retired)", aerr.msg,
+				    d->product_id);
+				continue;
+			}
 			log_warn("%s", aerr.msg);
 			if (fail_decision(rj, did, aerr.msg, err) == -1)
 				goto out;

@@ -1296,8 +1296,12 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     if (mode?.delayMs) await new Promise((r) => setTimeout(r, mode.delayMs));
 
     const body = await readBody(req, bodyLimit);
+    // cutMutations: 'truncate' | 'reset': a mutation is carried out, then
+    // its answer is lost that way (what a client sees when the network or
+    // Shopify fails after the change was made).  Set once it ran.
+    let cut = null;
     const finish = (status, payload, headers) => {
-      if (mode?.reset) {
+      if (mode?.reset || cut === 'reset') {
         // Part of the answer, then a TCP RST (not a clean FIN).
         entry.status = status;
         entry.reset = true;
@@ -1311,7 +1315,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
         });
         return undefined;
       }
-      if (mode?.truncate && typeof payload !== 'string') {
+      if ((mode?.truncate || cut === 'truncate') && typeof payload !== 'string') {
         entry.status = status;
         const text = JSON.stringify(payload);
         const half = text.slice(0, Math.max(1, Math.floor(text.length / 2)));
@@ -1459,6 +1463,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     }
     out.data = result.data;
     out.extensions = { cost: entry.cost };
+    if (operation.operation === 'mutation' && mode?.cutMutations) cut = mode.cutMutations;
     return finish(200, out, headers);
   }
 

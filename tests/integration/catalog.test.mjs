@@ -409,6 +409,38 @@ describe('catalog cycle', () => {
     assertClean();
   });
 
+  // The same when the worker lives but the answer is lost after Shopify made
+  // the change (cut off, connection reset): the decision stays interrupted
+  // and the next run settles it, instead of recording a plain failure.
+  for (const how of ['truncate', 'reset']) {
+    test(`a retire whose answer was lost (${how}) after Shopify applied it: the next run marks it done, one slot`, async () => {
+      fake.clock = new Date(BASE);
+      const s = await addShop(`cat-lost-${how}.myshopify.com`, 'UTC', { start_days: 3, retire_action: 'archive',
+        daily_creation_quota: 0, creation_template: TEMPLATE }, 1);
+      const p = fake.addProduct(s.domain, { title: 'Answer lost', collections: [s.col.id],
+        publishedAt: new Date(BASE - 10 * DAY).toISOString() });
+      fake.setMode(s.domain, { cutMutations: how });
+      let r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE)], CLOCK);
+      fake.setMode(s.domain, null);
+      assert.equal(r.code, 1, 'the lost answer fails the shop');
+      assert.equal(p.status, 'ARCHIVED', 'Shopify applied the retire');
+      assert.match(r.stderr, new RegExp(`the next run asks Shopify whether product ${p.id} was retired`));
+      const d0 = await retireDecisions(s, p);
+      assert.deepEqual(d0.map((x) => [x.outcome, x.error]), [['failed', 'interrupted before Shopify answered']]);
+      assert.deepEqual(await slotsOf(s), [], 'no slot yet');
+
+      fake.clock = new Date(BASE + DAY);
+      r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE + DAY)], CLOCK);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, new RegExp(`reconciled decision ${d0[0].id}: product ${p.id} was retired \\(archive\\)`));
+      const d1 = await retireDecisions(s, p);
+      assert.equal(d1.length, 1, 'not judged again');
+      assert.equal(d1[0].outcome, 'done');
+      assert.deepEqual(await slotsOf(s), [{ decision_id: d0[0].id, collection_id: s.col.id, filled: false }]);
+      assertClean();
+    });
+  }
+
   test('an interrupted retire Shopify did not apply stays failed; the product is judged again; one slot', async () => {
     fake.clock = new Date(BASE);
     const s = await addShop('cat-rundo.myshopify.com', 'UTC', { start_days: 3,

@@ -16,6 +16,9 @@
 #include <time.h>
 
 #include <curl/curl.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include "config.h"
 #include "http.h"
@@ -47,6 +50,20 @@ struct http_xfer {
 
 static bool curl_ready;
 
+/*
+ * The trusted CAs, loaded once per process and shared by every TLS
+ * connection of every client (CURLOPT_SSL_CTX_FUNCTION puts the store into
+ * each connection's SSL_CTX; curl itself is then given no CA file).
+ * Loading the system bundle costs ~17 ms of CPU, and a job's worker is a
+ * new process per shop: the job's parent loads it before forking
+ * (http_ca_preload) and every worker inherits it.  ca_store_file is the
+ * ca_file it was loaded from (NULL: curl's default bundle and directory).
+ * Owner: this file; one thread per process.
+ */
+static X509_STORE *ca_store;
+static char *ca_store_file;
+static bool ca_store_ready;
+
 int
 http_global_init(void)
 {
@@ -57,6 +74,84 @@ http_global_init(void)
 		return -1;
 	curl_ready = true;
 	return 0;
+}
+
+static bool
+ca_store_for(const char *ca_file)
+{
+	if (!ca_store_ready)
+		return false;
+	if (ca_file == NULL || ca_store_file == NULL)
+		return ca_file == ca_store_file;
+	return strcmp(ca_file, ca_store_file) == 0;
+}
+
+/* What curl itself would trust: its built-in bundle and directory. */
+static int
+ca_load_default(X509_STORE *st)
+{
+	CURL *c;
+	char *file = NULL, *dir = NULL;
+	int rc = -1;
+
+	if ((c = curl_easy_init()) == NULL)
+		return -1;
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &file) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_CAPATH, &dir) != CURLE_OK ||
+	    (file == NULL && dir == NULL))
+		goto out;
+	if (file != NULL && X509_STORE_load_file(st, file) != 1)
+		goto out;
+	if (dir != NULL && X509_STORE_load_path(st, dir) != 1)
+		goto out;
+	rc = 0;
+out:
+	curl_easy_cleanup(c);
+	return rc;
+}
+
+int
+http_ca_preload(const char *ca_file)
+{
+	X509_STORE *st;
+	char *copy = NULL;
+	SSL_CTX *warm;
+
+	if (ca_file != NULL && ca_file[0] == '\0')
+		ca_file = NULL;
+	if (ca_store_for(ca_file))
+		return 0;
+	if (http_global_init() == -1 || (st = X509_STORE_new()) == NULL)
+		return -1;
+	if ((ca_file != NULL && ((copy = strdup(ca_file)) == NULL ||
+	    X509_STORE_load_file(st, ca_file) != 1)) ||
+	    (ca_file == NULL && ca_load_default(st) == -1)) {
+		X509_STORE_free(st);
+		free(copy);
+		return -1;
+	}
+	/* As curl sets up its own store: an intermediate CA in the file
+	 * is trusted as an anchor too. */
+	(void)X509_STORE_set_flags(st, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_STORE_free(ca_store);
+	free(ca_store_file);
+	ca_store = st;
+	ca_store_file = copy;
+	ca_store_ready = true;
+	/* OpenSSL fetches and caches its algorithms on the first SSL_CTX:
+	 * done here, before any fork, too. */
+	if ((warm = SSL_CTX_new(TLS_client_method())) != NULL)
+		SSL_CTX_free(warm);
+	return 0;
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: the shared store instead of a fresh load. */
+static CURLcode
+http_ssl_ctx_cb(CURL *curl, void *sslctx, void *arg)
+{
+	(void)curl;
+	SSL_CTX_set1_cert_store(sslctx, arg);
+	return CURLE_OK;
 }
 
 struct http_client *
@@ -73,6 +168,12 @@ http_client_new(const struct rb_config *cfg)
 	if (cfg != NULL && cfg->ca_file != NULL && cfg->ca_file[0] != '\0' &&
 	    (hc->ca_file = strdup(cfg->ca_file)) == NULL)
 		goto fail;
+	/* Without a shared store (it could not be loaded) curl loads the
+	 * CAs itself on every connection, as it would anyway. */
+	if (http_ca_preload(hc->ca_file) == -1)
+		log_warn("the trusted CAs (%s) could not be loaded once for "
+		    "all connections; each connection loads them", hc->ca_file
+		    != NULL ? hc->ca_file : "the system's");
 	return hc;
 fail:
 	http_client_free(hc);
@@ -344,7 +445,7 @@ http_method_safe(const char *m)
 }
 
 enum http_fail { HF_NONE, HF_TIMEOUT, HF_UNREACHABLE, HF_CONNECT,
-	HF_TOO_LARGE, HF_TRUNCATED, HF_FATAL };
+	HF_TOO_LARGE, HF_TRUNCATED, HF_TLS, HF_FATAL };
 
 static enum http_fail
 http_classify(CURLcode rc, bool too_large)
@@ -370,8 +471,14 @@ http_classify(CURLcode rc, bool too_large)
 	case CURLE_HTTP2_STREAM:
 	case CURLE_HTTP3:
 		return HF_UNREACHABLE;	/* reset or cut: retryable */
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+		return HF_TLS;		/* will not get better by itself */
 	default:
-		return HF_FATAL;	/* TLS verification, bad URL, ... */
+		return HF_FATAL;	/* bad URL, TLS set-up, ... */
 	}
 }
 
@@ -398,7 +505,14 @@ http_setup(struct http_client *hc, const struct http_request *req,
 	SET(CURLOPT_TIMEOUT_MS, timeout_ms);
 	SET(CURLOPT_SSL_VERIFYPEER, 1L);
 	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (hc->ca_file != NULL)
+	/* A libcurl without OpenSSL refuses the callback: then it loads
+	 * the CAs itself. */
+	if (ca_store_for(hc->ca_file) && curl_easy_setopt(c,
+	    CURLOPT_SSL_CTX_FUNCTION, http_ssl_ctx_cb) == CURLE_OK) {
+		SET(CURLOPT_SSL_CTX_DATA, (void *)ca_store);
+		SET(CURLOPT_CAINFO, (char *)NULL);
+		SET(CURLOPT_CAPATH, (char *)NULL);
+	} else if (hc->ca_file != NULL)
 		SET(CURLOPT_CAINFO, hc->ca_file);
 	SET(CURLOPT_ACCEPT_ENCODING, "");	/* what curl can decode */
 	SET(CURLOPT_USERAGENT, "ReBoss/1");
@@ -558,6 +672,11 @@ http_request(struct http_client *hc, const struct http_request *req,
 		rb_err_set(err, 502, "upstream_truncated",
 		    "The answer of %s was cut off before its end after %d "
 		    "attempt(s).", host, resp->attempts);
+		goto fail;
+	case HF_TLS:
+		rb_err_set(err, 502, "upstream_tls",
+		    "The TLS certificate of %s was not accepted: %s.", host,
+		    curl_easy_strerror(rc));
 		goto fail;
 	case HF_TIMEOUT:
 		rb_err_set(err, 504, "upstream_timeout",

@@ -843,6 +843,11 @@ job_main(const struct job_def *def, int argc, char **argv)
 		log_err("libcurl could not be initialised");
 		goto out;
 	}
+	if (http_ca_preload(r->cfg.ca_file) == -1)
+		log_warn("the trusted CAs (%s) could not be loaded before the "
+		    "workers start; each worker loads them", r->cfg.ca_file !=
+		    NULL && r->cfg.ca_file[0] != '\0' ? r->cfg.ca_file :
+		    "the system's");
 	if (db_connect(&r->db, r->cfg.database_url, &err) == -1) {
 		log_err("cannot connect to the database: %s", err.msg);
 		goto out;

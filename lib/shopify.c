@@ -490,6 +490,10 @@ shopify_map_http_err(struct shopify *s, struct rb_err *err)
 		return rb_err_set(err, 502, "shopify_unavailable",
 		    "Shopify (%s) could not be reached; try again later.",
 		    s->domain);
+	if (strcmp(err->code, "upstream_tls") == 0)
+		return rb_err_set(err, 502, "shopify_unavailable",
+		    "Shopify (%s) could not be reached securely: its TLS "
+		    "certificate was not accepted.", s->domain);
 	if (strcmp(err->code, "upstream_truncated") == 0)
 		return rb_err_set(err, 502, "shopify_bad_response",
 		    "Shopify (%s) sent an answer that was cut off; try again "

@@ -86,19 +86,26 @@ ca_store_for(const char *ca_file)
 	return strcmp(ca_file, ca_store_file) == 0;
 }
 
-/* What curl itself would trust: its built-in bundle and directory. */
+/*
+ * What curl itself would trust: ca_file, or else its built-in bundle, plus
+ * its built-in directory (Debian: /etc/ssl/certs) either way, so ca_file
+ * adds to the system's CAs as it did when curl was given it as CAINFO.
+ */
 static int
-ca_load_default(X509_STORE *st)
+ca_load(X509_STORE *st, const char *ca_file)
 {
 	CURL *c;
-	char *file = NULL, *dir = NULL;
+	char *bundle = NULL, *dir = NULL;
+	const char *file;
 	int rc = -1;
 
 	if ((c = curl_easy_init()) == NULL)
 		return -1;
-	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &file) != CURLE_OK ||
-	    curl_easy_getinfo(c, CURLINFO_CAPATH, &dir) != CURLE_OK ||
-	    (file == NULL && dir == NULL))
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &bundle) != CURLE_OK ||
+	    curl_easy_getinfo(c, CURLINFO_CAPATH, &dir) != CURLE_OK)
+		goto out;
+	file = ca_file != NULL ? ca_file : bundle;
+	if (file == NULL && dir == NULL)
 		goto out;
 	if (file != NULL && X509_STORE_load_file(st, file) != 1)
 		goto out;
@@ -123,9 +130,8 @@ http_ca_preload(const char *ca_file)
 		return 0;
 	if (http_global_init() == -1 || (st = X509_STORE_new()) == NULL)
 		return -1;
-	if ((ca_file != NULL && ((copy = strdup(ca_file)) == NULL ||
-	    X509_STORE_load_file(st, ca_file) != 1)) ||
-	    (ca_file == NULL && ca_load_default(st) == -1)) {
+	if ((ca_file != NULL && (copy = strdup(ca_file)) == NULL) ||
+	    ca_load(st, ca_file) == -1) {
 		X509_STORE_free(st);
 		free(copy);
 		return -1;

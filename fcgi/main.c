@@ -23,6 +23,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "http.h"
 #include "log.h"
 #include "util.h"
 
@@ -149,6 +150,11 @@ main(int argc, char **argv)
 		config_free(&cfg);
 		return 2;
 	}
+	/* Once here, not in every worker the supervisor starts (http.h);
+	 * a failure is reported by the workers' clients. */
+	if (http_global_init() == -1 || http_ca_preload(cfg.ca_file) == -1)
+		log_warn("libcurl or the trusted CAs could not be set up before "
+		    "the workers start");
 	if (workers == 1) {
 		log_info("serving with one process (pid %ld)", (long)getpid());
 		(void)sd_notify(0, "READY=1\nSTATUS=serving, 1 process");

@@ -112,36 +112,27 @@ describe('upstream TLS', () => {
     if (tmp) await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  test('a certificate from another CA is refused: no request gets through, the error says why', async () => {
-    const conf = await config('other', `https://localhost:${port}/{shop}`, otherCa);
-    served = 0;
-    const r = await run(conf, ['--shop', DOMAIN]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.equal(served, 0, 'nothing reached the fake');
-    assert.equal(fake.requests.length, 0);
-    const st = await status();
-    assert.equal(st.last_status, 'failed');
-    assert.match(st.last_error, /could not be reached securely: its TLS certificate was not accepted/);
-    assert.equal(await products(), 0);
-  });
-
-  test('without ca_file the system CAs decide, and they do not know the test CA', async () => {
-    const conf = await config('system', `https://localhost:${port}/{shop}`, null);
-    served = 0;
-    const r = await run(conf, ['--shop', DOMAIN]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.equal(served, 0, 'nothing reached the fake');
-    assert.match((await status()).last_error, /TLS certificate was not accepted/);
-  });
-
-  test('a host the certificate does not name is refused even with the right CA', async () => {
-    const conf = await config('host', `https://127.0.0.2:${port2}/{shop}`, tls.caFile);
-    served = 0;
-    const r = await run(conf, ['--shop', DOMAIN]);
-    assert.equal(r.code, 1, r.stderr);
-    assert.equal(served, 0, 'nothing reached the fake');
-    assert.match((await status()).last_error, /TLS certificate was not accepted/);
-  });
+  // Refused before anything is sent, and the shop's error says why.
+  const refusals = [
+    ['a certificate from another CA', () => config('other', `https://localhost:${port}/{shop}`, otherCa)],
+    ['no ca_file: the system CAs alone, which do not know the test CA',
+      () => config('system', `https://localhost:${port}/{shop}`, null)],
+    ['a host the certificate does not name, even with the right CA',
+      () => config('host', `https://127.0.0.2:${port2}/{shop}`, tls.caFile)],
+  ];
+  for (const [what, conf] of refusals) {
+    test(`refused: ${what}`, async () => {
+      served = 0;
+      const r = await run(await conf(), ['--shop', DOMAIN]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(served, 0, 'nothing reached the fake');
+      assert.equal(fake.requests.length, 0);
+      const st = await status();
+      assert.equal(st.last_status, 'failed');
+      assert.match(st.last_error, /could not be reached securely: its TLS certificate was not accepted/);
+      assert.equal(await products(), 0);
+    });
+  }
 
   test('with ca_file naming the CA: the shop is read over TLS, by a worker of a parent that loaded the CAs', async () => {
     const conf = await config('right', `https://localhost:${port}/{shop}`, tls.caFile);

@@ -9,7 +9,7 @@
 //   floor  - nginx -> bench/fcgi_floor.c, a prefork libfcgi pool of the same
 //            size that answers the health JSON and does nothing else: what
 //            nginx -> FastCGI costs by itself (the ceiling for reboss);
-//   seed   - nginx -> ../shared/baseline/seed_api.py under gunicorn (sync);
+//   seed   - nginx -> bench/baseline/seed_api.py under gunicorn (sync);
 //   upstream (plain HTTP) - fixed answers standing in for Shopify: the
 //            GraphQL shop answer for reboss, the REST shop.json for seed.
 // Both pools have the same number of worker processes (BENCH_WORKERS, 4).
@@ -47,7 +47,7 @@ const NGINX_WORKERS = Number(env.BENCH_NGINX_WORKERS || 2);
 const DURATION = Number(env.BENCH_DURATION || 8);
 const CONNS = Number(env.BENCH_CONNECTIONS || 16);
 const REPEAT = Number(env.BENCH_REPEAT || 2);
-const SEED_DIR = env.BENCH_SEED_DIR || path.resolve(REPO, '../shared/baseline');
+const SEED_DIR = env.BENCH_SEED_DIR || path.join(HERE, 'baseline');
 const OUT_DIR = env.BENCH_OUT_DIR || path.join(HERE, 'results');
 const TLS = env.BENCH_TLS !== '0';
 const SHOP = 'bench.myshopify.com';

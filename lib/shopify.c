@@ -2,7 +2,7 @@
  * shopify.c - the Shopify Admin GraphQL client (see shopify.h).
  *
  * Every query below is validated against the 2026-10 schema
- * (../shared/specs/shopify-admin-2026-10.introspection.json.gz) with
+ * (tests/specs/shopify-admin-2026-10.introspection.json.gz) with
  * graphql-js and NoDeprecatedCustomRule; none uses a deprecated field
  * (Collection.ruleSet is deprecated in 2026-10: smart collections are read
  * from Collection.sources).  Keep each under the 1000-point single-query cost.

@@ -1,5 +1,5 @@
 // openai.mjs - a fake OpenAI Chat Completions API (POST /v1/chat/completions)
-// whose requests and answers follow ../shared/specs/openai-openapi.json.gz.
+// whose requests and answers follow tests/specs/openai-openapi.json.gz.
 // Owned by product_optimize.
 //
 //   import { createFakeOpenAI } from '../fakes/openai.mjs';

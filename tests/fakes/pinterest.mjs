@@ -1,5 +1,5 @@
 // pinterest.mjs - a fake Pinterest API v5 (boards, pins) that follows
-// ../shared/specs/pinterest-v5-openapi.json.gz.  Owned by pinterest_sync.
+// tests/specs/pinterest-v5-openapi.json.gz.  Owned by pinterest_sync.
 //
 // It does not run its own server: it mounts on the fake OAuth server of
 // tests/fakes/oauth.mjs (under /pinterest/v5, where that fake's

@@ -1,7 +1,7 @@
 // shopify.mjs - a local stand-in for the Shopify Admin GraphQL API 2026-10.
 //
 // Every document is parsed and validated against the real 2026-10 schema
-// (introspection in ../shared/specs), deprecated usage is recorded, the query
+// (introspection in tests/specs), deprecated usage is recorded, the query
 // cost is computed and charged to a per-shop leaky bucket, and the document is
 // executed by graphql-js over in-memory shops.  See README.md next to this file.
 
@@ -32,7 +32,7 @@ export const INVALID_TOKEN_MESSAGE =
 
 export function schemaPath() {
   return process.env.SHOPIFY_SCHEMA ||
-    path.resolve(REPO_ROOT, '../shared/specs/shopify-admin-2026-10.introspection.json.gz');
+    path.resolve(REPO_ROOT, 'tests/specs/shopify-admin-2026-10.introspection.json.gz');
 }
 
 let schemaCache = null;

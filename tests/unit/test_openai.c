@@ -1,6 +1,6 @@
 /* test_openai.c - lib/openai.c pure parts (owned by product_optimize).
  * Bodies are shaped like the Chat Completions answers of the OpenAPI spec
- * (../shared/specs/openai-openapi.json.gz). */
+ * (tests/specs/openai-openapi.json.gz). */
 #include <stdlib.h>
 #include <string.h>
 

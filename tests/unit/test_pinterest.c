@@ -1,7 +1,7 @@
 /* test_pinterest.c - lib/pinterest.c pure parts (owned by pinterest_sync):
  * trimming within Pinterest's limits, URL checks, request bodies, answer
  * parsing, board/pin matching, 429 waits.  Shapes follow
- * ../shared/specs/pinterest-v5-openapi.json.gz (PinCreate, BoardCreate,
+ * tests/specs/pinterest-v5-openapi.json.gz (PinCreate, BoardCreate,
  * Board, Pin, list pages with items + bookmark). */
 #include <stdlib.h>
 #include <string.h>

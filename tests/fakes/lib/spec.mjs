@@ -1,5 +1,5 @@
 // spec.mjs - what the fakes that validate with ajv against an OpenAPI
-// document of ../shared/specs share: reading the (gzipped) document and
+// document of tests/specs share: reading the (gzipped) document and
 // turning OpenAPI 3.0 schema dialect into JSON Schema ajv understands.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -8,12 +8,14 @@ import { gunzipSync } from 'node:zlib';
 
 const fakes = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
+// The specs the repository carries (tests/specs/README.md says where each
+// came from and how to refresh it).
+export const SPECS_DIR = path.resolve(fakes, '..', 'specs');
+
 // The parsed document: file (an environment override) when given, else
-// <repo>/../shared/specs/<name>, else <repo>/shared/specs/<name>.
+// tests/specs/<name>.
 export function readSpec(file, name) {
-  let f = file ?? path.resolve(fakes, '..', '..', '..', 'shared', 'specs', name);
-  try { readFileSync(f); } catch { f = path.resolve(fakes, '..', '..', 'shared', 'specs', name); }
-  return JSON.parse(gunzipSync(readFileSync(f)));
+  return JSON.parse(gunzipSync(readFileSync(file ?? path.join(SPECS_DIR, name))));
 }
 
 // OpenAPI 3.0's `nullable` to JSON Schema; with drop, those keys are left

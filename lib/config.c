@@ -100,6 +100,9 @@ static const struct key keys[] = {
 	S("shopify_api_version", shopify_api_version),
 	{ "shopify_base_url", K_URL, OFF(shopify_base_url), "https://{shop}",
 	    0, 0, 0, F_SHOP },
+	S("shopify_client_id", shopify_client_id),
+	SECRET("shopify_client_secret", shopify_client_secret),
+	S("shopify_scopes", shopify_scopes),
 	S("pinterest_app_id", pinterest_app_id),
 	SECRET("pinterest_app_secret", pinterest_app_secret),
 	URL("pinterest_api_base", pinterest_api_base,
@@ -143,6 +146,8 @@ str_default(const struct key *k)
 {
 	if (strcmp(k->name, "shopify_api_version") == 0)
 		return "2026-10";
+	if (strcmp(k->name, "shopify_scopes") == 0)
+		return SHOPIFY_DEFAULT_SCOPES;
 	if (strcmp(k->name, "openai_model") == 0)
 		return "gpt-4.1-mini";
 	if (strcmp(k->name, "alert_spool_dir") == 0)
@@ -726,6 +731,7 @@ config_require_oauth(const struct rb_config *cfg, const char *provider,
 		{ "pinterest", "pinterest_app_id", "pinterest_app_secret" },
 		{ "meta", "meta_app_id", "meta_app_secret" },
 		{ "google", "google_client_id", "google_client_secret" },
+		{ "shopify", "shopify_client_id", "shopify_client_secret" },
 	};
 	const char *names[4];
 	struct rb_buf b = { .max = 512 };
@@ -737,8 +743,8 @@ config_require_oauth(const struct rb_config *cfg, const char *provider,
 			break;
 	if (i == RB_NELEM(need))
 		return rb_err_set(err, 404, "unknown_provider",
-		    "Unknown OAuth provider; expected pinterest, meta or "
-		    "google.");
+		    "Unknown OAuth provider; expected pinterest, meta, "
+		    "google or shopify.");
 	names[0] = need[i].id;
 	names[1] = need[i].secret;
 	names[2] = "api_url";

@@ -15,6 +15,9 @@
 #include "rb.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/reboss/reboss.conf"
+/* What the five jobs need of the Admin API (shopify_scopes' default). */
+#define SHOPIFY_DEFAULT_SCOPES	"read_products,write_products,read_orders," \
+	"read_publications,write_publications"
 
 enum job_kind {
 	JOB_SALES_TRACKER,
@@ -40,6 +43,10 @@ struct rb_config {
 	char	*jwks_json;		/* contents of jwks_file, read at load */
 	char	*shopify_api_version;	/* "2026-10" */
 	char	*shopify_base_url;	/* "https://{shop}" */
+	/* The ReBoss app of Shopify's Dev Dashboard (install flow, webhooks,
+	 * renewal of its expiring tokens). */
+	char	*shopify_client_id, *shopify_client_secret;
+	char	*shopify_scopes;	/* comma-separated, asked at install */
 	char	*pinterest_app_id, *pinterest_app_secret;
 	char	*pinterest_api_base, *pinterest_oauth_url;
 	char	*meta_app_id, *meta_app_secret;
@@ -74,7 +81,8 @@ int	config_check(const char *path,
 	    void (*report)(void *ctx, const char *problem), void *ctx);
 
 /* Fails naming the missing keys unless every OAuth key of the provider
- * ("pinterest", "meta", "google") plus api_url and frontend_url is set. */
+ * ("pinterest", "meta", "google", "shopify": the ReBoss app's client id and
+ * secret) plus api_url and frontend_url is set. */
 int	config_require_oauth(const struct rb_config *cfg, const char *provider,
 	    struct rb_err *err) RB_WUR;
 

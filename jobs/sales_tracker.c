@@ -47,6 +47,9 @@
 #define SALES_BULK_CHUNK	200	/* orders per transaction (bulk) */
 #define SALES_BULK_POLL_MAX_MS	10000
 #define SALES_BATCH_ORDERS	100	/* orders per transaction (pages) */
+/* Orders updated this long before a run's start are read again by the next
+ * run: Shopify's search index lags a little behind. */
+#define SALES_OVERLAP		"10 minutes"
 
 static const char Q_SHOP[] =
 	"query { shop { ianaTimezone currencyCode } }";
@@ -213,7 +216,7 @@ run_times(struct st *st, struct rb_err *err)
 	p[0] = st->ctx->shop->id;
 	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
 	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
-	    "interval '10 minutes') AT TIME ZONE 'UTC', "
+	    "interval '" SALES_OVERLAP "') AT TIME ZONE 'UTC', "
 	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
 	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
 	if (r == NULL)
@@ -850,7 +853,7 @@ static int
 store_cursor(struct st *st, struct rb_err *err)
 {
 	char count_s[24];
-	const char *p[4];
+	const char *p[5];
 	int n;
 
 	if (st_wait(st, err) == -1)
@@ -864,12 +867,19 @@ store_cursor(struct st *st, struct rb_err *err)
 	p[1] = st->sync_at;
 	p[2] = st->bulk ? "bulk" : "pages";
 	p[3] = count_s;
+	p[4] = st->tz;
+	/* complete_through (sql/011_sales_history.sql): every order updated
+	 * before sync_at less the overlap (Shopify's search index may lag)
+	 * is stored, so every local day that ended by then is complete. */
 	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
-	    "(shop_id, orders_cursor, last_mode, last_orders) VALUES ($1, "
-	    "$2::timestamptz, $3, $4::integer) ON CONFLICT (shop_id) DO UPDATE "
+	    "(shop_id, orders_cursor, last_mode, last_orders, "
+	    "complete_through) VALUES ($1, $2::timestamptz, $3, $4::integer, "
+	    "((($2::timestamptz - interval '" SALES_OVERLAP "') AT TIME ZONE "
+	    "$5)::date - 1)) ON CONFLICT (shop_id) DO UPDATE "
 	    "SET orders_cursor = EXCLUDED.orders_cursor, last_mode = "
-	    "EXCLUDED.last_mode, last_orders = EXCLUDED.last_orders",
-	    4, p, err);
+	    "EXCLUDED.last_mode, last_orders = EXCLUDED.last_orders, "
+	    "complete_through = EXCLUDED.complete_through",
+	    5, p, err);
 }
 
 /* ---- the worker ---------------------------------------------------------- */

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "db.h"
 #include "sales.h"
 #include "shopify.h"
 #include "util.h"
@@ -271,4 +272,24 @@ sales_order_free(struct sales_order *o)
 	free(o->lines);
 	o->lines = NULL;
 	o->n = o->cap = 0;
+}
+
+int
+sales_complete_through(struct db *db, const char *shop_id,
+    char out[SALES_DAY_LEN], struct rb_err *err)
+{
+	PGresult *r;
+	const char *p[1];
+
+	out[0] = '\0';
+	p[0] = shop_id;
+	r = db_query(db, "SELECT to_char(complete_through, 'YYYY-MM-DD') "
+	    "FROM public.sales_cursors WHERE shop_id = $1::uuid", 1, p, err);
+	if (r == NULL)
+		return -1;
+	if (PQntuples(r) == 1 && !PQgetisnull(r, 0, 0) &&
+	    strlen(PQgetvalue(r, 0, 0)) == SALES_DAY_LEN - 1)
+		(void)rb_strlcpy(out, PQgetvalue(r, 0, 0), SALES_DAY_LEN);
+	PQclear(r);
+	return 0;
 }

@@ -68,4 +68,15 @@ int	sales_order_add_line(struct sales_order *o, json_t *line,
 	    struct rb_err *err) RB_WUR;
 void	sales_order_free(struct sales_order *o);
 
+struct db;
+/*
+ * How far the shop's sales are known (sales_cursors.complete_through,
+ * sql/011_sales_history.sql): out gets "YYYY-MM-DD", the last local day
+ * (shop's zone) whose orders are completely read and stored, or "" when
+ * nothing is known (the tracker never completed for the shop).  Whatever
+ * acts on sales judges only days <= out.  -1 and err on a database error.
+ */
+int	sales_complete_through(struct db *db, const char *shop_id,
+	    char out[SALES_DAY_LEN], struct rb_err *err) RB_WUR;
+
 #endif

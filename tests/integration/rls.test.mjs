@@ -49,6 +49,8 @@ describe('row-level security', () => {
       INSERT INTO shop_job_status (shop_id, job_type, last_status, run_id) VALUES
         ('${shopA}', 'sales_tracker', 'success', '${runId}'),
         ('${shopB}', 'sales_tracker', 'failed', '${runId}');
+      INSERT INTO sales_cursors (shop_id, orders_cursor, complete_through, orders_access) VALUES
+        ('${shopA}', now(), '2026-12-02', 'last_60_days'), ('${shopB}', now(), '2026-12-03', 'all');
     `);
   });
 
@@ -133,6 +135,16 @@ describe('row-level security', () => {
     await assert.rejects(pg.psql(
       `INSERT INTO shop_job_status (shop_id, job_type) VALUES ('${shopA}', 'replace_job')`, asUser(A)),
     /permission denied/);
+  });
+
+  test('sales_cursors: how far the own sales are known, never the cursor, read-only', async () => {
+    const q = 'SELECT shop_id, complete_through, orders_access FROM sales_cursors';
+    assert.deepEqual(rows(await pg.psql(q, asUser(A))), [`${shopA}|2026-12-02|last_60_days`]);
+    assert.deepEqual(rows(await pg.psql(q, asUser(B))), [`${shopB}|2026-12-03|all`]);
+    await assert.rejects(pg.psql('SELECT orders_cursor FROM sales_cursors', asUser(A)), /permission denied/);
+    await assert.rejects(pg.psql(`UPDATE sales_cursors SET complete_through = '2030-01-01'`, asUser(A)),
+      /permission denied/);
+    await assert.rejects(pg.psql(q, { role: 'anon', claims: { role: 'anon' } }), /permission denied/);
   });
 
   test('job_runs: counts readable, error_log not', async () => {

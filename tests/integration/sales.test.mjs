@@ -108,6 +108,19 @@ function resetFake() {
   fake.reset();
 }
 
+// sales_cursors.complete_through as the job must set it: the local day (in
+// the shop's zone) before the one holding the run's start less the 10
+// minutes every run reads again.  "" when NULL or no row.
+async function completeThrough(domain) {
+  const [c] = await rows(`SELECT orders_cursor, complete_through::text AS ct FROM public.sales_cursors
+    WHERE shop_id = '${shops.get(domain).id}'`);
+  if (!c) return { got: '', want: '' };
+  const local = new Intl.DateTimeFormat('en-CA', { timeZone: shops.get(domain).tz, year: 'numeric',
+    month: '2-digit', day: '2-digit' }).format(new Date(Date.parse(c.orders_cursor) - 10 * 60_000));
+  const want = new Date(Date.parse(`${local}T00:00:00Z`) - DAY).toISOString().slice(0, 10);
+  return { got: c.ct ?? '', want };
+}
+
 async function cursorOf(domain) {
   return (await pg.psql(`SELECT orders_cursor FROM public.sales_cursors
     WHERE shop_id = '${shops.get(domain).id}'`)).trim();
@@ -158,6 +171,8 @@ describe('reboss-sales-tracker', () => {
       assert.equal(row.sealed, true, 'the plain token was sealed');
       assert.equal(row.iana_timezone, tz, 'the zone comes from Shopify');
       assert.notEqual(await cursorOf(d), '', 'cursor set');
+      const ct = await completeThrough(d);
+      assert.equal(ct.got, ct.want, `${d}: complete through the last local day that ended before the run`);
       const prods = await rows(`SELECT product_id, title, handle, status, collection_ids, image_url,
         online_store_url, published_at IS NOT NULL AS published, deleted_at FROM public.products
         WHERE shop_id = '${s.id}' ORDER BY product_id`);
@@ -227,6 +242,7 @@ describe('reboss-sales-tracker', () => {
       WHERE shop_id = '${shops.get(d).id}'`);
     assert.equal(st[0].last_status, 'failed');
     assert.equal(await cursorOf(d), '', 'the cursor did not move');
+    assert.deepEqual(await completeThrough(d), { got: '', want: '' }, 'nothing known to be complete');
     const partial = await actual(d);
     assert.ok(partial.length > 0 && partial.length < expected(d).length, 'only the first batch was stored');
     const [ledger] = await rows(`SELECT count(DISTINCT order_id)::int AS n FROM public.order_lines_ledger
@@ -237,6 +253,8 @@ describe('reboss-sales-tracker', () => {
     assert.equal(r.code, 0, r.stderr);
     await assertExact(d);
     assert.notEqual(await cursorOf(d), '');
+    const ct = await completeThrough(d);
+    assert.equal(ct.got, ct.want);
   });
 
   // A page's write runs in PostgreSQL while the next page is read (db_send):

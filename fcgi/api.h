@@ -68,6 +68,12 @@ struct api_ctx {
 	size_t			 nfields;
 	char			 id[37];	/* "{id}" of the path, lower-case */
 	int			 nquery;	/* query[0..nquery) are set */
+	const char		*raw_query;	/* as received, "" when none */
+	/* Routes with body == &api_raw_body: the body's bytes exactly as
+	 * received (capped by api_body_max; not NUL-terminated). */
+	const unsigned char	*raw_body;
+	size_t			 raw_len;
+	char *const		*envp;		/* FastCGI params (api_param) */
 	const char		*request_id;
 	volatile const sig_atomic_t *stop;	/* set on SIGTERM */
 	/* out */
@@ -93,6 +99,10 @@ struct api_body {
 	size_t			 n;
 };
 
+/* A route whose body is read raw, not parsed (signed webhooks: the
+ * signature covers the bytes as they came). */
+extern const struct api_body api_raw_body;
+
 #define API_PUBLIC	false
 #define API_AUTH	true
 
@@ -108,6 +118,8 @@ struct api_route {
 /* The worker's database connection, connected on first use; NULL and a 503
  * "database_unavailable" in err when the server cannot be reached. */
 struct db *api_db(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+/* A FastCGI param of the request ("HTTP_X_SHOPIFY_TOPIC"), or NULL. */
+const char *api_param(const struct api_ctx *ctx, const char *name);
 /* Value of a query-string key (first occurrence), or NULL. */
 const char *api_query_get(const struct api_ctx *ctx, const char *key);
 /* Adds a response header (e.g. Location for a 302); -1 when full/invalid. */
@@ -167,6 +179,13 @@ API_OAUTH_HANDLERS(pinterest)
 API_OAUTH_HANDLERS(meta)
 API_OAUTH_HANDLERS(google)
 #undef API_OAUTH_HANDLERS
+
+/* routes_shopify_app.c (owner: install): the ReBoss app's install flow
+ * and its webhooks */
+extern const struct api_body body_shopify_install;
+int	h_shopify_install(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_shopify_callback(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_shopify_webhooks(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
 /* ---- request.c / pool.c -------------------------------------------------- */
 /* Serves requests on listen_fd until SIGTERM/SIGINT; returns exit status. */

@@ -70,6 +70,22 @@ struct req_info {
 
 /* ---- helpers for handlers ----------------------------------------------- */
 
+const struct api_body api_raw_body = { NULL, 0 };
+
+const char *
+api_param(const struct api_ctx *ctx, const char *name)
+{
+	size_t len = strlen(name);
+	char *const *e;
+
+	if (ctx->envp == NULL)
+		return NULL;
+	for (e = ctx->envp; *e != NULL; e++)
+		if (strncmp(*e, name, len) == 0 && (*e)[len] == '=')
+			return *e + len + 1;
+	return NULL;
+}
+
 struct db *
 api_db(struct api_ctx *ctx, struct rb_err *err)
 {
@@ -493,6 +509,47 @@ is_json_type(const char *ct)
 	return true;
 }
 
+/* Reads the body as received, up to the cap (routes with api_raw_body);
+ * *buf owned by the caller (NULL when the body is empty). */
+static int
+read_raw_body(FCGX_Request *req, const struct req_info *ri,
+    const struct rb_config *cfg, unsigned char **buf, size_t *len,
+    struct rb_err *err)
+{
+	long clen, max = cfg->api_body_max > 0 ? cfg->api_body_max : 65536;
+	int got = 0, n;
+
+	*buf = NULL;
+	*len = 0;
+	if (max > INT_MAX)
+		max = INT_MAX;
+	if (parse_content_length(ri, &clen) == -1)
+		return rb_err_set(err, 400, "invalid_content_length",
+		    "The Content-Length header is not a valid number.");
+	if (clen > max)
+		return rb_err_set(err, 413, "body_too_large",
+		    "The request body is larger than %ld bytes.", max);
+	if (clen == 0)
+		return 0;
+	if ((*buf = malloc((size_t)clen)) == NULL)
+		return rb_err_set(err, 500, "out_of_memory",
+		    "The server ran out of memory; try again.");
+	while (got < clen) {
+		n = FCGX_GetStr((char *)*buf + got, (int)clen - got, req->in);
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	if (got < clen) {
+		free(*buf);
+		*buf = NULL;
+		return rb_err_set(err, 400, "incomplete_body",
+		    "The request body ended after %d of %ld bytes.", got, clen);
+	}
+	*len = (size_t)clen;
+	return 0;
+}
+
 /* Reads and parses the JSON object body; *root owned by the caller. */
 static int
 read_body(FCGX_Request *req, const struct req_info *ri,
@@ -609,7 +666,8 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 	struct jwt_claims claims;
 	struct rb_err err;
 	struct field_value fields[16];
-	size_t nfields = 0;
+	unsigned char *raw = NULL;
+	size_t nfields = 0, rawlen = 0;
 	const struct api_route *route = NULL;
 	json_t *root = NULL;
 	char allow[64];
@@ -632,6 +690,8 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 	if (read_params(req, &ri, &err) == -1)
 		goto fail;
 	ctx.request_id = ri.reqid;
+	ctx.raw_query = ri.query;
+	ctx.envp = req->envp;
 	head = strcmp(ri.method, "HEAD") == 0;
 	switch (router_match(ri.method, ri.uri, &route, ctx.id, allow,
 	    sizeof(allow))) {
@@ -666,7 +726,12 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 		ctx.user_id = claims.sub;
 	}
 	auth_wipe(&ri);
-	if (route->body != NULL) {
+	if (route->body == &api_raw_body) {
+		if (read_raw_body(req, &ri, w->cfg, &raw, &rawlen, &err) == -1)
+			goto fail;
+		ctx.raw_body = raw;
+		ctx.raw_len = rawlen;
+	} else if (route->body != NULL) {
 		if (route->body->n > RB_NELEM(fields)) {
 			rb_err_set(&err, 500, "internal_error",
 			    "This endpoint declares too many fields.");
@@ -718,6 +783,10 @@ respond:
 	    ctx.status >= 400 && err.code[0] ? err.code : "");
 	json_decref(ctx.reply);
 	json_decref(root);
+	if (raw != NULL) {
+		OPENSSL_cleanse(raw, rawlen);
+		free(raw);
+	}
 	field_values_free(fields, nfields);
 	auth_wipe(&ri);		/* 404, 405 and 400 come before authenticate */
 	OPENSSL_cleanse(&claims, sizeof(claims));

@@ -26,6 +26,13 @@ static const struct api_route routes[] = {
 	    &body_shops_create, h_shops_create },
 	{ "GET",  "/api/shops/{id}/integrations",   API_AUTH, NULL,
 	    h_shops_integrations },
+	/* the ReBoss app: install and webhooks (routes_shopify_app.c) */
+	{ "POST", "/api/shopify/install",           API_AUTH,
+	    &body_shopify_install, h_shopify_install },
+	{ "GET",  "/api/shopify/callback",          API_PUBLIC, NULL,
+	    h_shopify_callback },
+	{ "POST", "/api/shopify/webhooks",          API_PUBLIC, &api_raw_body,
+	    h_shopify_webhooks },
 #define OAUTH_ROUTES(name) \
 	{ "POST", "/api/oauth/" #name "/start",     API_AUTH, \
 	    &body_oauth_start, h_oauth_start_##name }, \

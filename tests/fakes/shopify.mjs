@@ -18,6 +18,7 @@ import {
   isAbstractType, getNamedType, getNullableType, typeFromAST,
 } from 'graphql';
 import { makeCatalogResolvers } from './shopify_catalog.mjs';
+import { installShopifyApp } from './shopify_install.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '../..');
@@ -1261,6 +1262,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       res.writeHead(200, { 'Content-Type': 'application/jsonl', 'Content-Length': Buffer.byteLength(text) });
       return res.end(text);
     }
+    if (fake.oauthRoutes(req, res, url)) return undefined; // shopify_install.mjs
     const m = /^\/([^/]+)\/admin\/api\/([^/]+)\/graphql\.json$/.exec(url.pathname);
     const entry = { shop: m ? decodeURIComponent(m[1]).toLowerCase() : null, method: req.method,
       path: url.pathname, version: m ? m[2] : null, query: null, variables: null,
@@ -1490,6 +1492,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
   fake.port = addr.port;
   fake.baseUrlTemplate = `${fake.url}/{shop}`;
   fake.server = server;
+  installShopifyApp(fake);
   return fake;
 }
 

@@ -199,6 +199,8 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
       bodyMax: nginxBodyMax ?? bodyMax, origin: new URL(frontendUrl).origin,
     });
     const url = `https://127.0.0.1:${nginx.port}`;
+    // The ReBoss app at the fake Shopify lists this stack's callback.
+    fake.app.redirectUrls.push(`${url}/api/shopify/callback`);
 
     const config = {
       database_url: pg.conninfo,
@@ -208,6 +210,7 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
       jwt_secret_file: jwtSecretFile,
       jwks_file: jwksFile,
       shopify_base_url: fake.baseUrlTemplate,
+      ...fake.appConfig(),
       api_body_max: String(bodyMax),
       ...(oauth ? oauth.config : {}),
       // metricsDir: where the pool supervisor writes reboss_api.prom.

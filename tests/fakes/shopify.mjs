@@ -1296,6 +1296,12 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       return undefined;
     }
     if (mode?.delayMs) await new Promise((r) => setTimeout(r, mode.delayMs));
+    // gate: a test's barrier (a Promise); the request waits for it, then
+    // is answered with the shop's state as it is then (e.g. uninstalled).
+    if (mode?.gate) {
+      entry.gated = true;
+      await mode.gate;
+    }
 
     const body = await readBody(req, bodyLimit);
     // cutMutations: 'truncate' | 'reset': a mutation is carried out, then

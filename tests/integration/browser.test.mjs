@@ -25,14 +25,17 @@ const DASHBOARD = `<!doctype html><meta charset="utf-8"><title>ReBoss</title>
 const cfg = Object.fromEntries(new URLSearchParams(location.hash.slice(1)));
 const q = new URLSearchParams(location.search);
 const out = document.getElementById('status');
-for (const p of ['pinterest', 'meta', 'google'])
+for (const p of ['pinterest', 'meta', 'google', 'shopify'])
   if (q.get(p) === 'connected') out.textContent = p + ' connected';
 if (q.get('error')) out.textContent = 'error ' + q.get('error');
 document.getElementById('connect').onclick = async () => {
-  const r = await fetch(cfg.api + '/api/oauth/' + cfg.provider + '/start', {
+  // shopify: install the ReBoss app on a shop (no shop row yet)
+  const install = cfg.provider === 'shopify';
+  const r = await fetch(cfg.api + (install ? '/api/shopify/install' :
+    '/api/oauth/' + cfg.provider + '/start'), {
     method: 'POST',
     headers: { 'Authorization': 'Bearer ' + cfg.token, 'Content-Type': 'application/json' },
-    body: JSON.stringify({ shop_id: cfg.shop }),
+    body: JSON.stringify(install ? { shop_domain: cfg.domain } : { shop_id: cfg.shop }),
   });
   const j = await r.json();
   if (!r.ok) { out.textContent = 'start failed ' + j.code; return; }
@@ -91,6 +94,26 @@ describe('browser: linking accounts end to end', { timeout: 180000 }, () => {
       assert.ok(st.json[provider].expires_at);
     });
   }
+
+  test('shopify: dashboard -> install -> consent -> callback -> shopify=connected', async () => {
+    const domain = 'browser-install.myshopify.com';
+    stack.fake.addShop({ domain, token: 'shpat_browser_install_000000000000' });
+    const token = stack.mintToken({ userId: A });
+    const page = await ctx.newPage();
+    const hash = new URLSearchParams({ api: stack.url, token, domain, provider: 'shopify' }).toString();
+    await page.goto(`${front}/dashboard#${hash}`);
+    await Promise.all([
+      page.waitForURL(/\/shops\/[0-9a-f-]{36}\?shopify=connected$/, { timeout: 30000 }),
+      page.click('#connect'),
+    ]);
+    assert.equal(await page.textContent('#status'), 'shopify connected');
+    const id = new URL(page.url()).pathname.split('/')[2];
+    await page.close();
+    const row = (await stack.pg.psql(`SELECT user_id, shop_domain, connection_status,
+      access_token LIKE 'rbs1:%' FROM shops WHERE id = '${id}'`)).trim();
+    assert.equal(row, `${A}|${domain}|connected|t`);
+    assert.equal(stack.fake.tokenRequests().filter((e) => e.shop === domain && e.status === 200).length, 1);
+  });
 
   test('the user refusing at the provider lands on the shop page with access_denied', async () => {
     const shop = await addShopRow(stack, A, 'browser-deny.myshopify.com');

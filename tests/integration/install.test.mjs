@@ -8,9 +8,11 @@
 // to store nothing.
 import assert from 'node:assert/strict';
 import { randomUUID, createHash } from 'node:crypto';
+import { execFile } from 'node:child_process';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
-import { startStack } from './harness.mjs';
+import { startStack, buildDir } from './harness.mjs';
 import { consent, callback, count } from './lib/oauthflow.mjs';
 import { signQuery, webhookRequest } from '../fakes/shopify_install.mjs';
 
@@ -287,5 +289,44 @@ describe('Shopify app install and webhooks', () => {
     assert.ok((await stack.pg.psql('SELECT error_log::text FROM job_runs')).includes(keep));
     // Recorded, without naming the shop.
     assert.equal(await count(stack, "SELECT count(*) FROM shopify_webhooks WHERE topic = 'shop/redact' AND shop_domain IS NULL AND (detail->'deleted'->>'shops')::int = 1"), 1);
+  });
+
+  test('app/uninstalled in the middle of a job run: the run completes, that shop ends cleanly, later runs skip it', async () => {
+    const U = 'mid-un.myshopify.com', K = 'mid-keep.myshopify.com';
+    const uid = await installed('mid-un');
+    const kid = await installed('mid-keep');
+    for (const d of [U, K]) fake.addProduct(d, { title: `Product of ${d}` });
+    // Barrier: the first request of U's worker waits until the app is
+    // uninstalled (webhook applied, token revoked at Shopify).
+    let open;
+    fake.setMode(U, { gate: new Promise((r) => { open = r; }) });
+    const run = () => new Promise((resolve) => execFile(path.join(buildDir(), 'jobs', 'reboss-sales-tracker'),
+      ['--config', stack.confFile], { env: { ...process.env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '' }, timeout: 300000 },
+      (e, so, se) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : -1) : 0, signal: e?.signal, out: so + se })));
+    const first = run();
+    const seen = () => fake.requests.some((e) => e.shop === U && e.gated);
+    while (!seen()) await new Promise((r) => setTimeout(r, 50));	// the worker is in U's request
+    const hook = await deliver(webhookRequest(fake, 'app/uninstalled', U));
+    assert.equal(hook.status, 200, hook.body);
+    fake.uninstallApp(U);
+    open();
+    const r = await first;
+    assert.ok(r.code === 0 || r.code === 1, `the run finished (exit ${r.code}, ${r.signal ?? ''}): ${r.out.slice(-2000)}`);
+    const st = async (id) => (await stack.pg.psql(`SELECT last_status, coalesce(last_error, '') FROM shop_job_status
+      WHERE shop_id = '${id}' AND job_type = 'sales_tracker'`)).trim();
+    assert.match(await st(kid), /^success\|/, 'the other shop was processed');
+    const [ust, uerr] = (await st(uid)).split('|');
+    assert.ok(ust === undefined || ust === 'success' || /token|uninstall|connect|401|skip/i.test(uerr),
+      `U ended with a reason, not a crash: ${ust} ${uerr}`);
+    assert.ok(!/signal|crash|killed/i.test(uerr), uerr);
+    assert.notEqual((await shopRow(U)).split('|')[2], 'connected');
+    fake.setMode(U, null);
+
+    // Later runs do not touch U.
+    const n = fake.requests.filter((e) => e.shop === U).length;
+    const again = await run();
+    assert.equal(again.code, 0, again.out.slice(-2000));
+    assert.equal(fake.requests.filter((e) => e.shop === U).length, n, 'no request for the uninstalled shop');
+    assert.match(await st(kid), /^success\|/);
   });
 });

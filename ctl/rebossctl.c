@@ -5,17 +5,28 @@
  *   rebossctl [--config FILE] check-config
  *   rebossctl [--config FILE] status [--json]
  *   rebossctl [--config FILE] seal-tokens
- *   rebossctl help
+ *   rebossctl help | --version
+ *
+ * Run by root with the installed configuration (no --config, no
+ * $REBOSS_CONFIG), rebossctl acts as the
+ * reboss user, as the units do (as_service_user()): the same peer
+ * authentication to a local PostgreSQL, the same credential files (read
+ * from CONFIG_CREDENTIALS_DIR, lib/config.c), the same file owners.
  *
  * Exit codes: 0 ok; 1 a problem was found and reported; 2 usage error, or
  * the configuration or the database could not be used.  Messages go to
  * stderr as "rebossctl: ...".  No secret is ever printed.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <libpq-fe.h>
@@ -53,12 +64,54 @@ static const char usage_text[] =
 "  seal-tokens              seal shop access tokens stored in plain text\n"
 OPTIMIZE_CMDS_USAGE
 ALERT_CMDS_USAGE
-"  help                     this text\n"
+"  help, --version          this text; the version\n"
 "\n"
 "The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
 CONFIG_DEFAULT_PATH ".\n"
+"Run as root with that file, rebossctl acts as the reboss user, as the\n"
+"units do.\n"
 "Exit status: 0 ok, 1 a problem was reported, 2 usage error or the\n"
 "configuration or database could not be used.\n";
+
+#define SERVICE_USER	"reboss"
+
+/*
+ * Root with the installed configuration becomes the reboss user before
+ * anything is read, so that a hand-run command sees what the units see
+ * (peer authentication maps the OS user to the database role).  Any other
+ * configuration (a test's, a copy) is used as the caller is.
+ */
+static int
+as_service_user(int argc, char **argv)
+{
+	struct passwd *pw;
+	int i;
+	const char *env = getenv("REBOSS_CONFIG");
+
+	if (geteuid() != 0 || (env != NULL && *env != '\0' &&
+	    strcmp(env, CONFIG_DEFAULT_PATH) != 0))
+		return 0;
+	/* --config may also follow the command: any of them counts */
+	for (i = 1; i < argc; i++)
+		if (strcmp(argv[i], "-c") == 0 ||
+		    strncmp(argv[i], "--config", 8) == 0)
+			return 0;
+	errno = 0;
+	if ((pw = getpwnam(SERVICE_USER)) == NULL) {
+		fprintf(stderr, "rebossctl: there is no user '%s' (the package "
+		    "creates it); cannot act as the services do\n",
+		    SERVICE_USER);
+		return -1;
+	}
+	if (initgroups(pw->pw_name, pw->pw_gid) == -1 ||
+	    setgid(pw->pw_gid) == -1 || setuid(pw->pw_uid) == -1) {
+		fprintf(stderr, "rebossctl: cannot become the user '%s': "
+		    "%s\n", SERVICE_USER, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 
 static void usage_error(const char *fmt, ...) RB_PRINTF(1, 2);
 
@@ -233,12 +286,36 @@ cell(const char *s, size_t maxchars)
 	return out;
 }
 
+/*
+ * A table for a person: as wide as the terminal (term_width()).  When the
+ * natural widths do not fit, the wrap column (if any) moves to an
+ * indented line of its own under each row, then the columns in drop[] are
+ * left out in that order.  --json has everything.
+ */
 struct table {
 	int		 ncols;
 	const char	*const *heads;
 	char		**cells;	/* nrows * ncols */
 	int		 nrows;
+	const int	*drop;		/* column indexes, -1 ends */
+	int		 wrap;		/* column that may go below; -1: none */
 };
+
+/* $COLUMNS, else the terminal's width, else 80. */
+static size_t
+term_width(void)
+{
+	struct winsize ws;
+	const char *env = getenv("COLUMNS");
+	long v;
+
+	if (env != NULL && rb_parse_long(env, 20, 1000, &v) == 0)
+		return (size_t)v;
+	if (isatty(STDOUT_FILENO) && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) ==
+	    0 && ws.ws_col >= 20)
+		return ws.ws_col;
+	return 80;
+}
 
 static int
 table_add(struct table *t, const char *const *vals)
@@ -263,29 +340,76 @@ table_add(struct table *t, const char *const *vals)
 	return 0;
 }
 
+static size_t
+table_line_width(const size_t *w, const bool *show, int ncols)
+{
+	size_t total = 0;
+	int c, shown = 0;
+
+	for (c = 0; c < ncols; c++)
+		if (show[c]) {
+			total += w[c];
+			shown++;
+		}
+	return total + (shown > 1 ? 2 * (size_t)(shown - 1) : 0);
+}
+
+/* Prints s padded to width (UTF-8 characters), cut with "..." if longer. */
+static void
+put_cell(const char *s, size_t width, bool pad)
+{
+	size_t n = u8len(s), i;
+	char *cut = NULL;
+
+	if (n > width && (cut = cell(s, width)) != NULL)
+		s = cut;
+	fputs(s, stdout);
+	if (pad)
+		for (i = u8len(s); i < width; i++)
+			putchar(' ');
+	free(cut);
+}
+
 static void
 table_print(const struct table *t)
 {
-	size_t w[16] = { 0 }, l;
-	int r, c;
+	size_t w[16] = { 0 }, l, width = term_width();
+	bool show[16], below = false;
+	int r, c, d, last;
 
-	for (c = 0; c < t->ncols && c < 16; c++)
+	for (c = 0; c < t->ncols && c < 16; c++) {
 		w[c] = u8len(t->heads[c]);
+		show[c] = true;
+	}
 	for (r = 0; r < t->nrows; r++)
 		for (c = 0; c < t->ncols && c < 16; c++)
 			if ((l = u8len(t->cells[r * t->ncols + c])) > w[c])
 				w[c] = l;
+	if (t->wrap >= 0 && table_line_width(w, show, t->ncols) > width) {
+		show[t->wrap] = false;
+		below = true;
+	}
+	for (d = 0; t->drop != NULL && t->drop[d] >= 0 &&
+	    table_line_width(w, show, t->ncols) > width; d++)
+		show[t->drop[d]] = false;
+	for (last = t->ncols - 1; last > 0 && !show[last]; last--)
+		;
 	for (r = -1; r < t->nrows; r++) {
 		for (c = 0; c < t->ncols && c < 16; c++) {
-			const char *s = r < 0 ? t->heads[c] :
-			    t->cells[r * t->ncols + c];
-
-			fputs(s, stdout);
-			if (c + 1 < t->ncols)
-				for (l = u8len(s); l < w[c] + 2; l++)
-					putchar(' ');
+			if (!show[c])
+				continue;
+			put_cell(r < 0 ? t->heads[c] : t->cells[r * t->ncols +
+			    c], w[c], c < last);
+			if (c < last)
+				fputs("  ", stdout);
 		}
 		putchar('\n');
+		if (below && r >= 0) {
+			fputs("    ", stdout);
+			put_cell(t->cells[r * t->ncols + t->wrap], width > 8 ?
+			    width - 4 : 4, false);
+			putchar('\n');
+		}
 	}
 }
 
@@ -322,7 +446,8 @@ fmt_duration(const char *secs, char *out, size_t outsz)
 		(void)snprintf(out, outsz, "%lds", s);
 }
 
-/* "2025-01-02T03:04:05Z" -> "2025-01-02 03:04:05" for the table. */
+/* "2025-01-02T03:04:05Z" -> "2025-01-02 03:04" for the table (--json
+ * keeps the seconds). */
 static void
 fmt_time(const char *iso, char *out, size_t outsz)
 {
@@ -333,6 +458,8 @@ fmt_time(const char *iso, char *out, size_t outsz)
 		out[n - 1] = '\0';
 	if (strlen(out) > 10 && out[10] == 'T')
 		out[10] = ' ';
+	if (strlen(out) == 19)
+		out[16] = '\0';
 	if (out[0] == '\0')
 		rb_strlcpy(out, "-", outsz);
 }
@@ -434,8 +561,11 @@ status_table(const PGresult *runs, const PGresult *fail)
 	    "STATUS", "SHOPS", "FAILED", "HOST", "RUN" };
 	static const char *const fh[] = { "SHOP", "JOB", "STATUS",
 	    "LAST RUN (UTC)", "FAILURES", "ERROR" };
-	struct table t = { .ncols = 8, .heads = rh };
-	char started[32], dur[32], shops[48];
+	static const int rdrop[] = { 6, 7, -1 };	/* HOST, RUN */
+	static const int fdrop[] = { 3, -1 };		/* LAST RUN */
+	struct table t = { .ncols = 8, .heads = rh, .drop = rdrop,
+	    .wrap = -1 };
+	char started[32], dur[32], shops[48], run[16];
 	const char *v[8];
 	int r;
 
@@ -460,7 +590,9 @@ status_table(const PGresult *runs, const PGresult *fail)
 		v[5] = PQgetvalue(runs, r, 7);
 		v[6] = PQgetvalue(runs, r, 9)[0] != '\0' ?
 		    PQgetvalue(runs, r, 9) : "-";
-		v[7] = PQgetvalue(runs, r, 1);
+		/* the first 8 hex digits name a run well enough here */
+		rb_strlcpy(run, PQgetvalue(runs, r, 1), 9);
+		v[7] = run;
 		if (table_add(&t, v) == -1)
 			goto fail;
 	}
@@ -470,6 +602,8 @@ status_table(const PGresult *runs, const PGresult *fail)
 
 	t.ncols = 6;
 	t.heads = fh;
+	t.drop = fdrop;
+	t.wrap = 5;
 	printf("\nFailing shops (last outcome not success)\n");
 	if (PQntuples(fail) == 0)
 		printf("  none\n");
@@ -661,6 +795,7 @@ main(int argc, char **argv)
 	static const struct option gopts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const struct option sopts[] = {
@@ -685,6 +820,9 @@ main(int argc, char **argv)
 		case 'h':
 			fputs(usage_text, stdout);
 			return 0;
+		case 'V':
+			printf("rebossctl %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage_error("unknown or incomplete option '%s'",
 			    argv[optind - 1]);
@@ -700,6 +838,8 @@ main(int argc, char **argv)
 		fputs(usage_text, stdout);
 		return 0;
 	}
+	if (as_service_user(argc, argv) == -1)
+		return EXIT_UNUSABLE;
 	if (optimize_cmd_known(cmd))
 		return optimize_cmd(config, argc - optind, argv + optind);
 	if (alert_cmd_known(cmd))

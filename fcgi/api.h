@@ -188,10 +188,13 @@ int	h_shopify_callback(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 int	h_shopify_webhooks(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
 /* ---- request.c / pool.c -------------------------------------------------- */
-/* Serves requests on listen_fd until SIGTERM/SIGINT; returns exit status. */
-int	worker_run(const struct rb_config *cfg, int listen_fd);
-/* Prefork supervisor; returns the exit status of the program. */
-int	pool_run(const struct rb_config *cfg, int listen_fd, int workers);
+/* Serves requests on listen_fd until SIGTERM/SIGINT (or, pooled, SIGHUP:
+ * retire after the current request); returns exit status. */
+int	worker_run(const struct rb_config *cfg, int listen_fd, bool pooled);
+/* Prefork supervisor; returns the exit status of the program.  SIGHUP
+ * re-reads cfgpath into *cfg and replaces the workers (pool.c). */
+int	pool_run(const char *cfgpath, struct rb_config *cfg, int listen_fd,
+	    int workers);
 /* The supervisor's MAP_SHARED per-route counters (metrics.h), inherited
  * by its workers; NULL in single-worker mode (no supervisor to write
  * them), where nothing is counted. */

@@ -1,5 +1,6 @@
 /*
  * main.c - reboss-api [--config FILE] [--workers N] [--listen PATH|HOST:PORT]
+ *          reboss-api --version | --help
  *
  * The listening socket, in this order: systemd socket activation (exactly
  * one fd), --listen (FCGX_OpenSocket), else fd 0 as spawn-fcgi hands it
@@ -23,8 +24,10 @@
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "db.h"
 #include "http.h"
 #include "log.h"
+#include "migrate.h"
 #include "util.h"
 
 #define WORKERS_MAX	256
@@ -39,7 +42,10 @@ usage(FILE *f)
 	    "  --workers N     worker processes (default: api_workers)\n"
 	    "  --listen ADDR   own listening socket: a path or HOST:PORT\n"
 	    "                  (default: systemd socket activation, else fd 0 "
-	    "as given by spawn-fcgi)\n");
+	    "as given by spawn-fcgi)\n"
+	    "  --version       print the version and exit\n"
+	    "SIGHUP re-reads the configuration and replaces the workers "
+	    "(systemctl reload).\n");
 }
 
 static bool
@@ -92,6 +98,28 @@ open_listen(const char *listen)
 	return 0;
 }
 
+/*
+ * At start, the schema this build needs (lib/migrate.h): a missing
+ * migration is logged with the jobs' message; the workers then answer 503
+ * schema_outdated (health too) until `rebossctl migrate` has run.  An
+ * unreachable database is the workers' business (health says so).
+ */
+static void
+schema_check(const struct rb_config *cfg)
+{
+	struct db db;
+	struct rb_err err;
+
+	memset(&db, 0, sizeof(db));
+	rb_err_clear(&err);
+	if (db_connect(&db, cfg->database_url, &err) == -1)
+		log_warn("the database cannot be reached at start: %s",
+		    err.msg);
+	else if (migrate_require(&db, MIGRATE_REQUIRED, &err) == -1)
+		log_err("%s", err.msg);
+	db_close(&db);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -100,6 +128,7 @@ main(int argc, char **argv)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct rb_config cfg;
@@ -128,6 +157,9 @@ main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case 'V':
+			(void)printf("reboss-api %s\n", PACKAGE_VERSION);
+			return 0;
 		default:
 			usage(stderr);
 			return 2;
@@ -143,6 +175,7 @@ main(int argc, char **argv)
 		log_err("%s", err.msg);
 		return 2;
 	}
+	schema_check(&cfg);
 	if (workers == 0)
 		workers = cfg.api_workers >= 1 && cfg.api_workers <=
 		    WORKERS_MAX ? cfg.api_workers : 4;
@@ -158,10 +191,10 @@ main(int argc, char **argv)
 	if (workers == 1) {
 		log_info("serving with one process (pid %ld)", (long)getpid());
 		(void)sd_notify(0, "READY=1\nSTATUS=serving, 1 process");
-		rc = worker_run(&cfg, fd);
+		rc = worker_run(&cfg, fd, false);
 		(void)sd_notify(0, "STOPPING=1");
 	} else
-		rc = pool_run(&cfg, fd, (int)workers);
+		rc = pool_run(config_path(cfgpath), &cfg, fd, (int)workers);
 	config_free(&cfg);
 	return rc;
 }

@@ -8,6 +8,14 @@
  * STOP_GRACE_MS for the workers to finish their requests, SIGKILLs the
  * rest and exits 0.
  *
+ * On SIGHUP (systemctl reload reboss-api) it re-reads the configuration
+ * file; when that works it starts a full set of new workers on the new
+ * configuration and only then asks each old worker to retire (SIGHUP:
+ * finish the request in hand, accept no more, exit), so the listening
+ * socket is never without workers and no request is dropped.  A file with
+ * problems is reported and the running workers keep the old one.  The pool
+ * size and the listening socket stay as they were started.
+ *
  * Signal handlers only set flags.  Signals stay blocked except inside
  * ppoll(), so a flag set by a handler is always seen; children are reaped
  * in a waitpid(-1, WNOHANG) loop.
@@ -40,7 +48,7 @@
 #define BACKOFF_MAX_MS	30000
 #define STOP_GRACE_MS	25000		/* < systemd's TimeoutStopSec */
 
-static volatile sig_atomic_t p_stop, p_chld;
+static volatile sig_atomic_t p_stop, p_chld, p_reload;
 
 static void
 on_stop(int sig)
@@ -50,16 +58,28 @@ on_stop(int sig)
 }
 
 static void
+on_hup(int sig)
+{
+	(void)sig;
+	p_reload = 1;
+}
+
+static void
 on_chld(int sig)
 {
 	(void)sig;
 	p_chld = 1;
 }
 
+/* 2n slots: n workers of the current generation, plus old ones that
+ * retire after a reload. */
 struct pool {
 	pid_t	*pids;			/* 0: free slot */
+	unsigned *gens;			/* generation of each slot's worker */
+	unsigned gen;			/* current generation */
 	int	 n;
-	int	 alive;
+	int	 alive;			/* workers of the current generation */
+	int	 retiring;		/* older workers not yet reaped */
 	unsigned long long restarts;	/* deaths outside a stop */
 	int64_t	 deaths[DEATH_BURST];	/* ring of recent death times */
 	int	 ndeath;
@@ -90,14 +110,20 @@ reap(struct pool *p, bool stopping)
 	int st, i, n = 0;
 
 	while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
-		for (i = 0; i < p->n; i++) {
+		for (i = 0; i < 2 * p->n; i++) {
+			bool old;
+
 			if (p->pids[i] != pid)
 				continue;
+			old = p->gens[i] != p->gen;
 			p->pids[i] = 0;
-			p->alive--;
+			if (old)
+				p->retiring--;
+			else
+				p->alive--;
 			n++;
-			log_exit(pid, st, stopping);
-			if (!stopping) {
+			log_exit(pid, st, stopping || old);
+			if (!stopping && !old) {
 				p->deaths[p->ndeath++ % DEATH_BURST] =
 				    rb_mono_ms();
 				p->restarts++;
@@ -140,7 +166,7 @@ spawn(const struct rb_config *cfg, int fd, const sigset_t *orig)
 	/* A supervisor killed with SIGKILL must not leave workers behind. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 || getppid() != parent)
 		_exit(1);
-	rb_child_exit(worker_run(cfg, fd));
+	rb_child_exit(worker_run(cfg, fd, true));
 }
 
 static void
@@ -166,7 +192,7 @@ fill(struct pool *p, const struct rb_config *cfg, int fd,
 	p->next_spawn = 0;
 	if (!dying_too_fast(p, now))
 		p->backoff_ms = 0;
-	for (i = 0; i < p->n && p->alive < p->n; i++) {
+	for (i = 0; i < 2 * p->n && p->alive < p->n; i++) {
 		pid_t pid;
 
 		if (p->pids[i] != 0)
@@ -177,6 +203,7 @@ fill(struct pool *p, const struct rb_config *cfg, int fd,
 			return;
 		}
 		p->pids[i] = pid;
+		p->gens[i] = p->gen;
 		p->alive++;
 		log_debug("worker %ld started", (long)pid);
 	}
@@ -202,26 +229,26 @@ stop_all(struct pool *p, const sigset_t *orig)
 	int i;
 
 	(void)sd_notify(0, "STOPPING=1");
-	log_info("stopping %d workers", p->alive);
-	for (i = 0; i < p->n; i++)
+	log_info("stopping %d workers", p->alive + p->retiring);
+	for (i = 0; i < 2 * p->n; i++)
 		if (p->pids[i] != 0)
 			(void)kill(p->pids[i], SIGTERM);
 	deadline = rb_mono_ms() + STOP_GRACE_MS;
-	while (p->alive > 0 && rb_mono_ms() < deadline) {
+	while (p->alive + p->retiring > 0 && rb_mono_ms() < deadline) {
 		p_chld = 0;
 		(void)reap(p, true);
-		if (p->alive == 0)
+		if (p->alive + p->retiring == 0)
 			break;
 		wait_signal(deadline - rb_mono_ms() < 1000 ?
 		    deadline - rb_mono_ms() : 1000, orig);
 	}
-	if (p->alive > 0) {
+	if (p->alive + p->retiring > 0) {
 		log_warn("%d workers did not stop within %d s: killing them",
-		    p->alive, STOP_GRACE_MS / 1000);
-		for (i = 0; i < p->n; i++)
+		    p->alive + p->retiring, STOP_GRACE_MS / 1000);
+		for (i = 0; i < 2 * p->n; i++)
 			if (p->pids[i] != 0)
 				(void)kill(p->pids[i], SIGKILL);
-		for (i = 0; i < p->n; i++) {
+		for (i = 0; i < 2 * p->n; i++) {
 			int st;
 
 			if (p->pids[i] == 0)
@@ -231,9 +258,64 @@ stop_all(struct pool *p, const sigset_t *orig)
 				;
 			log_exit(p->pids[i], st, true);
 			p->pids[i] = 0;
-			p->alive--;
 		}
+		p->alive = p->retiring = 0;
 	}
+}
+
+/*
+ * SIGHUP: a new configuration, then a new generation of workers.  The old
+ * workers are asked to retire by retire_old() once the new ones run.
+ */
+static void
+reload(struct pool *p, const char *cfgpath, struct rb_config *cfg)
+{
+	struct rb_config fresh;
+	struct rb_err err;
+
+	memset(&fresh, 0, sizeof(fresh));
+	rb_err_clear(&err);
+	if (config_load(&fresh, cfgpath, &err) == -1) {
+		log_err("reload: %s; the workers keep the configuration they "
+		    "have", err.msg);
+		return;
+	}
+	(void)sd_notify(0, "RELOADING=1");
+	config_free(cfg);
+	*cfg = fresh;
+	p->gen++;
+	p->retiring += p->alive;
+	p->alive = 0;
+	p->ndeath = 0;		/* the new generation starts without history */
+	p->next_spawn = 0;
+	log_info("reload: %s read again; replacing %d workers", cfgpath,
+	    p->retiring);
+}
+
+/* Asks every old worker to retire, once a full new generation runs; again
+ * on every pass of the loop until it is gone (a SIGHUP that came just
+ * before the worker blocked in accept() would wait for the next request). */
+static void
+retire_old(struct pool *p, bool *announced)
+{
+	int i;
+
+	if (p->retiring == 0) {
+		if (!*announced) {
+			log_info("reload: done, every worker runs the new "
+			    "configuration");
+			(void)sd_notifyf(0, "READY=1\nSTATUS=serving with %d "
+			    "workers", p->n);
+			*announced = true;
+		}
+		return;
+	}
+	*announced = false;
+	if (p->alive < p->n)
+		return;
+	for (i = 0; i < 2 * p->n; i++)
+		if (p->pids[i] != 0 && p->gens[i] != p->gen)
+			(void)kill(p->pids[i], SIGHUP);
 }
 
 /* ---- metrics: the per-route table of the workers (metrics.h) ----------
@@ -289,24 +371,30 @@ metrics_write(struct pool_metrics *m, const struct rb_config *cfg,
 }
 
 int
-pool_run(const struct rb_config *cfg, int listen_fd, int workers)
+pool_run(const char *cfgpath, struct rb_config *cfg, int listen_fd,
+    int workers)
 {
 	struct pool_metrics pm;
 	struct pool p;
 	struct sigaction sa;
 	sigset_t block, orig;
-	bool ready = false;
+	bool ready = false, reloaded = true;
 
 	memset(&p, 0, sizeof(p));
 	p.n = workers;
-	if ((p.pids = calloc((size_t)workers, sizeof(*p.pids))) == NULL) {
+	p.pids = calloc(2 * (size_t)workers, sizeof(*p.pids));
+	p.gens = calloc(2 * (size_t)workers, sizeof(*p.gens));
+	if (p.pids == NULL || p.gens == NULL) {
 		log_err("out of memory");
+		free(p.pids);
+		free(p.gens);
 		return 1;
 	}
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigaddset(&block, SIGCHLD);
+	sigaddset(&block, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &block, &orig);
 	memset(&sa, 0, sizeof(sa));
 	sigemptyset(&sa.sa_mask);
@@ -316,14 +404,16 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 	sa.sa_handler = on_chld;
 	sa.sa_flags = SA_NOCLDSTOP;
 	(void)sigaction(SIGCHLD, &sa, NULL);
-	sa.sa_handler = SIG_IGN;
+	sa.sa_handler = on_hup;
 	sa.sa_flags = 0;
-	(void)sigaction(SIGPIPE, &sa, NULL);
 	(void)sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
 	/* the children restore the original mask, minus nothing */
 	sigdelset(&orig, SIGTERM);
 	sigdelset(&orig, SIGINT);
 	sigdelset(&orig, SIGCHLD);
+	sigdelset(&orig, SIGHUP);
 
 	log_info("supervisor %ld starting %d workers", (long)getpid(),
 	    workers);
@@ -335,7 +425,13 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 		(void)reap(&p, false);
 		if (p_stop)
 			break;
+		if (p_reload) {
+			p_reload = 0;
+			reload(&p, cfgpath, cfg);
+		}
 		fill(&p, cfg, listen_fd, &orig);
+		if (ready)
+			retire_old(&p, &reloaded);
 		if (!ready && p.alive > 0) {
 			(void)sd_notifyf(0, "READY=1\nSTATUS=serving with %d "
 			    "workers\nMAINPID=%ld", workers, (long)getpid());
@@ -343,7 +439,7 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 		}
 		if (p.next_spawn != 0)
 			wait_ms = p.next_spawn - rb_mono_ms();
-		else if (p.alive < p.n)
+		else if (p.alive < p.n || p.retiring > 0)
 			wait_ms = 100;
 		if (pm.routes != NULL) {
 			if (rb_mono_ms() >= pm.next)
@@ -351,13 +447,14 @@ pool_run(const struct rb_config *cfg, int listen_fd, int workers)
 			if (pm.next - rb_mono_ms() < wait_ms)
 				wait_ms = pm.next - rb_mono_ms();
 		}
-		if (!p_chld && !p_stop)
+		if (!p_chld && !p_stop && !p_reload)
 			wait_signal(wait_ms, &orig);
 	}
 	stop_all(&p, &orig);
 	metrics_write(&pm, cfg, &p);	/* every request is counted now */
 	log_info("supervisor stopped");
 	free(p.pids);
+	free(p.gens);
 	free(pm.routes);
 	return 0;
 }

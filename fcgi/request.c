@@ -11,7 +11,9 @@
  * blocked while a request is being served (so libfcgi's reads and writes
  * are not cut by EINTR) and unblocked only around FCGX_Accept_r(), which
  * the request was initialised to fail on EINTR: an idle worker ends at
- * once, a busy one after its current request.
+ * once, a busy one after its current request.  SIGHUP (the supervisor's
+ * reload, pool.c) sets w_retire: the same, except that upstream calls of
+ * the request being served are not cut short.
  */
 #include <errno.h>
 #include <limits.h>
@@ -28,6 +30,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "migrate.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,13 +46,15 @@
 #define HEALTH_PING_MS	1000	/* health: "SELECT 1" at most this often */
 #define REQID_POOL	1024	/* random bytes for 64 request ids */
 
-static volatile sig_atomic_t w_stop;
+static volatile sig_atomic_t w_stop, w_retire;
 
 static void
 on_term(int sig)
 {
-	(void)sig;
-	w_stop = 1;
+	if (sig == SIGHUP)
+		w_retire = 1;
+	else
+		w_stop = 1;
 	FCGX_ShutdownPending();
 }
 
@@ -102,6 +107,24 @@ api_db(struct api_ctx *ctx, struct rb_err *err)
 				rb_err_set(err, 503, "database_unavailable",
 				    "The database cannot be reached; try again "
 				    "in a moment.");
+			return NULL;
+		}
+		/* A schema older than this program (an upgrade without its
+		 * migration): every request that needs the database is
+		 * refused with the jobs' message, checked again on the
+		 * next connection (lib/migrate.h). */
+		if (migrate_require(&w->db, MIGRATE_REQUIRED, err) == -1) {
+			db_close(&w->db);
+			memset(&w->db, 0, sizeof(w->db));
+			if (err != NULL) {
+				if (strcmp(err->code, "schema_outdated") == 0)
+					err->status = 503;
+				else
+					rb_err_set(err, 503,
+					    "database_unavailable", "The "
+					    "database cannot be reached; try "
+					    "again in a moment.");
+			}
 			return NULL;
 		}
 		w->db_open = true;
@@ -795,7 +818,7 @@ respond:
 /* ---- the accept loop ------------------------------------------------------ */
 
 int
-worker_run(const struct rb_config *cfg, int listen_fd)
+worker_run(const struct rb_config *cfg, int listen_fd, bool pooled)
 {
 	struct api_worker w;
 	struct sigaction sa;
@@ -808,6 +831,7 @@ worker_run(const struct rb_config *cfg, int listen_fd)
 	w.cfg = cfg;
 	w.health_ping_ms = HEALTH_PING_MS;
 	w_stop = 0;
+	w_retire = 0;
 	reqid_used = sizeof(reqid_pool);	/* fresh bytes after fork */
 	{
 		/* test knob: how old health's last "SELECT 1" may be */
@@ -827,12 +851,17 @@ worker_run(const struct rb_config *cfg, int listen_fd)
 		    strerror(errno));
 		return 1;
 	}
+	/* Alone (no supervisor to start a successor) a worker ignores
+	 * SIGHUP; in the pool it is the supervisor's "retire". */
+	if (!pooled)
+		sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGHUP, &sa, NULL);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
-	(void)sigaction(SIGHUP, &sa, NULL);
 	sigemptyset(&term);
 	sigaddset(&term, SIGTERM);
 	sigaddset(&term, SIGINT);
+	sigaddset(&term, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &term, &old);
 
 	if (FCGX_Init() != 0 ||
@@ -855,14 +884,14 @@ worker_run(const struct rb_config *cfg, int listen_fd)
 	}
 	/* The database is opened on first use (api_db), after fork. */
 
-	while (!w_stop) {
+	while (!w_stop && !w_retire) {
 		int rc;
 
 		(void)sigprocmask(SIG_UNBLOCK, &term, NULL);
-		rc = w_stop ? -1 : FCGX_Accept_r(&req);
+		rc = w_stop || w_retire ? -1 : FCGX_Accept_r(&req);
 		(void)sigprocmask(SIG_BLOCK, &term, NULL);
 		if (rc < 0) {
-			if (w_stop)
+			if (w_stop || w_retire)
 				break;
 			if (++fails >= ACCEPT_FAIL_MAX) {
 				log_err("worker: accepting connections keeps "

@@ -11,7 +11,8 @@
  *   - "[job]" starts a per-job section; only "parallel" lives there, and
  *     global keys must come before the first section;
  *   - a secret key may be given as "key_file = PATH" instead (systemd
- *     LoadCredential=: a relative PATH is taken from $CREDENTIALS_DIRECTORY);
+ *     LoadCredential=: a relative PATH is taken from $CREDENTIALS_DIRECTORY,
+ *     else from /etc/reboss/credentials, see secret_path());
  *   - lines are at most 4096 bytes, the file at most 1 MiB, no NUL bytes.
  * Every problem is one line "FILE:LINE: key 'KEY': what is wrong; what is
  * expected".  Values of secret keys never appear in a message, and neither
@@ -23,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <jansson.h>
 #include <openssl/crypto.h>
@@ -354,6 +356,42 @@ set_value(struct parser *p, int line, const struct key *k, const char *name,
 	p->isset[i] = true;
 }
 
+/*
+ * Where a relative KEY_file name is read.  The units load the whole
+ * credentials directory (LoadCredential=reboss:DIR), so systemd names the
+ * file NAME "reboss_NAME" in $CREDENTIALS_DIRECTORY; either spelling is
+ * accepted there.  Outside systemd (rebossctl run by hand) the file is read
+ * from the directory itself, so the same configuration works in both.
+ */
+static int
+secret_path(struct parser *p, int line, const char *name, const char *path,
+    char *full, size_t fullsz)
+{
+	static const char pfx[] = "reboss_";
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	size_t n;
+
+	if (dir != NULL && *dir != '\0') {
+		n = (size_t)snprintf(full, fullsz, "%s/%s", dir, path);
+		if (n < fullsz && access(full, F_OK) == -1 &&
+		    strncmp(path, pfx, sizeof(pfx) - 1) != 0)
+			n = (size_t)snprintf(full, fullsz, "%s/%s%s", dir, pfx,
+			    path);
+	} else {
+		dir = getenv("REBOSS_TEST_CREDENTIALS_DIR");
+		if (dir == NULL || *dir == '\0')
+			dir = CONFIG_CREDENTIALS_DIR;
+		if (strncmp(path, pfx, sizeof(pfx) - 1) == 0)
+			path += sizeof(pfx) - 1;
+		n = (size_t)snprintf(full, fullsz, "%s/%s", dir, path);
+	}
+	if (n >= fullsz) {
+		problem(p, line, name, "path is too long");
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads the contents of a key_file into a heap string (caller wipes). */
 static int
 read_secret_file(struct parser *p, int line, const char *name,
@@ -361,25 +399,13 @@ read_secret_file(struct parser *p, int line, const char *name,
 {
 	struct rb_err err = { 0 };
 	char full[4096];
-	const char *dir;
 	size_t len;
 	char *s;
 
 	*out = NULL;
 	if (path[0] != '/') {
-		dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || *dir == '\0') {
-			problem(p, line, name, "'%s' is a relative path but "
-			    "$CREDENTIALS_DIRECTORY is not set; give an "
-			    "absolute path, or run under systemd with "
-			    "LoadCredential=", path);
+		if (secret_path(p, line, name, path, full, sizeof(full)) == -1)
 			return -1;
-		}
-		if ((size_t)snprintf(full, sizeof(full), "%s/%s", dir, path) >=
-		    sizeof(full)) {
-			problem(p, line, name, "path is too long");
-			return -1;
-		}
 		path = full;
 	}
 	if (rb_read_file(path, CONF_MAX_SECRET, &s, &len, &err) == -1) {

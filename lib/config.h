@@ -4,7 +4,7 @@
  * "key = value" lines, '#' comments, optional "[section]" headers for
  * per-job settings ("[sales_tracker]\nparallel = 30").  Any secret key may be
  * given as "key_file = PATH"; a relative PATH is looked up in
- * $CREDENTIALS_DIRECTORY.  Problems name file, line and key.
+ * $CREDENTIALS_DIRECTORY (systemd), else in CONFIG_CREDENTIALS_DIR.  Problems name file, line and key.
  * The struct owns all its strings; config_free() wipes secrets.
  */
 #ifndef RB_CONFIG_H
@@ -15,6 +15,8 @@
 #include "rb.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/reboss/reboss.conf"
+/* The units' LoadCredential=reboss:CONFIG_CREDENTIALS_DIR. */
+#define CONFIG_CREDENTIALS_DIR	"/etc/reboss/credentials"
 /* What the five jobs need of the Admin API (shopify_scopes' default). */
 #define SHOPIFY_DEFAULT_SCOPES	"read_products,write_products,read_orders," \
 	"read_publications,write_publications"

@@ -616,16 +616,44 @@ test_file_secrets(void)
 	} else
 		printf("#   %s\n", err.msg);
 
+	/* Outside systemd: the credentials directory itself, so rebossctl
+	 * by hand reads what the units read; systemd's "reboss_" prefix
+	 * (LoadCredential=reboss:DIR) is accepted on both sides. */
 	unsetenv("CREDENTIALS_DIRECTORY");
+	setenv("REBOSS_TEST_CREDENTIALS_DIR", credsdir, 1);
+	path = conf("database_url_file = reboss_database_url\n"
+	    "token_key_file = token_key\njwt_secret = a\n");
+	is_int(config_load(&c, path, &err), 0, "relative _file without "
+	    "CREDENTIALS_DIRECTORY: the credentials directory");
+	if (c.path != NULL) {
+		is_str(c.database_url, "host=db password=Cred-Pw-55\n",
+		    "reboss_NAME read as NAME there");
+		config_free(&c);
+	} else
+		printf("#   %s\n", err.msg);
+	setenv("REBOSS_TEST_CREDENTIALS_DIR", "/nonexistent-creds", 1);
 	path = conf(text);
-	is_int(check(path), 3, "relative _file without CREDENTIALS_DIRECTORY");
+	is_int(check(path), 3, "relative _file, no such credential file");
 	ok(has(":1: key 'database_url_file': ") &&
-	    has("$CREDENTIALS_DIRECTORY is not set"), "says so: %s", got.p[0]);
+	    has("/nonexistent-creds/database_url"), "names the file: %s",
+	    got.p[0]);
 	ok(!has("missing required key"), "not also reported as missing");
 	ok(!has("jwt_secret"), "absolute path still works");
 	setenv("CREDENTIALS_DIRECTORY", "", 1);
 	is_int(check(path), 3, "empty CREDENTIALS_DIRECTORY is not set");
+	unsetenv("REBOSS_TEST_CREDENTIALS_DIR");
+	/* under systemd the file is reboss_NAME */
+	(void)snprintf(p, sizeof(p), "%s/reboss_pfx", credsdir);
+	write_bytes(p, "sk-prefixed\n", 12);
 	setenv("CREDENTIALS_DIRECTORY", credsdir, 1);
+	path = conf("database_url = x\ntoken_key = " HEX64 "\njwt_secret = a\n"
+	    "openai_api_key_file = pfx\n");
+	is_int(config_load(&c, path, &err), 0, "NAME found as reboss_NAME");
+	if (c.path != NULL) {
+		is_str(c.openai_api_key, "sk-prefixed", "its contents");
+		config_free(&c);
+	} else
+		printf("#   %s\n", err.msg);
 
 	one_problem("database_url = x\ntoken_key = " HEX64 "\njwt_secret = a\n"
 	    "jwt_secret_file = /x\n", ":4: key 'jwt_secret_file': ",

@@ -118,6 +118,31 @@ describe('systemd units', () => {
     await fs.rm(bad);
   });
 
+  test('every unit that can fail alerts (OnFailure=reboss-alert@%n.service)', async () => {
+    const missing = [];
+    for (const f of files) {
+      if (f === 'reboss-alert@.service') continue;	// the alert itself: spooled, resent by reboss-check
+      const u = parseUnit(await fs.readFile(path.join(unitDir, f), 'utf8'));
+      if (!(u.Unit?.OnFailure ?? []).includes('reboss-alert@%n.service')) missing.push(f);
+    }
+    assert.deepEqual(missing, []);
+    const alert = parseUnit(await fs.readFile(path.join(unitDir, 'reboss-alert@.service'), 'utf8'));
+    assert.equal(alert.Unit.OnFailure, undefined, 'an alert about an alert would loop');
+  });
+
+  test('the API and the jobs may write metrics to node_exporter\'s textfile directory', async () => {
+    for (const f of ['reboss-api.service', ...Object.keys(JOBS).map((j) => `reboss-${j}.service`)]) {
+      const u = parseUnit(await fs.readFile(path.join(unitDir, f), 'utf8'));
+      assert.ok((u.Service.ReadWritePaths ?? []).some((v) => v.split(/\s+/).includes('-/var/lib/prometheus/node-exporter')),
+        `${f}: ReadWritePaths=-/var/lib/prometheus/node-exporter`);
+    }
+  });
+
+  test('reboss-api reloads with SIGHUP to the supervisor', async () => {
+    const u = parseUnit(await fs.readFile(path.join(unitDir, 'reboss-api.service'), 'utf8'));
+    assert.equal(one(u, 'Service', 'ExecReload'), '/bin/kill -HUP $MAINPID');
+  });
+
   for (const [job, { hours }] of Object.entries(JOBS)) {
     test(`reboss-${job}.timer fires at ${hours.map((h) => `${h}:00`).join(', ')} UTC, persistently`, async () => {
       const t = parseUnit(await fs.readFile(path.join(unitDir, `reboss-${job}.timer`), 'utf8'));

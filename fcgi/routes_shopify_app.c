@@ -525,7 +525,7 @@ h_shopify_webhooks(struct api_ctx *ctx, struct rb_err *err)
 	char domain[SHOPIFY_DOMAIN_MAX];
 	json_t *payload = NULL, *detail = NULL;
 	struct db *db;
-	enum topic t;
+	enum topic t = T__COUNT;	/* set by webhook_headers() */
 	bool dup;
 	int rc = -1;
 

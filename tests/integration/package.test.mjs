@@ -16,11 +16,12 @@
 // (plus the build dependencies in debian/control).
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, readFileSync, statSync, readdirSync, lstatSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, readdirSync, lstatSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile, readdir, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import zlib from 'node:zlib';
 import { after, before, describe, test } from 'node:test';
 
 import { REPO } from './harness.mjs';
@@ -69,6 +70,90 @@ async function purge() {
   return r;
 }
 
+// The README's day-one blocks run as root with a plain environment.
+const ROOT_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', LANG: 'C.UTF-8', HOME: '/root' };
+// Stands in for Supabase: a role with a password, over TCP.
+const REMOTE = { user: 'reboss_remote_test', password: 'Remote-Test-Pw-7', db: 'reboss_remote_test' };
+
+/** A file of /usr/share/doc, compressed by dh_compress or not. */
+function docText(p) {
+  if (existsSync(p)) return readFileSync(p, 'utf8');
+  return zlib.gunzipSync(readFileSync(`${p}.gz`)).toString('utf8');
+}
+
+/** The ```sh block after "<!-- day-one: NAME -->" in the installed README. */
+function dayOne(name) {
+  const readme = docText('/usr/share/doc/reboss/README.md');
+  const m = new RegExp(`<!-- day-one: ${name} -->\\n\`\`\`sh\\n([\\s\\S]*?)\`\`\`\\n`).exec(readme);
+  assert.ok(m, `no day-one block "${name}" in the installed README`);
+  return m[1];
+}
+
+/**
+ * The machine's own PostgreSQL cluster (Debian's postgresql package, port
+ * 5432, socket in /run/postgresql, peer authentication for local users), as
+ * an operator has it.  Started only if it is down, and stopped again; what
+ * the test created in it (roles, databases) is dropped in after().
+ */
+const pgLocal = {
+  started: null, port: 5432, created: { roles: [], dbs: [] }, preexisting: new Set(),
+  async start() {
+    const ls = await sh('pg_lsclusters', ['-h']);
+    const row = ls.out.split('\n').map((l) => l.trim().split(/\s+/)).find((f) => f[2] === '5432');
+    assert.ok(row, `no PostgreSQL cluster on port 5432 (apt-get install postgresql):\n${ls.out}`);
+    if (row[3] !== 'online') {
+      const r = await sh('pg_ctlcluster', [row[0], row[1], 'start']);
+      assert.equal(r.code, 0, r.out);
+      this.started = [row[0], row[1]];
+    }
+    const roles = await this.psql("SELECT rolname FROM pg_roles WHERE rolname IN ('reboss', 'anon', 'authenticated', " +
+      `'service_role', '${REMOTE.user}')`);
+    for (const r of roles.split('\n').filter(Boolean)) this.preexisting.add(r);
+    assert.ok(!this.preexisting.has('reboss') && !this.preexisting.has(REMOTE.user),
+      'this PostgreSQL already has a role reboss: the test will not touch an operator\'s database');
+    // what the README block creates, dropped after the test
+    this.created.roles.push('reboss');
+    this.created.dbs.push('reboss');
+  },
+  async psql(sql, db = 'postgres') {
+    const r = await sh('runuser', ['-u', 'postgres', '--', 'psql', '-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1',
+      '-d', db, '-c', sql], { cwd: '/' });
+    if (r.code !== 0) throw new Error(`psql (${db}) ${sql}: ${r.out}`);
+    return r.out;
+  },
+  async cleanup() {
+    if (this.created.dbs.length === 0 && !this.started) return;
+    for (const d of this.created.dbs) await this.psql(`DROP DATABASE IF EXISTS ${d} WITH (FORCE)`).catch(() => {});
+    const roles = [...this.created.roles, ...['anon', 'authenticated', 'service_role'].filter((r) => !this.preexisting.has(r))];
+    for (const r of roles) await this.psql(`DROP ROLE IF EXISTS ${r}`).catch((e) => console.log(`# ${e.message}`));
+    if (this.started) await sh('pg_ctlcluster', [...this.started, 'stop']);
+  },
+};
+
+let fake = null;
+let job = null;
+let debTmp = null;	// { dir, deb }: the temp dir and the built .deb
+
+/**
+ * The next version of the package, as an upgrade brings it: the built .deb
+ * with a higher version and one more migration (a table upgrade_probe),
+ * repacked with dpkg-deb.
+ */
+async function repackUpgrade() {
+  const dir = path.join(debTmp.dir, 'upgrade');
+  await rm(dir, { recursive: true, force: true });
+  let r = await sh('dpkg-deb', ['-R', debTmp.deb, dir]);
+  assert.equal(r.code, 0, r.out);
+  const ctl = path.join(dir, 'DEBIAN/control');
+  writeFileSync(ctl, readFileSync(ctl, 'utf8').replace(/^Version: (.*)$/m, 'Version: $1+upgradetest1'));
+  writeFileSync(path.join(dir, 'usr/share/reboss/sql/900_upgrade_probe.sql'),
+    '-- added by package.test.mjs: the upgrade applies it\nCREATE TABLE public.upgrade_probe (id int);\n');
+  const out = path.join(debTmp.dir, 'reboss_upgrade.deb');
+  r = await sh('dpkg-deb', ['--root-owner-group', '-b', dir, out]);
+  assert.equal(r.code, 0, r.out);
+  return out;
+}
+
 describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', timeout: 1200000 }, () => {
   let tmp, deb, changes, weInstalled = false;
 
@@ -104,10 +189,14 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     deb = files.find((f) => /^reboss_.*_[a-z0-9]+\.deb$/.test(f));
     changes = files.find((f) => /^reboss_.*\.changes$/.test(f));
     assert.ok(deb && changes, `no .deb/.changes in ${files.join(' ')}`);
+    debTmp = { dir: tmp, deb: path.join(tmp, deb) };
   });
 
   after(async () => {
+    if (job && job.exitCode === null) job.kill('SIGKILL');
+    if (fake) await fake.close().catch(() => {});
     if (weInstalled || (installed() && existsSync(MARKER))) await purge();
+    await pgLocal.cleanup();
     if (tmp && !process.env.REBOSS_KEEP_TMP) await rm(tmp, { recursive: true, force: true });
   });
 
@@ -166,10 +255,12 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     const cf = await sh('dpkg-query', ['-W', '-f=${Conffiles}', 'reboss']);
     assert.match(cf.out, /\/etc\/reboss\/reboss\.conf [0-9a-f]{32}/);
     assert.match(cf.out, /\/etc\/nginx\/sites-available\/reboss [0-9a-f]{32}/);
+    // the credentials: systemd (root) and the reboss user read them
     const cred = statSync('/etc/reboss/credentials');
     assert.ok(cred.isDirectory());
-    assert.equal(cred.mode & 0o7777, 0o700);
+    assert.equal(cred.mode & 0o7777, 0o750);
     assert.equal(cred.uid, 0);
+    assert.equal(cred.gid, Number(gid));
     // metrics_dir's default: the reboss user's, readable by node_exporter
     const md = statSync('/var/lib/reboss/metrics');
     assert.ok(md.isDirectory());
@@ -252,6 +343,154 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.match(r.out, /token_key/);
     assert.match(r.out, /jwt_secret|jwks_file/);
     assert.doesNotMatch(r.out, /permission denied/i, 'the reboss user must be able to read the configuration');
+  });
+
+  // ---- day one, upgrades: what the README and NEWS.Debian promise ----------
+
+  test('docs on the box: README, NEWS.Debian, example config, man pages, completion, --version', async () => {
+    const doc = '/usr/share/doc/reboss';
+    assert.match(docText(`${doc}/README.md`), /<!-- day-one: local -->/);
+    assert.match(docText(`${doc}/NEWS.Debian`), /rebossctl migrate/);
+    assert.equal(docText(`${doc}/examples/reboss.conf`), readFileSync(path.join(REPO, 'etc/reboss.conf'), 'utf8'));
+    const comp = '/usr/share/bash-completion/completions/rebossctl';
+    assert.ok(existsSync(comp), comp);
+    const c = await sh('bash', ['-c', `. /usr/share/bash-completion/bash_completion 2>/dev/null; . ${comp}; ` +
+      'COMP_WORDS=(rebossctl ""); COMP_CWORD=1; COMP_LINE="rebossctl "; COMP_POINT=${#COMP_LINE}; ' +
+      '_rebossctl rebossctl "" rebossctl; printf "%s\\n" "${COMPREPLY[@]}"']);
+    for (const cmd of ['migrate', 'check-config', 'status', 'optimizations', 'rollback', 'alert', 'check'])
+      assert.match(c.out, new RegExp(`^${cmd}$`, 'm'), `completion offers ${cmd}: ${c.out}`);
+    for (const p of PROGRAMS) {
+      const v = await sh(`/usr/bin/${p}`, ['--version']);
+      assert.equal(v.code, 0, `${p} --version: ${v.out}`);
+      assert.match(v.out, new RegExp(`^${p} \\S+$`, 'm'));
+    }
+    // every command and option of rebossctl's usage is in rebossctl(8)
+    const usage = (await sh('/usr/bin/rebossctl', ['help'])).out;
+    const man = (await sh('sh', ['-c', 'zcat /usr/share/man/man8/rebossctl.8.gz | sed "s/\\\\\\\\-/-/g"'])).out;
+    const words = new Set([...usage.matchAll(/^ {2}([a-z][a-z-]+)/gm)].map((m) => m[1]));
+    for (const m of usage.matchAll(/--[a-z][a-z-]+/g)) words.add(m[0]);
+    words.add('--version');
+    const absent = [...words].filter((w) => !man.includes(w));
+    assert.deepEqual(absent, [], 'in rebossctl help but not in rebossctl(8)');
+    assert.ok(words.has('optimizations') && words.has('rollback') && words.has('--shop'));
+  });
+
+  test('day one, PostgreSQL on this host: the README block as written, as root and as reboss', async () => {
+    await pgLocal.start();
+    const block = dayOne('local');
+    const r = await sh('bash', ['-euo', 'pipefail', '-c', block], { cwd: '/', env: ROOT_ENV });
+    console.log('# README day one (local PostgreSQL):\n' + r.out.trim().replace(/^/gm, '#   '));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^\/etc\/reboss\/reboss\.conf: OK$/m);
+    assert.match(r.out, /no runs recorded yet/);
+    const files = readdirSync('/usr/share/reboss/sql').filter((f) => f.endsWith('.sql'));
+    assert.equal((await pgLocal.psql('SELECT count(*) FROM reboss_migrations', 'reboss')).trim(), String(files.length));
+    // the tables belong to the role the units connect as
+    assert.equal((await pgLocal.psql("SELECT tableowner FROM pg_tables WHERE tablename = 'shops'", 'reboss')).trim(), 'reboss');
+    const asReboss = await sh('runuser', ['-u', 'reboss', '--', 'rebossctl', 'status'], { cwd: '/', env: ROOT_ENV });
+    assert.equal(asReboss.code, 0, asReboss.out);
+    assert.match(asReboss.out, /no runs recorded yet/);
+    // the credential files are the units' (LoadCredential=reboss:DIR), readable by reboss only
+    for (const f of ['token_key', 'jwt_secret']) {
+      const st = statSync(`/etc/reboss/credentials/${f}`);
+      assert.equal(st.mode & 0o777, 0o640, f);
+    }
+    const nobody = await sh('runuser', ['-u', 'nobody', '--', 'rebossctl', '--config', '/etc/reboss/reboss.conf', 'check-config'],
+      { cwd: '/', env: ROOT_ENV });
+    assert.notEqual(nobody.code, 0, 'another user cannot read the configuration');
+  });
+
+  test('day one, a remote PostgreSQL (password over TCP, as Supabase): the README block as written', async () => {
+    // A fresh machine: the shipped configuration, no credentials.
+    await sh('sh', ['-c', 'rm -f /etc/reboss/credentials/* && cat /usr/share/doc/reboss/examples/reboss.conf > /etc/reboss/reboss.conf']);
+    await pgLocal.psql(`CREATE ROLE ${REMOTE.user} LOGIN PASSWORD '${REMOTE.password}'`);
+    pgLocal.created.roles.push(REMOTE.user);
+    await pgLocal.psql(`CREATE DATABASE ${REMOTE.db} OWNER ${REMOTE.user}`);
+    pgLocal.created.dbs.push(REMOTE.db);
+    const block = dayOne('remote');
+    const doc = /'(postgresql:\/\/[^']+supabase[^']+)'/.exec(block);
+    assert.ok(doc, 'the remote block has a Supabase connection string');
+    const url = `postgresql://${REMOTE.user}:${REMOTE.password}@127.0.0.1:${pgLocal.port}/${REMOTE.db}`;
+    const r = await sh('bash', ['-euo', 'pipefail', '-c', block.replace(doc[1], url)], { cwd: '/', env: ROOT_ENV });
+    console.log('# README day one (remote PostgreSQL):\n' + r.out.trim().replace(/^/gm, '#   '));
+    assert.equal(r.code, 0, r.out);
+    assert.match(r.out, /^\/etc\/reboss\/reboss\.conf: OK$/m);
+    assert.match(r.out, /no runs recorded yet/);
+    assert.doesNotMatch(r.out, new RegExp(REMOTE.password), 'the password is never printed');
+    const files = readdirSync('/usr/share/reboss/sql').filter((f) => f.endsWith('.sql'));
+    assert.equal((await pgLocal.psql('SELECT count(*) FROM reboss_migrations', REMOTE.db)).trim(), String(files.length));
+  });
+
+  test('an upgrade while a job runs: the job is not stopped and completes with true counts; the schema is migrated by the upgrade', async () => {
+    // The maintainer scripts: job units are never stopped or restarted by
+    // an upgrade, the API is restarted (deb-systemd-invoke does nothing
+    // here, where systemd is not running, so the scripts are read).
+    const scripts = ['postinst', 'prerm', 'postrm'].map((s) => {
+      try { return readFileSync(`/var/lib/dpkg/info/reboss.${s}`, 'utf8'); } catch { return ''; }
+    }).join('\n');
+    const invoked = scripts.split('\n').filter((l) => /deb-systemd-invoke/.test(l));
+    for (const j of [...JOBS.map((x) => `reboss-${x}.service`), 'reboss-check.service'])
+      assert.ok(!invoked.some((l) => l.includes(j) && /restart|stop|\$_dh_action/.test(l)),
+        `${j} is stopped or restarted on upgrade:\n${invoked.join('\n')}`);
+    assert.ok(invoked.some((l) => l.includes('reboss-api.service') && /restart|\$_dh_action/.test(l)),
+      `reboss-api is restarted after an upgrade:\n${invoked.join('\n')}`);
+
+    const { createFakeShopify } = await import('../fakes/shopify.mjs');
+    fake = await createFakeShopify({ port: 0 });
+    const domain = 'upgrade-shop.myshopify.com';
+    const token = 'shpat_' + 'u'.repeat(32);
+    fake.addShop({ domain, token });
+    const products = [];
+    for (let i = 0; i < 7; i++) products.push(fake.addProduct(domain, { title: `Upgrade Product ${i}`, price: `${10 + i}.00` }));
+    fake.addOrder(domain, { processedAt: new Date(Date.now() - 86400000).toISOString(),
+      lines: [{ productId: products[0].id, quantity: 2, price: products[0].variants[0].price }] });
+    writeFileSync('/etc/reboss/reboss.conf', readFileSync('/etc/reboss/reboss.conf', 'utf8') +
+      `shopify_base_url = ${fake.baseUrlTemplate}\n`);
+    await pgLocal.psql(`INSERT INTO public.shops (user_id, shop_domain, access_token)
+      VALUES (gen_random_uuid(), '${domain}', '${token}')`, REMOTE.db);
+
+    const upgrade = await repackUpgrade();
+    let open;
+    fake.setMode(domain, { gate: new Promise((r) => { open = r; }) });
+    const pw = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('reboss:')).split(':');
+    job = spawn('/usr/bin/reboss-sales-tracker', [], { uid: Number(pw[2]), gid: Number(pw[3]), cwd: '/',
+      env: ROOT_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const out = [];
+    job.stdout.on('data', (d) => out.push(d));
+    job.stderr.on('data', (d) => out.push(d));
+    let exit = null;
+    const done = new Promise((r) => job.on('close', (code, sig) => { exit = { code, sig }; r(); }));
+    // the run is under way: its worker waits at the fake's gate
+    for (let i = 0; !fake.requests.some((e) => e.shop === domain && e.gated); i++) {
+      assert.equal(exit, null, `the job ended before the upgrade: ${Buffer.concat(out)}`);
+      assert.ok(i < 2400, 'the job never reached Shopify');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+
+    const u = await sh('dpkg', ['-i', upgrade], { env: { ...ROOT_ENV, DEBIAN_FRONTEND: 'noninteractive' } });
+    console.log('# dpkg -i (upgrade) while the job runs:\n' + u.out.trim().replace(/^/gm, '#   '));
+    assert.equal(u.code, 0, u.out);
+    assert.doesNotMatch(u.out, /could not be migrated|not complete yet/, 'the upgrade migrated');
+    assert.equal(exit, null, 'the running job was not stopped by the upgrade');
+    assert.equal((await pgLocal.psql("SELECT count(*) FROM reboss_migrations WHERE version = '900_upgrade_probe'",
+      REMOTE.db)).trim(), '1', 'the upgrade applied its migration');
+
+    open();
+    fake.setMode(domain, null);
+    await done;
+    const text = Buffer.concat(out).toString();
+    assert.deepEqual(exit, { code: 0, sig: null }, text);
+    assert.match(text, /1 of 1 shops processed, 0 failed/);
+    const run = (await pgLocal.psql(`SELECT status || ' ' || shops_processed || ' ' || shops_failed FROM job_runs
+      WHERE job_type = 'sales_tracker' ORDER BY started_at DESC LIMIT 1`, REMOTE.db)).trim();
+    assert.equal(run, 'completed 1 0');
+    const mirrored = (await pgLocal.psql(`SELECT count(*) FROM products p JOIN shops s ON s.id = p.shop_id
+      WHERE s.shop_domain = '${domain}'`, REMOTE.db)).trim();
+    assert.equal(mirrored, String(products.length), 'every product of the shop mirrored');
+    const sealed = (await pgLocal.psql(`SELECT access_token LIKE 'rbs1:%' FROM shops WHERE shop_domain = '${domain}'`,
+      REMOTE.db)).trim();
+    assert.equal(sealed, 't');
+    assert.deepEqual(fake.validationErrors, []);
   });
 
   test('dpkg --purge leaves nothing behind', async () => {

@@ -168,6 +168,13 @@ extern const struct api_body body_shops_create;
 int	h_shops_create(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 int	h_shops_integrations(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
+/* routes_dashboard.c (owner: dashboard) */
+/* 0 when the path's {id} is a shop of the caller; else 404 shop_not_found
+ * (another user's shop looks exactly like none). */
+int	api_own_shop(struct api_ctx *ctx, struct db *db, struct rb_err *err)
+	    RB_WUR;
+int	h_shops_jobs(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+
 /* routes_oauth.c (owner: oauth): one handler per provider and step */
 extern const struct api_body body_oauth_start;
 #define API_OAUTH_HANDLERS(name) \

@@ -33,6 +33,9 @@ static const struct api_route routes[] = {
 	    h_shopify_callback },
 	{ "POST", "/api/shopify/webhooks",          API_PUBLIC, &api_raw_body,
 	    h_shopify_webhooks },
+	/* the dashboard's tabs (routes_dashboard.c) */
+	{ "GET",  "/api/shops/{id}/jobs",           API_AUTH, NULL,
+	    h_shops_jobs },
 #define OAUTH_ROUTES(name) \
 	{ "POST", "/api/oauth/" #name "/start",     API_AUTH, \
 	    &body_oauth_start, h_oauth_start_##name }, \

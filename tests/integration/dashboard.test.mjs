@@ -1,0 +1,221 @@
+// dashboard.test.mjs - doc/dashboard.md, tab by tab, as two users (issue 18).
+// Owner: the "dashboard" module.
+//
+// Each section is what one dashboard tab reads or writes: through the API
+// with the user's bearer token, or through Supabase as role authenticated
+// with the user's claims in request.jwt.claims (see rls.test.mjs).  Every
+// section proves that each of two users sees their own rows and nothing of
+// the other's.
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, test } from 'node:test';
+
+import { startStack } from './harness.mjs';
+
+const A = randomUUID();
+const B = randomUUID();
+const shopA = randomUUID();
+const shopB = randomUUID();
+const runId = randomUUID();
+const asUser = (sub) => ({ role: 'authenticated', claims: { sub, role: 'authenticated' } });
+const lines = (out) => out.split('\n').filter((l) => l !== '');
+
+// Two shops, one per user, each with products 1..3 and sales on three days
+// of November 2026 (in the shop's zone): the numbers differ per shop so a
+// leak would show.  Order 10 has two products: one order, not two.
+function salesFor(shop, k) {
+  const row = (o, p, day, units, revenue) => ({ order_id: o, product_id: p, day, units, revenue: String(revenue) });
+  return `
+    INSERT INTO products (shop_id, product_id, title, handle, status) VALUES
+      ('${shop}', 1, 'One', 'one', 'ACTIVE'), ('${shop}', 2, 'Two', 'two', 'ACTIVE'),
+      ('${shop}', 3, 'Three', 'three', 'ACTIVE');
+    SELECT reboss_sales_store_orders('${shop}', '[10, 11, 12]', '${JSON.stringify([
+    row(10, 1, '2026-11-01', 2 * k, 10 * k), row(10, 2, '2026-11-01', k, 3 * k),
+    row(11, 1, '2026-11-02', k, 5 * k), row(12, 2, '2026-11-03', 4 * k, 8 * k)])}');`;
+}
+
+describe('the dashboard, tab by tab, as two users', () => {
+  let stack, tokA, tokB;
+  const psql = (sql, who) => stack.pg.psql(sql, who ? asUser(who) : undefined);
+
+  before(async () => {
+    stack = await startStack({ workers: 2 });
+    tokA = stack.mintToken({ userId: A });
+    tokB = stack.mintToken({ userId: B });
+    await psql(`
+      INSERT INTO shops (id, user_id, shop_domain, iana_timezone) VALUES
+        ('${shopA}', '${A}', 'dash-alpha.myshopify.com', 'Europe/Berlin'),
+        ('${shopB}', '${B}', 'dash-bravo.myshopify.com', 'America/New_York');
+      INSERT INTO job_runs (id, job_type, status) VALUES ('${runId}', 'replace_job', 'completed_with_errors');
+      INSERT INTO shop_job_status (shop_id, job_type, last_run_at, last_status, last_error,
+          consecutive_failures, last_duration_ms, run_id) VALUES
+        ('${shopA}', 'sales_tracker', '2026-12-01T02:00:00Z', 'success', NULL, 0, 1200, '${runId}'),
+        ('${shopB}', 'replace_job', '2026-12-01T04:00:00Z', 'failed', 'Shopify answered 401', 3, 10, '${runId}');
+      ${salesFor(shopA, 1)}
+      ${salesFor(shopB, 10)}
+    `);
+  });
+  after(async () => { await stack?.stop(); });
+
+  // Every table a tab reads, with one row per shop written by the backend;
+  // each user must see exactly the row of their own shop.  writable: the
+  // tab writes it, so the other user's shop must refuse an insert.
+  const TABS = [
+    ['every tab', 'shops', null, { key: 'id' }],
+    ['every tab', 'shop_job_status', null],
+    ['AnalyticsDashboard', 'products', null],
+    ['AnalyticsDashboard', 'product_sales_daily', null],
+    ['AnalyticsDashboard', 'shop_sales_daily', null],
+    ['AnalyticsDashboard', 'sales_cursors', "(shop_id, orders_cursor, complete_through) VALUES ($S, now(), '2026-12-01')"],
+    ['StartPhase / PostPhase', 'catalog_settings', '(shop_id) VALUES ($S)', { writable: '(shop_id) VALUES ($S)' }],
+    ['StartPhase / PostPhase', 'replace_decisions',
+      "(shop_id, product_id, as_of, phase, verdict, reason) VALUES ($S, 1, now(), 'start', 'keep', 'selling')"],
+    ['ProductCreation', 'design_queue', "(shop_id, title) VALUES ($S, 'Design')",
+      { writable: "(shop_id, title) VALUES ($S, 'Sneaky')" }],
+    ['ProductCreation', 'catalog_slots', '(shop_id, opened_at) VALUES ($S, now())'],
+    ['ProductCreation', 'created_products', "(shop_id, product_id, handle, created_at) VALUES ($S, 1, 'one', now())"],
+    ['PodIntelligence', 'pod_ai_settings', '(shop_id) VALUES ($S)', { writable: '(shop_id) VALUES ($S)' }],
+    ['PodIntelligence', 'product_optimizations',
+      "(shop_id, product_id, status, fields, before) VALUES ($S, 1, 'failed', '{title}', '{}')"],
+    ['PinterestSync', 'pinterest_sync_collections', "(shop_id, collection_id, board_name) VALUES ($S, 7, 'Posters')",
+      { writable: "(shop_id, collection_id, board_name) VALUES ($S, 8, 'Sneaky')" }],
+    ['PinterestSync', 'pinterest_boards', "(shop_id, collection_id, name) VALUES ($S, 7, 'Posters')"],
+    ['PinterestSync', 'pinterest_pins', "(shop_id, product_id, collection_id, board_id, link) VALUES ($S, 1, 7, '123', 'https://x')"],
+    ['PinterestSync', 'pinterest_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
+    ['MetaAdsSync / GoogleAdsManager', 'meta_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
+    ['MetaAdsSync / GoogleAdsManager', 'google_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
+  ];
+
+  describe('each tab\'s tables: each user sees the rows of their own shop only', () => {
+    before(async () => {
+      for (const [, table, values] of TABS) {
+        if (!values) continue;
+        await psql([shopA, shopB].map((s) => `INSERT INTO ${table} ${values.replaceAll('$S', `'${s}'`)};`).join('\n'));
+      }
+    });
+    for (const [tab, table, , opts = {}] of TABS) {
+      test(`${tab}: ${table}`, async () => {
+        const key = opts.key ?? 'shop_id';
+        for (const [who, own] of [[A, shopA], [B, shopB]]) {
+          const seen = lines(await psql(`SELECT DISTINCT ${key} FROM ${table}`, who));
+          assert.deepEqual(seen, [own], `${table} as ${who === A ? 'A' : 'B'}`);
+        }
+        if (opts.writable) {
+          await assert.rejects(psql(`INSERT INTO ${table} ${opts.writable.replaceAll('$S', `'${shopB}'`)}`, A),
+            /row-level security|violates/);
+        }
+      });
+    }
+    test('MetaAdsSync / GoogleAdsManager, PinterestSync: GET /api/shops/{id}/integrations', async () => {
+      const a = await stack.curl(`/api/shops/${shopA}/integrations`, { token: tokA });
+      assert.equal(a.status, 200, a.body);
+      assert.ok(!a.body.includes('rbs1:'), 'never a token');
+      const x = await stack.curl(`/api/shops/${shopA}/integrations`, { token: tokB });
+      assert.equal(x.status, 404, x.body);
+    });
+  });
+
+  describe('every tab: GET /api/shops/{id}/jobs', () => {
+    test('each user gets the five jobs of their own shop', async () => {
+      const a = await stack.curl(`/api/shops/${shopA}/jobs`, { token: tokA });
+      assert.equal(a.status, 200, a.body);
+      assert.equal(a.json.success, true);
+      assert.equal(a.json.shop_id, shopA);
+      assert.deepEqual(a.json.jobs.map((j) => j.job_type),
+        ['sales_tracker', 'replace_job', 'product_optimize', 'product_creation', 'pinterest_sync']);
+      assert.deepEqual(a.json.jobs[0], {
+        job_type: 'sales_tracker', last_run_at: '2026-12-01T02:00:00Z', last_status: 'success',
+        last_error: null, last_duration_ms: 1200, consecutive_failures: 0,
+      });
+      assert.deepEqual(a.json.jobs[1], {
+        job_type: 'replace_job', last_run_at: null, last_status: null, last_error: null,
+        last_duration_ms: null, consecutive_failures: 0,
+      }, "B's replace_job failure is not A's");
+      const b = await stack.curl(`/api/shops/${shopB}/jobs`, { token: tokB });
+      assert.equal(b.status, 200, b.body);
+      assert.equal(b.json.jobs[1].last_status, 'failed');
+      assert.equal(b.json.jobs[1].last_error, 'Shopify answered 401');
+      assert.equal(b.json.jobs[1].consecutive_failures, 3);
+      assert.equal(b.json.jobs[0].last_run_at, null);
+    });
+
+    test("another user's shop, or none, is 404; no token is 401", async () => {
+      for (const [tok, id] of [[tokA, shopB], [tokB, shopA], [tokA, randomUUID()]]) {
+        const r = await stack.curl(`/api/shops/${id}/jobs`, { token: tok });
+        assert.equal(r.status, 404, r.body);
+        assert.equal(r.json.code, 'shop_not_found');
+        assert.ok(!r.body.includes('Shopify answered'), 'nothing of the other shop');
+      }
+      const r = await stack.curl(`/api/shops/${shopA}/jobs`);
+      assert.equal(r.status, 401, r.body);
+      assert.equal((await stack.curl('/api/shops/not-a-uuid/jobs', { token: tokA })).status, 404);
+    });
+  });
+
+  describe('AnalyticsDashboard', () => {
+    const daily = (shop, who) => psql(`SELECT day, units, revenue, orders FROM
+      reboss_shop_sales_daily('${shop}', '2026-10-31', '2026-11-03')`, who).then(lines);
+
+    test('daily totals per shop: every day of the range, orders counted once', async () => {
+      assert.deepEqual(await daily(shopA, A), [
+        '2026-10-31|0|0|0', '2026-11-01|3|13.000000|1', '2026-11-02|1|5.000000|1', '2026-11-03|4|8.000000|1']);
+      assert.deepEqual(await daily(shopB, B), [
+        '2026-10-31|0|0|0', '2026-11-01|30|130.000000|1', '2026-11-02|10|50.000000|1', '2026-11-03|40|80.000000|1']);
+    });
+
+    test('the totals follow the ledger: an order edited away leaves its day', async () => {
+      await psql(`SELECT reboss_sales_store_orders('${shopA}', '[11]', '[]')`);
+      assert.deepEqual((await daily(shopA, A))[2], '2026-11-02|0|0|0');
+      assert.equal((await psql(`SELECT count(*) FROM shop_sales_daily WHERE shop_id = '${shopA}'`)).trim(), '2');
+      await psql(`SELECT reboss_sales_store_orders('${shopA}', '[11]',
+        '[{"order_id": 11, "product_id": 1, "day": "2026-11-02", "units": 1, "revenue": "5"}]')`);
+      assert.deepEqual((await daily(shopA, A))[2], '2026-11-02|1|5.000000|1');
+    });
+
+    test('top and bottom products, by units or revenue; a product that sold nothing is at the bottom', async () => {
+      const totals = (shop, who, args) => psql(`SELECT rank, product_id, units, revenue FROM
+        reboss_product_sales_totals('${shop}', '2026-11-01', '2026-11-30', ${args})`, who).then(lines);
+      assert.deepEqual(await totals(shopA, A, '2'), ['1|2|5|11.000000', '2|1|3|15.000000']);
+      assert.deepEqual(await totals(shopA, A, "1, false, 'revenue'"), ['1|1|3|15.000000']);
+      assert.deepEqual(await totals(shopA, A, '2, true'), ['1|3|0|0', '2|1|3|15.000000']);
+      assert.deepEqual(await totals(shopB, B, '1'), ['1|2|50|110.000000']);
+      await assert.rejects(totals(shopA, A, '0'), /n must be from 1 to 500/);
+      await assert.rejects(totals(shopA, A, "3, false, 'profit'"), /by must be 'units' or 'revenue'/);
+    });
+
+    test("a product's daily series", async () => {
+      assert.deepEqual(await psql(`SELECT * FROM reboss_product_sales_series('${shopB}', 2,
+        '2026-11-01', '2026-11-03')`, B).then(lines),
+      ['2026-11-01|10|30.000000|1', '2026-11-02|0|0|0', '2026-11-03|40|80.000000|1']);
+    });
+
+    test("another user's shop gives no rows at all; a bad range is refused by name", async () => {
+      assert.deepEqual(await daily(shopA, B), []);
+      assert.deepEqual(await daily(shopB, A), []);
+      assert.equal((await psql(`SELECT count(*) FROM reboss_product_sales_totals('${shopB}', NULL, NULL, 5, true)`, A)).trim(), '0');
+      assert.equal((await psql(`SELECT count(*) FROM reboss_product_sales_series('${shopA}', 1)`, B)).trim(), '0');
+      assert.equal((await psql('SELECT count(*) FROM shop_sales_daily', A)).trim(), '3');
+      assert.equal((await psql(`SELECT count(*) FROM shop_sales_daily WHERE shop_id = '${shopA}'`, B)).trim(), '0');
+      await assert.rejects(psql(`SELECT * FROM reboss_shop_sales_daily('${shopA}', '2026-11-05', '2026-11-01')`, A),
+        /the range starts \(2026-11-05\) after it ends/);
+      await assert.rejects(psql(`SELECT * FROM reboss_shop_sales_daily('${shopA}', '2020-01-01', '2026-11-01')`, A),
+        /longer than 1100 days/);
+    });
+
+    test('an open range is the last 30 days up to today in the shop\'s zone', async () => {
+      const today = (zone) => psql(`SELECT (now() AT TIME ZONE '${zone}')::date`).then((s) => s.trim());
+      const got = await psql(`SELECT min(day), max(day), count(*) FROM reboss_shop_sales_daily('${shopA}')`, A);
+      const [lo, hi, n] = got.trim().split('|');
+      assert.equal(hi, await today('Europe/Berlin'));
+      assert.equal(n, '30');
+      assert.ok(lo < hi);
+      const gotB = (await psql(`SELECT max(day) FROM reboss_shop_sales_daily('${shopB}')`, B)).trim();
+      assert.equal(gotB, await today('America/New_York'));
+    });
+
+    test('anon may not call the analytics', async () => {
+      await assert.rejects(stack.pg.psql(`SELECT * FROM reboss_shop_sales_daily('${shopA}')`, { role: 'anon' }),
+        /permission denied/);
+    });
+  });
+});

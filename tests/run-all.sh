@@ -59,7 +59,8 @@ trap on_exit EXIT
 . "$REPO/tests/lib/packages.sh"
 # shellcheck disable=SC2086
 ensure_packages $RB_BUILD_PACKAGES \
-    debhelper dpkg-dev fakeroot lintian chromium systemd prometheus valgrind cppcheck clang-tidy
+    debhelper dpkg-dev fakeroot lintian chromium systemd prometheus valgrind cppcheck clang-tidy \
+    bash-completion
 [ -n "$ENSURE_PACKAGES_INSTALLED" ] || say "packages: all present"
 
 # --- 2. node dependencies ------------------------------------------------------

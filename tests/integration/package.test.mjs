@@ -12,7 +12,7 @@
 // already installed by someone else makes the test fail instead of purging
 // an operator's installation.
 //
-// Needs: apt-get install debhelper dpkg-dev fakeroot lintian nginx-light
+// Needs: apt-get install debhelper dpkg-dev fakeroot lintian nginx-light bash-completion postgresql
 // (plus the build dependencies in debian/control).
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
@@ -425,15 +425,23 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     // The maintainer scripts: job units are never stopped or restarted by
     // an upgrade, the API is restarted (deb-systemd-invoke does nothing
     // here, where systemd is not running, so the scripts are read).
-    const scripts = ['postinst', 'prerm', 'postrm'].map((s) => {
-      try { return readFileSync(`/var/lib/dpkg/info/reboss.${s}`, 'utf8'); } catch { return ''; }
-    }).join('\n');
-    const invoked = scripts.split('\n').filter((l) => /deb-systemd-invoke/.test(l));
-    for (const j of [...JOBS.map((x) => `reboss-${x}.service`), 'reboss-check.service'])
-      assert.ok(!invoked.some((l) => l.includes(j) && /restart|stop|\$_dh_action/.test(l)),
-        `${j} is stopped or restarted on upgrade:\n${invoked.join('\n')}`);
-    assert.ok(invoked.some((l) => l.includes('reboss-api.service') && /restart|\$_dh_action/.test(l)),
-      `reboss-api is restarted after an upgrade:\n${invoked.join('\n')}`);
+    const script = (n) => { try { return readFileSync(`/var/lib/dpkg/info/reboss.${n}`, 'utf8'); } catch { return ''; } };
+    const jobUnits = [...JOBS.map((x) => `reboss-${x}.service`), 'reboss-check.service'];
+    const postinst = script('postinst').split('\n');
+    const named = postinst.filter((l) => /deb-systemd-invoke/.test(l) && jobUnits.some((j) => l.includes(j)));
+    assert.deepEqual(named, [], 'postinst starts or restarts a job unit');
+    // prerm stops them on removal only, never on upgrade
+    const prerm = script('prerm').split('\n');
+    prerm.forEach((l, i) => {
+      if (/deb-systemd-invoke stop/.test(l) && jobUnits.some((j) => l.includes(j)))
+        assert.match(prerm[i - 1] ?? '', /"\$1" = remove/, `prerm stops a job unit on upgrade:\n${prerm.join('\n')}`);
+    });
+    assert.ok(postinst.some((l) => /deb-systemd-invoke \$_dh_action .*'reboss-api\.service'/.test(l)) &&
+      postinst.some((l) => /_dh_action=restart/.test(l)), 'reboss-api is restarted after an upgrade');
+    // and the schema is migrated before that restart
+    const mig = postinst.findIndex((l) => /^\s*migrate_after_upgrade$/.test(l));
+    const restart = postinst.findIndex((l) => /deb-systemd-invoke \$_dh_action/.test(l));
+    assert.ok(mig >= 0 && mig < restart, 'postinst migrates before it restarts the API');
 
     const { createFakeShopify } = await import('../fakes/shopify.mjs');
     fake = await createFakeShopify({ port: 0 });

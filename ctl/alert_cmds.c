@@ -45,11 +45,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <curl/curl.h>
 #include <jansson.h>
 #include <libpq-fe.h>
 
 #include "alert_cmds.h"
+#include "alert_deliver.h"
 #include "config.h"
 #include "db.h"
 #include "log.h"
@@ -72,8 +72,6 @@
 #define ALERT_ERROR_MAX		300	/* characters of one shop's error */
 #define ALERT_TEXT_MAX		(16u << 10)
 #define ALERT_DISCORD_MAX	1900	/* Discord's "content" limit is 2000 */
-#define ALERT_SPOOL_MAX		1000	/* files; beyond, loudly dropped */
-#define ALERT_FILE_MAX		(256u << 10)
 #define CHECK_REALERT_S		86400	/* a bad state is repeated daily */
 #define CHECK_TOKEN_WARN	"3 days"
 #define CHECK_FAILS_IN_A_ROW	"3"
@@ -106,17 +104,6 @@ num(const char *s)
 	if (rb_parse_long(s, 0, 1L << 40, &v) == -1)
 		return 0;
 	return v;
-}
-
-static long
-env_long(const char *name, long def, long min, long max)
-{
-	const char *v = getenv(name);
-	long l;
-
-	if (v == NULL || *v == '\0' || rb_parse_long(v, min, max, &l) == -1)
-		return def;
-	return l;
 }
 
 /* --- secrets out ------------------------------------------------------------ */
@@ -211,389 +198,6 @@ clean_copy(const char *s, size_t max)
 	return o;
 }
 
-/* --- delivery ------------------------------------------------------------------ */
-
-static size_t
-discard_cb(char *p, size_t size, size_t nmemb, void *ud)
-{
-	(void)p;
-	(void)ud;
-	return size * nmemb;
-}
-
-/* Host of a URL, for logs (the path of a webhook URL is its secret). */
-static void
-url_host(const char *url, char *out, size_t outsz)
-{
-	const char *h = strstr(url, "://"), *e, *at;
-	size_t n;
-
-	h = h != NULL ? h + 3 : url;
-	e = h + strcspn(h, "/?#");
-	if ((at = memchr(h, '@', (size_t)(e - h))) != NULL)
-		h = at + 1;
-	n = (size_t)(e - h) < outsz - 1 ? (size_t)(e - h) : outsz - 1;
-	memcpy(out, h, n);
-	out[n] = '\0';
-}
-
-/* One POST of body; 0 on a 2xx answer. */
-static int
-post_webhook(const struct rb_config *cfg, const char *body,
-    struct rb_err *err)
-{
-	struct curl_slist *h = NULL;
-	char host[128];
-	long status = 0;
-	CURLcode rc;
-	CURL *c;
-	int ret = -1;
-
-	url_host(cfg->alert_webhook_url, host, sizeof(host));
-	if ((c = curl_easy_init()) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-	if ((h = curl_slist_append(NULL, "Content-Type: application/json"))
-	    == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-		goto done;
-	}
-	if (curl_easy_setopt(c, CURLOPT_URL, cfg->alert_webhook_url) ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") ||
-	    curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) ||
-	    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L) ||
-	    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L) ||
-	    curl_easy_setopt(c, CURLOPT_USERAGENT, "ReBoss-alert/1") ||
-	    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h) ||
-	    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body) ||
-	    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, discard_cb) ||
-	    (cfg->ca_file != NULL &&
-	    curl_easy_setopt(c, CURLOPT_CAINFO, cfg->ca_file))) {
-		rb_err_set(err, 500, "internal_error", "libcurl refused an "
-		    "option for the webhook.");
-		goto done;
-	}
-	if ((rc = curl_easy_perform(c)) != CURLE_OK) {
-		rb_err_set(err, 502, "alert_undeliverable", "webhook %s: %s",
-		    host, curl_easy_strerror(rc));
-		goto done;
-	}
-	(void)curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-	if (status < 200 || status > 299) {
-		rb_err_set(err, 502, "alert_undeliverable", "webhook %s "
-		    "answered HTTP %ld", host, status);
-		goto done;
-	}
-	ret = 0;
-done:
-	curl_slist_free_all(h);
-	curl_easy_cleanup(c);
-	return ret;
-}
-
-/* One hand-over of a whole message to sendmail -t -oi. */
-static int
-run_sendmail(const char *msg, struct rb_err *err)
-{
-	const char *path = getenv("REBOSS_SENDMAIL");
-	size_t len = strlen(msg), off = 0;
-	int fds[2], st;
-	ssize_t w;
-	pid_t pid;
-
-	if (path == NULL || *path == '\0')
-		path = "/usr/sbin/sendmail";
-	if (pipe(fds) == -1)
-		return rb_err_set(err, 500, "alert_undeliverable", "pipe: %s",
-		    strerror(errno));
-	(void)fflush(NULL);
-	if ((pid = fork()) == -1) {
-		(void)close(fds[0]);
-		(void)close(fds[1]);
-		return rb_err_set(err, 500, "alert_undeliverable", "fork: %s",
-		    strerror(errno));
-	}
-	if (pid == 0) {
-		if (dup2(fds[0], 0) == -1)
-			_exit(127);
-		(void)close(fds[0]);
-		(void)close(fds[1]);
-		execl(path, "sendmail", "-t", "-oi", (char *)NULL);
-		_exit(127);
-	}
-	(void)close(fds[0]);
-	while (off < len) {
-		w = write(fds[1], msg + off, len - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	(void)close(fds[1]);
-	while (waitpid(pid, &st, 0) == -1)
-		if (errno != EINTR)
-			return rb_err_set(err, 500, "alert_undeliverable",
-			    "waitpid: %s", strerror(errno));
-	if (off < len)
-		return rb_err_set(err, 502, "alert_undeliverable", "%s did not "
-		    "read the whole message", path);
-	if (WIFEXITED(st) && WEXITSTATUS(st) == 127)
-		return rb_err_set(err, 502, "alert_undeliverable", "%s could "
-		    "not be run (is an MTA installed?)", path);
-	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
-		return rb_err_set(err, 502, "alert_undeliverable", "%s failed "
-		    "(wait status 0x%x)", path, st);
-	return 0;
-}
-
-/*
- * Without a readable configuration nobody knows where alerts go: the mail
- * goes to the local root (Debian routes it with /etc/aliases), best effort.
- * why is config_load()'s message, which never quotes a secret.
- */
-static void
-mail_root_unconfigured(const char *unit, const char *why)
-{
-	char host[256], msg[2048];
-	struct rb_err err;
-	int n;
-
-	rb_err_clear(&err);
-	if (gethostname(host, sizeof(host) - 1) == -1)
-		rb_strlcpy(host, "unknown", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	n = snprintf(msg, sizeof(msg), "To: root\nSubject: [ReBoss] %s failed "
-	    "on %s; reboss.conf cannot be read\nContent-Type: text/plain; "
-	    "charset=utf-8\n\n%s failed on %s, and its alert could not be "
-	    "sent where reboss.conf says, because the configuration cannot "
-	    "be read:\n\n  %s\n\nFix it (rebossctl check-config), then see "
-	    "journalctl -u %s -n 200\n", unit, host, unit, host, why, unit);
-	if (n < 0 || (size_t)n >= sizeof(msg))
-		return;
-	if (run_sendmail(msg, &err) == -1)
-		log_err("alert for %s: mail to root failed too: %s", unit,
-		    err.msg);
-	else
-		log_notice("alert for %s mailed to root", unit);
-}
-
-enum channel { CH_WEBHOOK, CH_MAIL };
-static const char *const channel_names[] = { "webhook", "mail" };
-
-static int
-deliver_once(const struct rb_config *cfg, enum channel ch,
-    const char *payload, struct rb_err *err)
-{
-	if (ch == CH_WEBHOOK) {
-		if (cfg->alert_webhook_url == NULL)
-			return rb_err_set(err, 500, "alert_unconfigured",
-			    "alert_webhook_url is not set");
-		return post_webhook(cfg, payload, err);
-	}
-	if (cfg->alert_email == NULL)
-		return rb_err_set(err, 500, "alert_unconfigured",
-		    "alert_email is not set");
-	return run_sendmail(payload, err);
-}
-
-/* Bounded tries with doubling backoff. */
-static int
-deliver(const struct rb_config *cfg, enum channel ch, const char *payload,
-    struct rb_err *err)
-{
-	long attempts = env_long("REBOSS_ALERT_ATTEMPTS", 3, 1, 10);
-	long wait = env_long("REBOSS_ALERT_RETRY_MS", 2000, 0, 600000);
-	long i;
-
-	for (i = 1; ; i++) {
-		rb_err_clear(err);
-		if (deliver_once(cfg, ch, payload, err) == 0)
-			return 0;
-		log_warn("alert by %s, attempt %ld of %ld, failed: %s",
-		    channel_names[ch], i, attempts, err->msg);
-		if (i >= attempts || strcmp(err->code, "alert_unconfigured")
-		    == 0)
-			return -1;
-		(void)rb_sleep_ms(wait, NULL);
-		wait *= 2;
-	}
-}
-
-/* --- the spool ------------------------------------------------------------------ */
-
-static int
-spool_write(const struct rb_config *cfg, enum channel ch,
-    const char *payload, struct rb_err *err)
-{
-	const char *dir = cfg->alert_spool_dir;
-	char tmp[4096], dst[4096], id[37];
-	json_t *o = NULL;
-	char *text = NULL;
-	struct dirent *de;
-	size_t len, off = 0, nfiles = 0;
-	ssize_t w;
-	DIR *d;
-	int fd = -1, n, rc = -1;
-
-	if ((d = opendir(dir)) == NULL)
-		return rb_err_set(err, 500, "spool_failed", "cannot open the "
-		    "alert spool %s: %s", dir, strerror(errno));
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			nfiles++;
-	(void)closedir(d);
-	if (nfiles >= ALERT_SPOOL_MAX)
-		return rb_err_set(err, 500, "spool_full", "the alert spool %s "
-		    "holds %zu alerts already; this one is dropped", dir,
-		    nfiles);
-	if (rb_uuid_v4(id) == -1)
-		return rb_err_set(err, 500, "spool_failed", "no random id");
-	n = snprintf(dst, sizeof(dst), "%s/%013lld-%s.alert", dir,
-	    (long long)rb_now_ms(), id);
-	if (n < 0 || (size_t)n >= sizeof(dst) ||
-	    (n = snprintf(tmp, sizeof(tmp), "%s/.%s.tmp", dir, id)) < 0 ||
-	    (size_t)n >= sizeof(tmp))
-		return rb_err_set(err, 500, "spool_failed", "spool path too "
-		    "long");
-	o = json_pack("{s:s, s:I, s:s}", "channel", channel_names[ch],
-	    "created", (json_int_t)time(NULL), "payload", payload);
-	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-		goto done;
-	}
-	len = strlen(text);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-	    0600);
-	if (fd == -1) {
-		rb_err_set(err, 500, "spool_failed", "cannot create %s: %s",
-		    tmp, strerror(errno));
-		goto done;
-	}
-	while (off < len) {
-		w = write(fd, text + off, len - off);
-		if (w == -1 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-	if (off < len || fsync(fd) == -1 || close(fd) == -1) {
-		fd = -1;
-		rb_err_set(err, 500, "spool_failed", "cannot write %s: %s",
-		    tmp, strerror(errno));
-		(void)unlink(tmp);
-		goto done;
-	}
-	fd = -1;
-	if (rename(tmp, dst) == -1) {
-		rb_err_set(err, 500, "spool_failed", "cannot rename %s: %s",
-		    tmp, strerror(errno));
-		(void)unlink(tmp);
-		goto done;
-	}
-	log_notice("alert by %s kept in %s for the next rebossctl alert/check",
-	    channel_names[ch], dst);
-	rc = 0;
-done:
-	if (fd != -1)
-		(void)close(fd);
-	free(text);
-	json_decref(o);
-	return rc;
-}
-
-static int
-name_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/*
- * Sends what the spool holds, oldest first, one try each; a channel that
- * fails is not tried again in this pass.  *left gets what remains.
- */
-static void
-spool_flush(const struct rb_config *cfg, size_t *left)
-{
-	bool down[2] = { false, false };
-	struct rb_err err = { 0 };
-	char **names = NULL, **nn, path[4096];
-	size_t n = 0, i, len;
-	struct dirent *de;
-	json_error_t jerr;
-	DIR *d;
-
-	*left = 0;
-	if (cfg->alert_spool_dir == NULL ||
-	    (d = opendir(cfg->alert_spool_dir)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		len = strlen(de->d_name);
-		if (de->d_name[0] == '.' || len < 7 ||
-		    strcmp(de->d_name + len - 6, ".alert") != 0)
-			continue;
-		if ((nn = realloc(names, (n + 1) * sizeof(*names))) == NULL)
-			break;
-		names = nn;
-		if ((names[n] = strdup(de->d_name)) == NULL)
-			break;
-		n++;
-	}
-	(void)closedir(d);
-	if (n > 0)
-		qsort(names, n, sizeof(*names), name_cmp);
-	for (i = 0; i < n; i++) {
-		char *text = NULL;
-		json_t *o = NULL;
-		const char *chs, *payload;
-		int ch, nw;
-
-		nw = snprintf(path, sizeof(path), "%s/%s",
-		    cfg->alert_spool_dir, names[i]);
-		if (nw < 0 || (size_t)nw >= sizeof(path) ||
-		    rb_read_file(path, ALERT_FILE_MAX, &text, &len, &err)
-		    == -1 ||
-		    (o = json_loadb(text, len, 0, &jerr)) == NULL ||
-		    json_unpack(o, "{s:s, s:s}", "channel", &chs, "payload",
-		    &payload) == -1 ||
-		    (ch = strcmp(chs, "mail") == 0 ? CH_MAIL :
-		    strcmp(chs, "webhook") == 0 ? CH_WEBHOOK : -1) == -1) {
-			log_err("alert spool: %s is unreadable; left in place "
-			    "for a person to look at", path);
-			(*left)++;
-			goto next;
-		}
-		if (down[ch]) {
-			(*left)++;
-			goto next;
-		}
-		rb_err_clear(&err);
-		if (deliver_once(cfg, (enum channel)ch, payload, &err) == -1) {
-			log_warn("alert spool: %s still undeliverable by %s: "
-			    "%s", names[i], chs, err.msg);
-			down[ch] = true;
-			(*left)++;
-			goto next;
-		}
-		if (unlink(path) == -1)
-			log_err("alert spool: %s was delivered but cannot be "
-			    "removed: %s", path, strerror(errno));
-		else
-			log_notice("alert spool: %s delivered by %s", names[i],
-			    chs);
-next:
-		json_decref(o);
-		free(text);
-	}
-	for (i = 0; i < n; i++)
-		free(names[i]);
-	free(names);
-	if (*left > 0)
-		log_warn("alert spool %s: %zu alert(s) wait for delivery",
-		    cfg->alert_spool_dir, *left);
-}
-
 /* --- composing an alert ------------------------------------------------------ */
 
 struct alert {
@@ -610,12 +214,18 @@ alert_free(struct alert *a)
 	a->json = NULL;
 }
 
+/* Of two outcomes (0 delivered, 1 spooled, 2 lost), the worse. */
+static int
+worst(int a, int b)
+{
+	return a > b ? a : b;
+}
+
 /* Delivers a by every configured channel; 0 delivered (or nothing to
  * deliver to: journal only), 1 spooled, 2 lost (logged). */
 static int
 alert_send(const struct rb_config *cfg, struct alert *a)
 {
-	struct rb_err err = { 0 };
 	struct rb_buf mail = { .max = ALERT_FILE_MAX };
 	char *body = NULL, *content = NULL, host[256];
 	int rc = 0;
@@ -642,15 +252,8 @@ alert_send(const struct rb_config *cfg, struct alert *a)
 			goto done;
 		}
 		scrub(cfg, body);
-		if (deliver(cfg, CH_WEBHOOK, body, &err) == -1) {
-			rb_err_clear(&err);
-			if (spool_write(cfg, CH_WEBHOOK, body, &err) == -1) {
-				log_err("ALERT LOST (webhook): %s; the alert "
-				    "was:\n%s", err.msg, a->text.data);
-				rc = 2;
-			} else if (rc == 0)
-				rc = 1;
-		}
+		rc = worst(rc, alert_deliver_or_spool(cfg, ALERT_WEBHOOK, body,
+		    a->text.data));
 	}
 	if (cfg->alert_email != NULL) {
 		if (gethostname(host, sizeof(host) - 1) == -1)
@@ -668,15 +271,8 @@ alert_send(const struct rb_config *cfg, struct alert *a)
 			goto done;
 		}
 		scrub(cfg, mail.data);
-		if (deliver(cfg, CH_MAIL, mail.data, &err) == -1) {
-			rb_err_clear(&err);
-			if (spool_write(cfg, CH_MAIL, mail.data, &err) == -1) {
-				log_err("ALERT LOST (mail): %s; the alert "
-				    "was:\n%s", err.msg, a->text.data);
-				rc = 2;
-			} else if (rc == 0)
-				rc = 1;
-		}
+		rc = worst(rc, alert_deliver_or_spool(cfg, ALERT_MAIL, mail.data,
+		    a->text.data));
 	}
 done:
 	free(body);
@@ -860,7 +456,7 @@ cmd_alert(const char *cli_config, const char *unit)
 	if (config_load(&cfg, config_path(cli_config), &err) == -1) {
 		log_err("alert for %s: the configuration cannot be read: %s",
 		    unit, err.msg);
-		mail_root_unconfigured(unit, err.msg);
+		alert_mail_root(unit, err.msg);
 		return EXIT_UNUSABLE;
 	}
 	if (cfg.alert_email != NULL && !emails_ok(cfg.alert_email)) {
@@ -869,7 +465,7 @@ cmd_alert(const char *cli_config, const char *unit)
 		free(cfg.alert_email);
 		cfg.alert_email = NULL;
 	}
-	spool_flush(&cfg, &left);
+	alert_spool_flush(&cfg, &left);
 	if (gethostname(host, sizeof(host) - 1) == -1)
 		rb_strlcpy(host, "unknown", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
@@ -1240,7 +836,7 @@ cmd_check(const char *cli_config, const char *sql_dir, bool raise)
 		printf("REBOSS UNKNOWN - configuration: %s\n", err.msg);
 		return ST_UNKNOWN;
 	}
-	spool_flush(&cfg, &left);
+	alert_spool_flush(&cfg, &left);
 	if (db_connect(&db, cfg.database_url, &err) == -1 ||
 	    db_ping(&db, &err) == -1) {
 		if ((dbmsg = clean_copy(err.msg, 160)) != NULL)

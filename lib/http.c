@@ -576,6 +576,12 @@ http_request(struct http_client *hc, const struct http_request *req,
 		goto fail;
 	}
 	http_safe_url(req->url, safe_url, sizeof(safe_url));
+	if (req->secret_path) {
+		char *h = strstr(safe_url, "://");
+
+		h = h != NULL ? h + 3 : safe_url;
+		h[strcspn(h, "/")] = '\0';
+	}
 	http_host(req->url, host, sizeof(host));
 	connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
 	    HTTP_DEF_CONNECT_MS;

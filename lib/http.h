@@ -38,6 +38,8 @@ struct http_request {
 	bool		 retry_unsafe;	/* retry POST etc. on 429/5xx too */
 	long		 max_retry_wait_ms;	/* 0: 60000; cap per wait */
 	const char	*service;	/* metrics label; NULL: "other" */
+	bool		 secret_path;	/* the URL's path is a credential (a
+					 * webhook URL): logs show scheme://host */
 };
 
 #define HTTP_MAX_HEADERS 24

@@ -177,6 +177,21 @@ describe('Shopify app install and webhooks', () => {
     assert.equal(await shopRow('inst-replay.myshopify.com'), row, 'the row did not change');
   });
 
+  test('etc/shopify.app.toml matches what the API does', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const { REPO } = await import('./harness.mjs');
+    const toml = await readFile(path.join(REPO, 'etc/shopify.app.toml'), 'utf8');
+    const scopes = /^scopes = "([^"]*)"/m.exec(toml)?.[1];
+    assert.equal(scopes, 'read_products,write_products,read_orders,read_publications,write_publications',
+      'the scopes shopify_scopes asks for by default');
+    assert.match(toml, /^use_legacy_install_flow = true$/m, 'the authorization code grant');
+    assert.match(toml, /^redirect_urls = \[ "https:\/\/api\.example\.com\/api\/shopify\/callback" \]$/m);
+    assert.match(toml, /^api_version = "2026-10"$/m);
+    assert.match(toml, /^topics = \[ "app\/uninstalled" \]$/m);
+    assert.match(toml, /^compliance_topics = \[ "customers\/data_request", "customers\/redact", "shop\/redact" \]$/m);
+    assert.equal((toml.match(/^uri = "https:\/\/api\.example\.com\/api\/shopify\/webhooks"$/mg) ?? []).length, 2);
+  });
+
   test('install refuses a domain that is not a shop, and without a bearer', async () => {
     const bad = await install(tokA, 'evil.com/x');
     assert.equal(bad.status, 400);

@@ -234,6 +234,9 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.deepEqual(readdirSync('/usr/share/reboss/sql').sort(), sql);
     for (const f of sql)
       assert.equal(readFileSync(`/usr/share/reboss/sql/${f}`, 'utf8'), readFileSync(path.join(REPO, 'sql', f), 'utf8'));
+    // the Shopify app's configuration, with the package's docs
+    assert.equal(readFileSync('/usr/share/doc/reboss/shopify.app.toml', 'utf8'),
+      readFileSync(path.join(REPO, 'etc/shopify.app.toml'), 'utf8'));
 
     // the reboss system user and group
     const pw = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith('reboss:'));

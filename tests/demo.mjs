@@ -16,13 +16,13 @@
 // Lines meant to be read by programs (one per step):
 //   job reboss-<name>: exit N, P/T shops processed, F failed
 //   rebossctl status: exit N
-//   demo pids: PID...        (--once: every process the demo started)
+//   demo pids: PID...        (--once: every process the demo started, 8 a line)
 //   demo dir: DIR            (--once: the throwaway directory)
 //   curl get-collections: HTTP S, N collections
 //   demo once: ok | demo once: FAILED (reasons)
 import { spawn, execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { appendFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
@@ -57,6 +57,21 @@ function jobSummary(name, r) {
   const m = /run \S+ \S+: (\d+) of (\d+) shops processed, (\d+) failed/.exec(r.out);
   return m ? `job ${name}: exit ${r.code}, ${m[1]}/${m[2]} shops processed, ${m[3]} failed`
     : `job ${name}: exit ${r.code}, no summary line`;
+}
+
+// What a job did, shop by shop, for a person at an 80-column terminal: its
+// info/notice/warning lines that name a shop ("demo-one: 2 products
+// created"), without the journal fields, at most 78 characters each.
+function whatHappened(out) {
+  const lines = [];
+  for (const l of out.split('\n')) {
+    const m = /^\S+\[\d+\]: (info|notice|warning|error): (.*?)(?: \(([^()]*SHOP_DOMAIN=[^()]*)\))?$/.exec(l);
+    if (!m || !m[3] || /^shop \S+ done in /.test(m[2])) continue;
+    const shop = /SHOP_DOMAIN=([a-z0-9-]+)\.myshopify\.com/.exec(m[3])?.[1] ?? '?';
+    const text = `  ${shop}: ${m[1] === 'info' || m[1] === 'notice' ? '' : m[1] + ': '}${m[2]}`;
+    lines.push(text.length > 78 ? text.slice(0, 75) + '...' : text);
+  }
+  return lines;
 }
 
 // Every process of the stack (API master and workers, nginx, PostgreSQL and
@@ -116,7 +131,8 @@ try {
     await appendFile(stack.confFile, '# sandbox upstreams (tests/demo.mjs)\n' +
       fresh.map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
 
-  say(`connecting the demo shops for the demo user ${DEMO_USER} (POST /api/shops)`);
+  say('connecting the demo shops for the demo user (POST /api/shops)');
+  process.stdout.write(`  demo user: ${DEMO_USER}\n`);
   const token = stack.mintToken({ userId: DEMO_USER, exp: Math.floor(Date.now() / 1000) + 24 * 3600 });
   const shops = [];
   for (const s of DEMO_SHOPS) {
@@ -139,9 +155,12 @@ try {
     say(`running reboss-${j} once`);
     const t0 = Date.now();
     const r = await runJob(bin, ['--config', stack.confFile], env);
-    const tail = r.out.trim().split('\n').slice(-8).join('\n');
-    process.stdout.write(`${tail ? tail + '\n' : ''}reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
-      ` (0 every shop done, 1 some shops failed, 2 could not run)\n`);
+    const log = path.join(stack.dir, `reboss-${j}.log`);
+    await writeFile(log, r.out);
+    for (const l of whatHappened(r.out)) process.stdout.write(`${l}\n`);
+    process.stdout.write(`reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
+      ' (0 all done, 1 some shops failed, 2 could not run)\n');
+    process.stdout.write(`  its whole log: ${log}\n`);
     process.stdout.write(jobSummary(`reboss-${j}`, r) + '\n');
     if (r.code !== 0) problems.push(`reboss-${j} exit ${r.code}`);
   }
@@ -153,23 +172,30 @@ try {
   if (st.code !== 0) problems.push(`rebossctl status exit ${st.code}`);
 
   say('the API is up');
-  process.stdout.write(`  API:    ${stack.url}   (nginx with TLS from a throwaway CA: ${stack.caFile})\n`);
+  process.stdout.write(`  API:    ${stack.url}   (nginx, TLS)\n  CA:     ${stack.caFile}\n`);
   process.stdout.write(`  config: ${stack.confFile}\n\n`);
   const curlBase = `curl --cacert ${stack.caFile} -H 'Authorization: Bearer ${token}'`;
   const collArgs = ['--cacert', stack.caFile, '-H', `Authorization: Bearer ${token}`,
     '-H', 'Content-Type: application/json', '-d', JSON.stringify({ shop_id: shops[0].id }),
     `${stack.url}/api/shopify/get-collections`];
-  process.stdout.write('  the demo shop\'s collections, every page, through the API:\n\n' +
-    `  curl ${collArgs.slice(0, 4).map(shq).join(' ')} \\\n      ${collArgs.slice(4, 8).map(shq).join(' ')} \\\n` +
-    `      ${shq(collArgs[8])}\n\n` +
-    `  the jobs of that shop:  ${curlBase} ${stack.url}/api/shops/${shops[0].id}/jobs\n\n`);
+  // The command carries a long bearer token: it goes into a file, not on
+  // the terminal; --once runs that very file.
+  const curlFile = path.join(stack.dir, 'curl-get-collections.sh');
+  await writeFile(curlFile, '#!/bin/sh\n# tests/demo.mjs: the demo shop\'s collections, every page, through the\n' +
+    '# API, with the demo user\'s token (more curl options may follow: "$@").\n' +
+    `curl ${collArgs.slice(0, 4).map(shq).join(' ')} \\\n    ${collArgs.slice(4, 8).map(shq).join(' ')} \\\n` +
+    `    ${shq(collArgs[8])} "$@"\n\n# the jobs of that shop:\n# ${curlBase} ${stack.url}/api/shops/${shops[0].id}/jobs\n`,
+  { mode: 0o755 });
+  process.stdout.write(`  the demo shop's collections through the API (curl with a demo token):\n    sh ${curlFile}\n\n`);
   if (ONCE) {
     await stackPids();
-    process.stdout.write(`demo pids: ${[...startedPids].sort((a, b) => a - b).join(' ')}\n`);
+    // several short lines, each "demo pids: PID..." (80 columns)
+    const pids = [...startedPids].sort((a, b) => a - b);
+    for (let i = 0; i < pids.length; i += 8) process.stdout.write(`demo pids: ${pids.slice(i, i + 8).join(' ')}\n`);
     process.stdout.write(`demo dir: ${stack.dir}\n`);
-    say('--once: running that curl command');
+    say(`--once: sh ${path.basename(curlFile)}`);
     const r = await new Promise((resolve) => {
-      execFile('curl', ['-sS', '--max-time', '60', '-w', '\n%{http_code}', ...collArgs],
+      execFile('sh', [curlFile, '-sS', '--max-time', '60', '-w', '\n%{http_code}'],
         { maxBuffer: 64 << 20 }, (e, stdout, stderr) => resolve({ e, stdout, stderr }));
     });
     const nl = r.stdout.lastIndexOf('\n');
@@ -178,7 +204,7 @@ try {
     let json;
     try { json = JSON.parse(body); } catch { json = undefined; }
     const cols = Array.isArray(json?.collections) ? json.collections : null;
-    process.stdout.write(body.length > 2000 ? body.slice(0, 2000) + ' ...\n' : body + '\n');
+    process.stdout.write(`${body.slice(0, 76)}${body.length > 76 ? ' ...' : ''}\n`);
     process.stdout.write(`curl get-collections: HTTP ${status}, ${cols ? cols.length : 'no'} collections\n`);
     if (r.e) problems.push(`curl failed: ${r.stderr.trim() || r.e.message}`);
     if (status !== 200 || !cols || cols.length === 0) problems.push(`get-collections HTTP ${status}`);

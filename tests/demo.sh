@@ -12,6 +12,9 @@
 #      every job once; prints "rebossctl status" and a curl command with a
 #      demo bearer token, and keeps the API up.  Ctrl-C stops everything and
 #      removes the throwaway data (REBOSS_KEEP_TMP=1 keeps it).
+#
+#   tests/demo.sh --once   does all of it, stops, and exits 0 when every step
+#                          worked, else 1 (CI runs this).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -39,6 +42,13 @@ fi
 
 # --- 3. build ----------------------------------------------------------------
 BUILD=${REBOSS_BUILDDIR:-$REPO/build}
+# A tree configured in place (dpkg-buildpackage in the checkout does that)
+# refuses a second, out-of-tree configure ("source directory already
+# configured"): build in place then.
+if [ -z "${REBOSS_BUILDDIR:-}" ] && [ -f "$REPO/config.status" ]; then
+	say "the tree is configured in place (dpkg-buildpackage?): building there"
+	BUILD=$REPO
+fi
 mkdir -p "$BUILD"
 BUILD=$(cd "$BUILD" && pwd)
 if [ ! -x configure ] || [ ! -f Makefile.in ] || [ configure.ac -nt configure ] ||
@@ -58,5 +68,6 @@ make -C "$BUILD" -j"$(nproc)" >"$BUILD/demo-make.log" 2>&1 || {
 }
 
 # --- 4. the stack --------------------------------------------------------------
+# The arguments (--once) go to demo.mjs, whose exit status is demo.sh's.
 export REBOSS_BUILDDIR="$BUILD"
-exec node "$REPO/tests/demo.mjs"
+exec node "$REPO/tests/demo.mjs" "$@"

@@ -174,6 +174,7 @@ int	h_shops_integrations(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 int	api_own_shop(struct api_ctx *ctx, struct db *db, struct rb_err *err)
 	    RB_WUR;
 int	h_shops_jobs(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_shops_roi(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
 /* routes_oauth.c (owner: oauth): one handler per provider and step */
 extern const struct api_body body_oauth_start;

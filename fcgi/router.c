@@ -36,6 +36,8 @@ static const struct api_route routes[] = {
 	/* the dashboard's tabs (routes_dashboard.c) */
 	{ "GET",  "/api/shops/{id}/jobs",           API_AUTH, NULL,
 	    h_shops_jobs },
+	{ "GET",  "/api/shops/{id}/roi",            API_AUTH, NULL,
+	    h_shops_roi },
 #define OAUTH_ROUTES(name) \
 	{ "POST", "/api/oauth/" #name "/start",     API_AUTH, \
 	    &body_oauth_start, h_oauth_start_##name }, \

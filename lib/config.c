@@ -75,6 +75,7 @@ enum ktype {
 #define F_REQUIRED	0x02
 #define F_NOSLASH	0x04	/* trailing '/' removed (base URLs we append to) */
 #define F_SHOP		0x08	/* must contain "{shop}" */
+#define F_PRICES	0x10	/* an openai_prices table */
 
 struct key {
 	const char	*name;
@@ -128,6 +129,8 @@ static const struct key keys[] = {
 	SECRET("openai_api_key", openai_api_key),
 	URL("openai_api_base", openai_api_base, "https://api.openai.com/v1"),
 	S("openai_model", openai_model),
+	{ "openai_prices", K_STR, OFF(openai_prices), NULL, 0, 0, 0,
+	    F_PRICES },
 	S("ca_file", ca_file),
 	{ "api_body_max", K_LONG, OFF(api_body_max), NULL, 65536,
 	    1024, 16777216, 0 },
@@ -152,6 +155,8 @@ str_default(const struct key *k)
 		return SHOPIFY_DEFAULT_SCOPES;
 	if (strcmp(k->name, "openai_model") == 0)
 		return "gpt-4.1-mini";
+	if (strcmp(k->name, "openai_prices") == 0)
+		return CONFIG_DEFAULT_OPENAI_PRICES;
 	if (strcmp(k->name, "alert_spool_dir") == 0)
 		return "/var/lib/reboss/alerts";
 	if (strcmp(k->name, "metrics_dir") == 0)
@@ -345,6 +350,17 @@ set_value(struct parser *p, int line, const struct key *k, const char *name,
 		__attribute__((fallthrough));
 	case K_STR: {
 		char **dst = field(cfg, k);
+		const char *why;
+		double in, out;
+
+		if ((k->flags & F_PRICES) &&
+		    config_openai_price(v, "", &in, &out, &why) == -1) {
+			problem(p, line, name, "%s; expected 'MODEL:IN:OUT' "
+			    "entries separated by commas, IN and OUT in USD "
+			    "per million tokens, e.g. 'gpt-4.1-mini:0.40:1.60'",
+			    why);
+			return;
+		}
 		if ((*dst = strdup(v)) == NULL) {
 			problem(p, line, name, "out of memory");
 			return;
@@ -798,6 +814,70 @@ fail:
 done:
 	rb_buf_free(&b);
 	return rc;
+}
+
+/* One price: a decimal number from 0 to 1000 (USD per million tokens). */
+static int
+price_parse(const char *s, size_t n, double *v)
+{
+	char buf[32], *end;
+
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (strspn(buf, "0123456789.") != n)
+		return -1;
+	*v = strtod(buf, &end);
+	return *end == '\0' && *v >= 0 && *v <= 1000 ? 0 : -1;
+}
+
+int
+config_openai_price(const char *table, const char *model, double *in,
+    double *out, const char **why)
+{
+	const char *e = table, *end, *c1, *c2, *t;
+	size_t mlen, n = 0;
+	double a, b;
+	int found = 0;
+
+	*why = "";
+	for (; *e != '\0'; e = *end == ',' ? end + 1 : end) {
+		while (*e == ' ' || *e == '\t')
+			e++;
+		end = e + strcspn(e, ",");
+		mlen = strcspn(e, ":");
+		c1 = e + mlen;
+		if (c1 >= end || mlen == 0 || mlen > 64 ||
+		    strspn(e, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "0123456789._-") != mlen) {
+			*why = "an entry has no model name before ':'";
+			return -1;
+		}
+		c2 = c1 + 1 + strcspn(c1 + 1, ":,");
+		if (c2 >= end || *c2 != ':') {
+			*why = "an entry lacks the output price";
+			return -1;
+		}
+		for (t = end; t > c2 + 1 && (t[-1] == ' ' || t[-1] == '\t');)
+			t--;
+		if (price_parse(c1 + 1, (size_t)(c2 - c1 - 1), &a) == -1 ||
+		    price_parse(c2 + 1, (size_t)(t - c2 - 1), &b) == -1) {
+			*why = "a price is not a number from 0 to 1000";
+			return -1;
+		}
+		if (++n > 64) {
+			*why = "more than 64 models";
+			return -1;
+		}
+		if (!found && strlen(model) == mlen &&
+		    strncmp(model, e, mlen) == 0) {
+			*in = a;
+			*out = b;
+			found = 1;
+		}
+	}
+	return found;
 }
 
 void

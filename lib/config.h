@@ -15,6 +15,11 @@
 #include "rb.h"
 
 #define CONFIG_DEFAULT_PATH	"/etc/reboss/reboss.conf"
+/* OpenAI's list prices (USD per million input:output tokens) of the models
+ * the jobs may use; the operator's openai_prices replaces the table. */
+#define CONFIG_DEFAULT_OPENAI_PRICES \
+	"gpt-4.1-mini:0.40:1.60, gpt-4.1:2.00:8.00, gpt-4.1-nano:0.10:0.40, " \
+	"gpt-4o-mini:0.15:0.60, gpt-4o:2.50:10.00"
 /* The units' LoadCredential=reboss:CONFIG_CREDENTIALS_DIR. */
 #define CONFIG_CREDENTIALS_DIR	"/etc/reboss/credentials"
 /* What the five jobs need of the Admin API (shopify_scopes' default). */
@@ -56,6 +61,9 @@ struct rb_config {
 	char	*google_client_id, *google_client_secret;
 	char	*google_auth_url, *google_token_url, *google_revoke_url;
 	char	*openai_api_key, *openai_api_base, *openai_model;
+	/* "MODEL:IN:OUT, ..." USD per million input / output tokens, for
+	 * the AutomationRoi cost (config_openai_price). */
+	char	*openai_prices;
 	char	*ca_file;		/* NULL: system store */
 	int	 parallel[JOB__COUNT];	/* [JOB] parallel: 20 20 5 10 10 */
 	/* Our own keys (documented in reboss.conf(5)). */
@@ -87,6 +95,14 @@ int	config_check(const char *path,
  * secret) plus api_url and frontend_url is set. */
 int	config_require_oauth(const struct rb_config *cfg, const char *provider,
 	    struct rb_err *err) RB_WUR;
+
+/* Looks model up in an openai_prices table ("MODEL:IN:OUT, ..."; USD per
+ * million input and output tokens).  1: found, *in and *out set; 0: the
+ * model is not in the table; -1: the table is malformed (why: a phrase
+ * naming what is wrong; validated when the config is loaded, so only a
+ * table from elsewhere can be). */
+int	config_openai_price(const char *table, const char *model, double *in,
+	    double *out, const char **why);
 
 void	config_free(struct rb_config *cfg);
 

@@ -204,6 +204,9 @@ STABLE
 SECURITY INVOKER
 SET search_path = public, pg_temp
 SET jit = off
+-- PL/pgSQL would switch to a generic plan after five calls: one that
+-- cannot know that a 30-day range is a small part of the shop's rows.
+SET plan_cache_mode = force_custom_plan
 AS $fn$
 DECLARE
 	r	record;
@@ -306,4 +309,131 @@ GRANT EXECUTE ON FUNCTION public.reboss_sales_range(uuid, date, date),
 	public.reboss_product_sales_totals(uuid, date, date, integer, boolean,
 	    text),
 	public.reboss_product_sales_series(uuid, bigint, date, date)
+	TO authenticated, service_role;
+
+-- Automation ROI ----------------------------------------------------------------
+-- What each job did for a shop in a range of its local days, and the sales
+-- that followed (AutomationRoi tab).  One row per job and action:
+--   product_creation / created    products created in the range; "after":
+--                                 their sales from the day each was created
+--                                 through today
+--   product_optimize / rewritten  applied rewrites in the range (rolled back
+--                                 ones too: they ran); per rewrite on day d
+--                                 a window of w = least(30, today - d) days:
+--                                 "before" = the w days before d, "after" =
+--                                 the w days after d (d itself in neither)
+--   replace_job / retired         products retired in the range; "before":
+--                                 their sales in the window they were judged
+--                                 on (window_start .. window_end)
+--   pinterest_sync / pinned       pins made in the range (no sales figure:
+--                                 a pin's effect is not attributable here)
+-- OpenAI tokens per model: reboss_openai_usage(); their cost needs the
+-- operator's price table: GET /api/shops/{id}/roi (routes_dashboard.c).
+CREATE OR REPLACE FUNCTION public.reboss_shop_zone(p_shop uuid) RETURNS text
+LANGUAGE sql
+STABLE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $fn$
+	SELECT coalesce((SELECT z.name FROM public.shops s
+	    JOIN pg_catalog.pg_timezone_names z ON z.name = s.iana_timezone
+	    WHERE s.id = p_shop), 'UTC')
+$fn$;
+
+CREATE OR REPLACE FUNCTION public.reboss_automation_roi(p_shop uuid,
+	p_from date DEFAULT NULL, p_to date DEFAULT NULL)
+RETURNS TABLE (job_type text, action text, products bigint,
+	units_before bigint, revenue_before numeric, units_after bigint,
+	revenue_after numeric)
+LANGUAGE sql
+STABLE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+SET jit = off
+AS $fn$
+	WITH r AS (SELECT x.r_from, x.r_to, public.reboss_shop_zone(p_shop) AS zone,
+	    (now() AT TIME ZONE public.reboss_shop_zone(p_shop))::date AS today
+	    FROM public.reboss_sales_range(p_shop, p_from, p_to) x
+	    WHERE EXISTS (SELECT 1 FROM public.shops s WHERE s.id = p_shop)),
+	created AS (
+		SELECT c.product_id, (c.created_at AT TIME ZONE r.zone)::date AS d
+		FROM public.created_products c, r
+		WHERE c.shop_id = p_shop AND (c.created_at AT TIME ZONE r.zone)::date
+		    BETWEEN r.r_from AND r.r_to),
+	rewritten AS (
+		SELECT o.product_id, x.d, least(30, r.today - x.d) AS w
+		FROM public.product_optimizations o, r,
+		    LATERAL (SELECT (o.applied_at AT TIME ZONE r.zone)::date AS d) x
+		WHERE o.shop_id = p_shop AND o.status = 'applied' AND
+		    x.d BETWEEN r.r_from AND r.r_to),
+	retired AS (
+		SELECT DISTINCT ON (d.product_id) d.product_id, d.window_start,
+		    d.window_end
+		FROM public.replace_decisions d, r
+		WHERE d.shop_id = p_shop AND d.verdict = 'retire' AND
+		    d.outcome = 'done' AND (d.decided_at AT TIME ZONE r.zone)::date
+		    BETWEEN r.r_from AND r.r_to
+		ORDER BY d.product_id, d.decided_at DESC)
+	SELECT 'product_creation', 'created', (SELECT count(*) FROM created),
+	    NULL::bigint, NULL::numeric,
+	    coalesce((SELECT sum(s.units) FROM created c
+	        JOIN public.product_sales_daily s ON s.shop_id = p_shop AND
+	        s.product_id = c.product_id AND s.day >= c.d), 0)::bigint,
+	    coalesce((SELECT sum(s.revenue) FROM created c
+	        JOIN public.product_sales_daily s ON s.shop_id = p_shop AND
+	        s.product_id = c.product_id AND s.day >= c.d), 0)
+	FROM r
+	UNION ALL
+	SELECT 'product_optimize', 'rewritten', (SELECT count(*) FROM rewritten),
+	    coalesce(sum(s.units) FILTER (WHERE s.day < w.d), 0)::bigint,
+	    coalesce(sum(s.revenue) FILTER (WHERE s.day < w.d), 0),
+	    coalesce(sum(s.units) FILTER (WHERE s.day > w.d), 0)::bigint,
+	    coalesce(sum(s.revenue) FILTER (WHERE s.day > w.d), 0)
+	FROM r LEFT JOIN (rewritten w JOIN public.product_sales_daily s ON
+	    s.shop_id = p_shop AND s.product_id = w.product_id AND
+	    s.day BETWEEN w.d - w.w AND w.d + w.w AND s.day <> w.d) ON true
+	GROUP BY r.r_from	-- no row at all when r has none
+	UNION ALL
+	SELECT 'replace_job', 'retired', (SELECT count(*) FROM retired),
+	    coalesce(sum(s.units), 0)::bigint, coalesce(sum(s.revenue), 0),
+	    NULL::bigint, NULL::numeric
+	FROM r LEFT JOIN (retired t JOIN public.product_sales_daily s ON
+	    s.shop_id = p_shop AND s.product_id = t.product_id AND
+	    s.day BETWEEN t.window_start AND t.window_end) ON true
+	GROUP BY r.r_from
+	UNION ALL
+	SELECT 'pinterest_sync', 'pinned', count(p.product_id), NULL::bigint,
+	    NULL::numeric, NULL::bigint, NULL::numeric
+	FROM r LEFT JOIN public.pinterest_pins p ON p.shop_id = p_shop AND
+	    (p.pinned_at AT TIME ZONE r.zone)::date BETWEEN r.r_from AND r.r_to
+	GROUP BY r.r_from
+$fn$;
+
+-- OpenAI tokens product_optimize used for the shop in the range, per model.
+CREATE OR REPLACE FUNCTION public.reboss_openai_usage(p_shop uuid,
+	p_from date DEFAULT NULL, p_to date DEFAULT NULL)
+RETURNS TABLE (model text, calls bigint, prompt_tokens bigint,
+	completion_tokens bigint, total_tokens bigint)
+LANGUAGE sql
+STABLE
+SECURITY INVOKER
+SET search_path = public, pg_temp
+AS $fn$
+	SELECT coalesce(o.model, ''), count(*), sum(o.prompt_tokens)::bigint,
+	    sum(o.completion_tokens)::bigint, sum(o.total_tokens)::bigint
+	FROM public.reboss_sales_range(p_shop, p_from, p_to) r
+	JOIN public.product_optimizations o ON o.shop_id = p_shop AND
+	    (o.created_at AT TIME ZONE public.reboss_shop_zone(p_shop))::date
+	    BETWEEN r.r_from AND r.r_to
+	WHERE o.total_tokens > 0 OR o.prompt_tokens > 0
+	GROUP BY 1 ORDER BY 1
+$fn$;
+
+REVOKE ALL ON FUNCTION public.reboss_shop_zone(uuid),
+	public.reboss_automation_roi(uuid, date, date),
+	public.reboss_openai_usage(uuid, date, date)
+	FROM PUBLIC, anon;
+GRANT EXECUTE ON FUNCTION public.reboss_shop_zone(uuid),
+	public.reboss_automation_roi(uuid, date, date),
+	public.reboss_openai_usage(uuid, date, date)
 	TO authenticated, service_role;

@@ -218,4 +218,87 @@ describe('the dashboard, tab by tab, as two users', () => {
         /permission denied/);
     });
   });
+
+  describe('AutomationRoi', () => {
+    before(async () => {
+      await psql(`
+        INSERT INTO created_products (shop_id, product_id, handle, created_at)
+          VALUES ('${shopA}', 2, 'two', '2026-11-01T10:00:00Z');
+        INSERT INTO product_optimizations (shop_id, product_id, status, fields, before, after, model,
+            prompt_tokens, completion_tokens, total_tokens, created_at, applied_at)
+          VALUES ('${shopA}', 1, 'applied', '{title}', '{}', '{"title": "New"}', 'gpt-4.1-mini',
+            100, 50, 150, '2026-11-02T12:00:00Z', '2026-11-02T12:00:00Z'),
+            ('${shopA}', 3, 'failed', '{title}', '{}', NULL, 'gpt-test',
+            10, 0, 10, '2026-11-03T12:00:00Z', NULL);
+        INSERT INTO replace_decisions (shop_id, product_id, as_of, phase, window_start, window_end,
+            units, verdict, reason, action, outcome, decided_at)
+          VALUES ('${shopA}', 2, '2026-11-20T04:00:00Z', 'post', '2026-11-01', '2026-11-03', 5,
+            'retire', 'below_post_min', 'draft', 'done', '2026-11-20T04:00:00Z');
+        INSERT INTO pinterest_pins (shop_id, product_id, collection_id, board_id, pin_id, link, state, pinned_at)
+          VALUES ('${shopA}', 3, 7, '123', '456', 'https://x/3', 'pinned', '2026-11-05T09:00:00Z');
+      `);
+    });
+    const roi = (shop, who) => psql(`SELECT * FROM reboss_automation_roi('${shop}', '2026-11-01', '2026-11-30')`, who).then(lines);
+
+    test('what each job did and the sales that followed, for the owner only', async () => {
+      assert.deepEqual(await roi(shopA, A), [
+        'product_creation|created|1|||5|11.000000',
+        'product_optimize|rewritten|1|2|10.000000|0|0',
+        'replace_job|retired|1|5|11.000000||',
+        'pinterest_sync|pinned|1||||',
+      ]);
+      assert.deepEqual(await roi(shopB, B), [
+        'product_creation|created|0|||0|0',
+        'product_optimize|rewritten|0|0|0|0|0',
+        'replace_job|retired|0|0|0||',
+        'pinterest_sync|pinned|0||||',
+      ]);
+      assert.deepEqual(await roi(shopA, B), []);
+      assert.deepEqual(await roi(shopB, A), []);
+    });
+
+    test('OpenAI tokens per model, for the owner only', async () => {
+      const usage = (shop, who) => psql(`SELECT * FROM reboss_openai_usage('${shop}', '2026-11-01', '2026-11-30')`, who).then(lines);
+      assert.deepEqual(await usage(shopA, A), ['gpt-4.1-mini|1|100|50|150', 'gpt-test|1|10|0|10']);
+      assert.deepEqual(await usage(shopA, B), []);
+      assert.deepEqual(await usage(shopB, B), []);
+    });
+
+    test('GET /api/shops/{id}/roi: the same numbers, and what the tokens cost by the operator\'s price table', async () => {
+      const r = await stack.curl(`/api/shops/${shopA}/roi?from=2026-11-01&to=2026-11-30`, { token: tokA });
+      assert.equal(r.status, 200, r.body);
+      assert.equal(r.json.from, '2026-11-01');
+      assert.equal(r.json.to, '2026-11-30');
+      assert.deepEqual(r.json.jobs.map((j) => [j.job_type, j.products, j.units_before, j.units_after]), [
+        ['product_creation', 1, null, 5], ['product_optimize', 1, 2, 0],
+        ['replace_job', 1, 5, null], ['pinterest_sync', 1, null, null]]);
+      assert.equal(r.json.jobs[0].revenue_after, 11);
+      const [mini, unknown] = r.json.openai.models;
+      assert.equal(mini.model, 'gpt-4.1-mini');
+      // default table: 0.40 USD per million input, 1.60 per million output
+      assert.ok(Math.abs(mini.cost_usd - (100 * 0.40 + 50 * 1.60) / 1e6) < 1e-12, String(mini.cost_usd));
+      assert.equal(unknown.model, 'gpt-test');
+      assert.equal(unknown.cost_usd, null);
+      assert.deepEqual(r.json.openai.unpriced_models, ['gpt-test']);
+      assert.equal(r.json.openai.total_tokens, 160);
+      assert.ok(Math.abs(r.json.openai.cost_usd - mini.cost_usd) < 1e-12);
+      const b = await stack.curl(`/api/shops/${shopB}/roi?from=2026-11-01&to=2026-11-30`, { token: tokB });
+      assert.equal(b.status, 200, b.body);
+      assert.deepEqual(b.json.jobs.map((j) => j.products), [0, 0, 0, 0]);
+      assert.deepEqual(b.json.openai.models, []);
+    });
+
+    test('GET /api/shops/{id}/roi: another user\'s shop is 404, a bad range 400 naming it', async () => {
+      const x = await stack.curl(`/api/shops/${shopA}/roi`, { token: tokB });
+      assert.equal(x.status, 404, x.body);
+      assert.equal(x.json.code, 'shop_not_found');
+      for (const [q, re] of [['from=2026-11-30&to=2026-11-01', /starts \(2026-11-30\) after it ends/],
+        ['from=2026-13-01', /from\/to/], ['to=yesterday', /'to' must be a date written YYYY-MM-DD/]]) {
+        const r = await stack.curl(`/api/shops/${shopA}/roi?${q}`, { token: tokA });
+        assert.equal(r.status, 400, r.body);
+        assert.equal(r.json.code, 'invalid_range');
+        assert.match(r.json.error, re);
+      }
+    });
+  });
 });

@@ -837,6 +837,53 @@ test_sample(void)
 	config_free(&c);
 }
 
+/* openai_prices: the default table, a table of the operator's, and every
+ * malformed entry named. */
+static void
+test_openai_prices(void)
+{
+	struct rb_config c;
+	struct rb_err err;
+	const char *path, *why;
+	double in = -1, out = -1;
+
+	path = conf(REQ);
+	if (config_load(&c, path, &err) == -1) {
+		ok(0, "load: %s", err.msg);
+		return;
+	}
+	is_int(config_openai_price(c.openai_prices, "gpt-4.1-mini", &in, &out,
+	    &why), 1, "default table prices gpt-4.1-mini");
+	ok(in == 0.40 && out == 1.60, "at 0.40 / 1.60 per million");
+	is_int(config_openai_price(c.openai_prices, "gpt-4.1-mini-x", &in,
+	    &out, &why), 0, "a longer name is another model");
+	config_free(&c);
+	path = conf(REQ "openai_prices = my-model:1.5:3 ,other:0:0.25\n");
+	if (config_load(&c, path, &err) == -1) {
+		ok(0, "load: %s", err.msg);
+		return;
+	}
+	is_int(config_openai_price(c.openai_prices, "other", &in, &out, &why),
+	    1, "second entry found");
+	ok(in == 0 && out == 0.25, "its prices");
+	is_int(config_openai_price(c.openai_prices, "gpt-4.1-mini", &in, &out,
+	    &why), 0, "the operator's table replaces the default");
+	config_free(&c);
+	path = conf(REQ "openai_prices = gpt:1\n");
+	is_int(check(path), 1, "entry without output price refused");
+	ok(strstr(got.p[0], "openai_prices") != NULL &&
+	    strstr(got.p[0], "lacks the output price") != NULL,
+	    "named: %s", got.p[0]);
+	path = conf(REQ "openai_prices = gpt:1:2000\n");
+	is_int(check(path), 1, "price above 1000 refused");
+	path = conf(REQ "openai_prices = :1:2\n");
+	is_int(check(path), 1, "entry without model refused");
+	path = conf(REQ "openai_prices = a:1:2:3\n");
+	is_int(check(path), 1, "three prices refused");
+	is_int(config_openai_price("a:x:1", "a", &in, &out, &why), -1,
+	    "lookup in a malformed table fails");
+}
+
 int
 main(void)
 {
@@ -858,6 +905,7 @@ main(void)
 	test_no_secret_in_messages();
 	test_oauth();
 	test_sample();
+	test_openai_prices();
 	{
 		char cmd[200];
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmpdir,

@@ -52,6 +52,7 @@
 #define RUNS_PER_JOB	"5"
 #define FAILING_MAX	"100"
 #define CELL_MAX	60	/* characters shown of a long cell */
+#define SHRINK_MIN	16	/* a shrunk column keeps at least this */
 
 static const char usage_text[] =
 "usage: rebossctl [--config FILE] COMMAND [OPTIONS]\n"
@@ -290,7 +291,8 @@ cell(const char *s, size_t maxchars)
  * A table for a person: as wide as the terminal (term_width()).  When the
  * natural widths do not fit, the wrap column (if any) moves to an
  * indented line of its own under each row, then the columns in drop[] are
- * left out in that order.  --json has everything.
+ * left out in that order, then the shrink column is cut ("...").  --json
+ * has everything.
  */
 struct table {
 	int		 ncols;
@@ -299,6 +301,7 @@ struct table {
 	int		 nrows;
 	const int	*drop;		/* column indexes, -1 ends */
 	int		 wrap;		/* column that may go below; -1: none */
+	int		 shrink;	/* column cut last ("..."); -1: none */
 };
 
 /* $COLUMNS, else the terminal's width, else 80. */
@@ -392,6 +395,10 @@ table_print(const struct table *t)
 	for (d = 0; t->drop != NULL && t->drop[d] >= 0 &&
 	    table_line_width(w, show, t->ncols) > width; d++)
 		show[t->drop[d]] = false;
+	if (t->shrink >= 0 && (l = table_line_width(w, show, t->ncols)) >
+	    width)
+		w[t->shrink] = w[t->shrink] > l - width + SHRINK_MIN ?
+		    w[t->shrink] - (l - width) : SHRINK_MIN;
 	for (last = t->ncols - 1; last > 0 && !show[last]; last--)
 		;
 	for (r = -1; r < t->nrows; r++) {
@@ -557,14 +564,14 @@ done:
 static int
 status_table(const PGresult *runs, const PGresult *fail)
 {
-	static const char *const rh[] = { "JOB", "STARTED (UTC)", "DURATION",
+	static const char *const rh[] = { "JOB", "STARTED (UTC)", "TOOK",
 	    "STATUS", "SHOPS", "FAILED", "HOST", "RUN" };
 	static const char *const fh[] = { "SHOP", "JOB", "STATUS",
 	    "LAST RUN (UTC)", "FAILURES", "ERROR" };
 	static const int rdrop[] = { 6, 7, -1 };	/* HOST, RUN */
 	static const int fdrop[] = { 3, -1 };		/* LAST RUN */
 	struct table t = { .ncols = 8, .heads = rh, .drop = rdrop,
-	    .wrap = -1 };
+	    .wrap = -1, .shrink = 0 };
 	char started[32], dur[32], shops[48], run[16];
 	const char *v[8];
 	int r;
@@ -604,6 +611,7 @@ status_table(const PGresult *runs, const PGresult *fail)
 	t.heads = fh;
 	t.drop = fdrop;
 	t.wrap = 5;
+	t.shrink = 0;	/* SHOP: the domain's end is what is cut */
 	printf("\nFailing shops (last outcome not success)\n");
 	if (PQntuples(fail) == 0)
 		printf("  none\n");

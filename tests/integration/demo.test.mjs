@@ -70,7 +70,7 @@ test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { 
 
   // rebossctl status: its table, one completed run per job.
   assert.match(r.out, /^rebossctl status: exit 0$/m, ctx);
-  assert.match(r.out, /^JOB\s+STARTED \(UTC\)\s+DURATION\s+STATUS\s+SHOPS\s+FAILED/m, `no status table${ctx}`);
+  assert.match(r.out, /^JOB\s+STARTED \(UTC\)\s+TOOK\s+STATUS\s+SHOPS\s+FAILED/m, `no status table${ctx}`);
   for (const j of JOBS) {
     const row = new RegExp(`^${j.replace(/-/g, '_')}\\s+\\S+ \\S+\\s+\\S+\\s+completed\\s+${DEMO_SHOPS.length}/${DEMO_SHOPS.length}\\s+0\\s`, 'm');
     assert.match(r.out, row, `status row of ${j}${ctx}`);

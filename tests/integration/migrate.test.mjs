@@ -242,7 +242,7 @@ describe('rebossctl against a fresh database', () => {
         VALUES ('${shop}', 'sales_tracker', now(), 'failed', E'Shopify answered 401\\n\\x1b[31mred', 3, '${run}');`);
     const r = await ctl(['--config', conf, 'status']);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /^JOB +STARTED \(UTC\) +DURATION +STATUS/m);
+    assert.match(r.stdout, /^JOB +STARTED \(UTC\) +TOOK +STATUS/m);
     assert.match(r.stdout, /^sales_tracker +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +1h00m +completed_with_errors +10\/11 +1 +vps-test/m);
     assert.match(r.stdout, /^failing-shop\.myshopify\.com +sales_tracker +failed +\S+ \S+ +3 +Shopify answered 401/m);
     assert.ok(!r.stdout.includes('\x1b'), 'control characters are not passed to the terminal');

@@ -240,10 +240,11 @@ describe('rebossctl against a fresh database', () => {
         VALUES ('${run}', 'sales_tracker', 'completed_with_errors', now() - interval '2 hours', now() - interval '1 hour', 10, 1, 11, 'vps-test');
       INSERT INTO shop_job_status (shop_id, job_type, last_run_at, last_status, last_error, consecutive_failures, run_id)
         VALUES ('${shop}', 'sales_tracker', now(), 'failed', E'Shopify answered 401\\n\\x1b[31mred', 3, '${run}');`);
-    const r = await ctl(['--config', conf, 'status']);
+    // a terminal wide enough for every column (status.test.mjs: 80 columns)
+    const r = await ctl(['--config', conf, 'status'], { COLUMNS: '200' });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /^JOB +STARTED \(UTC\) +TOOK +STATUS/m);
-    assert.match(r.stdout, /^sales_tracker +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +1h00m +completed_with_errors +10\/11 +1 +vps-test/m);
+    assert.match(r.stdout, /^sales_tracker +\d{4}-\d\d-\d\d \d\d:\d\d +1h00m +completed_with_errors +10\/11 +1 +vps-test/m);
     assert.match(r.stdout, /^failing-shop\.myshopify\.com +sales_tracker +failed +\S+ \S+ +3 +Shopify answered 401/m);
     assert.ok(!r.stdout.includes('\x1b'), 'control characters are not passed to the terminal');
 

@@ -114,16 +114,19 @@ function doneDomains(lines) {
   return lines.filter((l) => l.what === 'done').map((l) => l.domain);
 }
 
-// Highest number of shops in progress at once, from the ordered log.
-function maxConcurrent(lines) {
-  let cur = 0;
-  let max = 0;
-  for (const l of lines) {
-    if (l.what === 'start') cur += 1;
-    else if (l.what === 'done') cur -= 1;
-    max = Math.max(max, cur);
-  }
-  return max;
+// A run that proves its parallelism at any machine load: the probe holds
+// the first `barrier` shops until that many have started (so `barrier` were
+// in progress at once) and keeps the shops in progress under a lock, whose
+// peak says no more ever were.  Returns { peak, started, timeouts }.
+function countedEnv(barrier) {
+  logSeq += 1;
+  return { PROBE_COUNT_FILE: path.join(tmp, `count-${logSeq}`), PROBE_BARRIER: String(barrier) };
+}
+
+async function counted(env, log) {
+  const [now, peak, started] = (await fs.readFile(env.PROBE_COUNT_FILE, 'utf8')).trim().split(' ').map(Number);
+  const timeouts = (await readLog(log)).filter((l) => l.what === 'barrier-timeout').length;
+  return { now, peak, started, timeouts };
 }
 
 function countBy(list) {
@@ -188,17 +191,17 @@ describe('job runtime', () => {
   test('300 shops, parallel 20: every shop exactly once, recorded', async () => {
     await resetShops(300);
     const log = newLog();
+    const cnt = countedEnv(20);
     const r = await runJob(['--parallel', '20'], {
-      PROBE_SLEEP_MS: sanitized ? '400' : '60', PROBE_LOG_FILE: log,
+      PROBE_SLEEP_MS: sanitized ? '400' : '60', PROBE_LOG_FILE: log, ...cnt,
     });
     assert.equal(r.code, 0, r.stderr);
     const lines = await readLog(log);
     const done = doneDomains(lines);
     assert.equal(done.length, 300);
     assert.equal(new Set(done).size, 300);
-    const mc = maxConcurrent(lines);
-    assert.ok(mc <= 20, `at most 20 at once, saw ${mc}`);
-    assert.ok(mc >= 15, `about 20 at once, saw only ${mc}`);
+    // exactly 20 at once: the barrier at 20 released (>= 20), the peak <= 20
+    assert.deepEqual(await counted(cnt, log), { now: 0, peak: 20, started: 300, timeouts: 0 });
     // one worker process per shop
     assert.equal(new Set(lines.filter((l) => l.what === 'done').map((l) => l.pid)).size, 300);
     const [run] = await rows('SELECT * FROM public.job_runs');
@@ -537,16 +540,19 @@ describe('job runtime', () => {
     await resetShops(24);
     const conf3 = path.join(tmp, 'parallel3.conf');
     await writeConf(conf3, ['[sales_tracker]', 'parallel = 3']);
-    const spawnWith = async (extra) => {
+    const spawnWith = async (extra, n) => {
       const log = newLog();
-      const { done } = startJob([...extra], { PROBE_SLEEP_MS: '150', PROBE_LOG_FILE: log });
+      const cnt = countedEnv(n);
+      const { done } = startJob([...extra], { PROBE_LOG_FILE: log, ...cnt });
       const r = await done;
       assert.equal(r.code, 0, r.stderr);
-      return maxConcurrent(await readLog(log));
+      return counted(cnt, log);
     };
-    // --config given twice: the last one wins in getopt, so put ours last
-    assert.equal(await spawnWith(['--config', conf3]), 3);
-    assert.equal(await spawnWith(['--config', conf3, '--parallel', '8']), 8);
+    // --config given twice: the last one wins in getopt, so put ours last.
+    // Exactly n at once: the barrier at n released, the peak is n.
+    assert.deepEqual(await spawnWith(['--config', conf3], 3), { now: 0, peak: 3, started: 24, timeouts: 0 });
+    assert.deepEqual(await spawnWith(['--config', conf3, '--parallel', '8'], 8),
+      { now: 0, peak: 8, started: 24, timeouts: 0 });
   });
 
   test('--dry-run leases apart from real runs and leaves shop_job_status alone', async () => {

@@ -17,6 +17,12 @@
  *                        DOMAIN BACKEND TX" lines (one write each, O_APPEND):
  *                        BACKEND is the session's backend pid (0 when
  *                        none), TX PQtransactionStatus() (0 = idle)
+ *   PROBE_COUNT_FILE     "NOW PEAK ARRIVED\n", kept under flock(2): shops in
+ *                        progress, the most ever at once, shops started
+ *   PROBE_BARRIER        N: the first N shops wait (up to 60 s) until N
+ *                        have started, so a peak of N is reached at any
+ *                        machine load; a shop that gave up waiting adds
+ *                        "barrier-timeout" to PROBE_LOG_FILE
  * A *_DOMAIN value may list several domains separated by commas.
  */
 #include <errno.h>
@@ -25,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <unistd.h>
 
 #include "db.h"
@@ -68,6 +75,65 @@ note(const char *what, const char *domain, const struct db *db)
 	(void)close(fd);
 }
 
+/*
+ * Adds delta to the shops in progress in PROBE_COUNT_FILE (and, for a start,
+ * to those started), all under an exclusive flock; returns how many have
+ * started, -1 without a file.
+ */
+static long
+count_shops(int delta)
+{
+	const char *path = getenv("PROBE_COUNT_FILE");
+	long now = 0, peak = 0, arrived = 0;
+	char buf[96];
+	ssize_t n;
+	int fd, len;
+
+	if (path == NULL || *path == '\0')
+		return -1;
+	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0)
+		return -1;
+	if (flock(fd, LOCK_EX) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	buf[n > 0 ? n : 0] = '\0';
+	if (n > 0 && sscanf(buf, "%ld %ld %ld", &now, &peak, &arrived) != 3)
+		now = peak = arrived = 0;
+	now += delta;
+	if (now > peak)
+		peak = now;
+	if (delta > 0)
+		arrived += delta;
+	len = snprintf(buf, sizeof(buf), "%ld %ld %ld\n", now, peak, arrived);
+	if (len > 0 && (pwrite(fd, buf, (size_t)len, 0) != len ||
+	    ftruncate(fd, len) == -1))
+		(void)fprintf(stderr, "probe: cannot write %s\n", path);
+	(void)close(fd);	/* releases the lock */
+	return arrived;
+}
+
+/* PROBE_BARRIER: hold the first N shops until N have started. */
+static void
+barrier(long arrived, const char *domain)
+{
+	const char *v = getenv("PROBE_BARRIER");
+	long n = 0, waited;
+
+	if (v == NULL || rb_parse_long(v, 1, 100000, &n) == -1 ||
+	    arrived < 0 || arrived > n)
+		return;
+	for (waited = 0; arrived < n; waited += 5) {
+		if (waited >= 60000) {
+			note("barrier-timeout", domain, NULL);
+			return;
+		}
+		(void)usleep(5000);
+		arrived = count_shops(0);
+	}
+}
+
 static int
 probe_shop(struct job_ctx *ctx, struct rb_err *err)
 {
@@ -76,6 +142,7 @@ probe_shop(struct job_ctx *ctx, struct rb_err *err)
 	long ms = 0;
 
 	note("start", d, ctx->db);
+	barrier(count_shops(1), d);
 	if (listed("PROBE_CRASH_DOMAIN", d)) {
 		/* Die by the signal itself, also under ASan (whose SIGSEGV
 		 * handler would turn it into a report and exit status 1). */
@@ -103,6 +170,7 @@ probe_shop(struct job_ctx *ctx, struct rb_err *err)
 			    "stopped after part of %ld ms", ms);
 	}
 	note("done", d, ctx->db);
+	(void)count_shops(-1);
 	if (listed("PROBE_OPEN_TX_DOMAIN", d) && db_begin(ctx->db, err) == -1)
 		return -1;
 	if (listed("PROBE_DELETE_DOMAIN", d)) {

@@ -876,10 +876,12 @@ worker_run(const struct rb_config *cfg, int listen_fd, bool pooled)
 	http_client_set_stop(w.http, &w_stop);
 	rb_err_clear(&err);
 	if (jwt_keys_load(&w.jwt, cfg->jwt_secret, cfg->jwks_json,
+	    &err) == -1 || jwt_keys_set_issuer(w.jwt, cfg->jwt_issuer,
 	    &err) == -1) {
 		/* Stay up: health answers, authenticated routes say 503. */
 		log_err("worker: JWT keys did not load, authenticated routes "
 		    "will fail: %s", err.msg);
+		jwt_keys_free(w.jwt);
 		w.jwt = NULL;
 	}
 	/* The database is opened on first use (api_db), after fork. */

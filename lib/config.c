@@ -100,6 +100,7 @@ static const struct key keys[] = {
 	    F_SECRET | F_REQUIRED },
 	SECRET("jwt_secret", jwt_secret),
 	S("jwks_file", jwks_file),
+	S("jwt_issuer", jwt_issuer),
 	S("shopify_api_version", shopify_api_version),
 	{ "shopify_base_url", K_URL, OFF(shopify_base_url), "https://{shop}",
 	    0, 0, 0, F_SHOP },

@@ -48,6 +48,7 @@ struct rb_config {
 	char	*jwt_secret;		/* HS256 secret (secret), or */
 	char	*jwks_file;		/* JWKS path for ES256/RS256 */
 	char	*jwks_json;		/* contents of jwks_file, read at load */
+	char	*jwt_issuer;		/* expected iss; NULL: not checked */
 	char	*shopify_api_version;	/* "2026-10" */
 	char	*shopify_base_url;	/* "https://{shop}" */
 	/* The ReBoss app of Shopify's Dev Dashboard (install flow, webhooks,

@@ -77,6 +77,7 @@ struct jwt_keys {
 	struct jwk	*jwk;
 	size_t		 njwk;
 	struct jwt_seen_cache *seen;	/* owned; see above */
+	char		*issuer;	/* jwt_issuer; NULL: iss not checked */
 };
 
 void
@@ -98,7 +99,26 @@ jwt_keys_free(struct jwt_keys *keys)
 		OPENSSL_cleanse(keys->seen, sizeof(*keys->seen));
 		free(keys->seen);
 	}
+	free(keys->issuer);
 	free(keys);
+}
+
+int
+jwt_keys_set_issuer(struct jwt_keys *keys, const char *issuer,
+    struct rb_err *err)
+{
+	char *copy = NULL;
+
+	if (issuer != NULL && (*issuer == '\0' ||
+	    (copy = strdup(issuer)) == NULL))
+		return rb_err_set(err, 500, "config_invalid",
+		    "The expected token issuer cannot be set.");
+	free(keys->issuer);
+	keys->issuer = copy;
+	/* Tokens verified under another issuer must be verified again. */
+	if (keys->seen != NULL)
+		OPENSSL_cleanse(keys->seen->slot, sizeof(keys->seen->slot));
+	return 0;
 }
 
 /* base64url member of a JWK object; exact length if want > 0, else 1..max. */
@@ -765,6 +785,16 @@ jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 	if (check_aud(json_object_get(payload, "aud")) == -1) {
 		invalid(err, "its audience is not \"" JWT_AUD "\"");
 		goto fail;
+	}
+	if (keys->issuer != NULL) {
+		v = json_object_get(payload, "iss");
+		if (!json_is_string(v) || json_string_length(v) !=
+		    strlen(keys->issuer) || strcmp(json_string_value(v),
+		    keys->issuer) != 0) {
+			invalid(err, "its issuer is not the expected one "
+			    "(jwt_issuer)");
+			goto fail;
+		}
 	}
 	v = json_object_get(payload, "sub");
 	if (!json_is_string(v) || !rb_is_uuid(json_string_value(v))) {

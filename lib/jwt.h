@@ -5,7 +5,8 @@
  * algorithm comes from the key, never from the token alone: "alg": "none",
  * an HS256 token against an asymmetric key and any other mismatch are
  * refused.  exp and nbf are checked (60 s leeway), aud must be
- * "authenticated", sub must be a UUID.
+ * "authenticated", sub must be a UUID, and iss must be the issuer set by
+ * jwt_keys_set_issuer (jwt_issuer), when one is set.
  * Errors: 401 with "missing_token", "invalid_token" or "token_expired".
  */
 #ifndef RB_JWT_H
@@ -24,6 +25,10 @@ struct jwt_keys;
 int	jwt_keys_load(struct jwt_keys **keys, const char *hs_secret,
 	    const char *jwks_json, struct rb_err *err) RB_WUR;
 void	jwt_keys_free(struct jwt_keys *keys);
+/* issuer: the exact "iss" every token must carry (jwt_issuer); NULL: not
+ * checked.  Forgets the tokens verified so far. */
+int	jwt_keys_set_issuer(struct jwt_keys *keys, const char *issuer,
+	    struct rb_err *err) RB_WUR;
 
 struct jwt_claims {
 	char		sub[37];	/* user UUID */

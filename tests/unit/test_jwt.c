@@ -931,6 +931,66 @@ test_hmac_reuse(struct jwt_keys *hs)
  * without a second signature check, but exp and nbf are checked again, and
  * any other bytes -- one character changed, another user's token in the same
  * slot -- are verified from scratch. */
+#define ISS	"https://project.supabase.co/auth/v1"
+
+static char *
+hs_token_with(const char *extra)
+{
+	char *pl = payload(3600, extra), *t = hs_token(pl);
+
+	free(pl);
+	return t;
+}
+
+/* jwt_issuer: the exact iss, or a 401; the cache never lets one through. */
+static void
+test_issuer(void)
+{
+	struct jwt_keys *k;
+	struct rb_err err;
+	char *good, *other, *none, *prefix, *longer, *num, *nul;
+
+	if ((k = load(SECRET, jwks, "keys for the issuer")) == NULL)
+		return;
+	good = hs_token_with("\"iss\":\"" ISS "\"");
+	other = hs_token_with("\"iss\":\"https://evil.supabase.co/auth/v1\"");
+	none = hs_token_with(NULL);
+	prefix = hs_token_with("\"iss\":\"https://project.supabase.co/auth\"");
+	longer = hs_token_with("\"iss\":\"" ISS "/\"");
+	num = hs_token_with("\"iss\":1");
+	nul = hs_token_with("\"iss\":\"" ISS "\\u0000x\"");
+	/* not set: any iss (or none) passes, as before; the cache keeps them */
+	accepted(k, other, "issuer unset: another iss");
+	accepted(k, other, "issuer unset: another iss, again (cached)");
+	accepted(k, none, "issuer unset: no iss");
+	rb_err_clear(&err);
+	ok(jwt_keys_set_issuer(k, ISS, &err) == 0, "issuer set");
+	accepted(k, good, "issuer: the same iss");
+	accepted(k, good, "issuer: the same iss, again (cached)");
+	/* tokens that verified before the issuer was set are checked again */
+	rejected(k, other, "invalid_token", "issuer: another iss, cached before");
+	rejected(k, other, "invalid_token", "issuer: another iss, twice");
+	rejected(k, none, "invalid_token", "issuer: no iss");
+	rejected(k, prefix, "invalid_token", "issuer: a prefix of it");
+	rejected(k, longer, "invalid_token", "issuer: it plus a slash");
+	rejected(k, num, "invalid_token", "issuer: not a string");
+	rejected(k, nul, "invalid_token", "issuer: it, a NUL and more");
+	is_int((int)jwt_cache_hits(k), 2, "issuer: only the accepted were hits");
+	rb_err_clear(&err);
+	ok(jwt_keys_set_issuer(k, "", &err) == -1 &&
+	    strcmp(err.code, "config_invalid") == 0, "issuer: empty refused");
+	ok(jwt_keys_set_issuer(k, NULL, &err) == 0, "issuer: unset again");
+	accepted(k, other, "issuer unset again: another iss");
+	free(good);
+	free(other);
+	free(none);
+	free(prefix);
+	free(longer);
+	free(num);
+	free(nul);
+	jwt_keys_free(k);
+}
+
 static void
 test_seen(struct jwt_keys *pk)
 {
@@ -1041,6 +1101,7 @@ main(void)
 	test_size(hs);
 	test_hmac_reuse(hs);
 	test_seen(pk);
+	test_issuer();
 	test_jwks_loading();
 
 	jwt_keys_free(hs);

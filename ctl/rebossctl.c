@@ -40,6 +40,7 @@
 #include "migrate.h"
 #include "optimize_cmds.h"	/* product_optimize's commands */
 #include "alert_cmds.h"	/* monitoring: alert, check */
+#include "nginx_cmds.h"	/* the edge: nginx-origins */
 #include "util.h"
 
 #ifndef REBOSS_SQLDIR
@@ -65,6 +66,7 @@ static const char usage_text[] =
 "  seal-tokens              seal shop access tokens stored in plain text\n"
 OPTIMIZE_CMDS_USAGE
 ALERT_CMDS_USAGE
+NGINX_CMDS_USAGE
 "  help, --version          this text; the version\n"
 "\n"
 "The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
@@ -222,6 +224,23 @@ report_problem(void *ctx, const char *problem)
 	fprintf(stderr, "%s\n", problem);
 }
 
+/* What is allowed but probably not meant: warnings, exit status 0. */
+static void
+check_config_warnings(const char *cli_config)
+{
+	struct rb_config cfg;
+	struct rb_err err = { 0 };
+
+	if (config_load(&cfg, config_path(cli_config), &err) == -1)
+		return;
+	if (cfg.jwt_issuer == NULL)
+		fprintf(stderr, "warning: jwt_issuer is not set: access tokens "
+		    "of any issuer signed with the key are accepted; set it to "
+		    "the project's https://<project>.supabase.co/auth/v1\n");
+	(void)nginx_origins_warn(&cfg);
+	config_free(&cfg);
+}
+
 static int
 cmd_check_config(const char *cli_config)
 {
@@ -234,6 +253,7 @@ cmd_check_config(const char *cli_config)
 		return EXIT_UNUSABLE;
 	}
 	if (n == 0 && seen == 0) {
+		check_config_warnings(cli_config);
 		printf("%s: OK\n", path);
 		return 0;
 	}
@@ -852,6 +872,8 @@ main(int argc, char **argv)
 		return optimize_cmd(config, argc - optind, argv + optind);
 	if (alert_cmd_known(cmd))
 		return alert_cmd(config, argc - optind, argv + optind);
+	if (nginx_cmd_known(cmd))
+		return nginx_cmd(config, argc - optind, argv + optind);
 	if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "seal-tokens") != 0) {
 		usage_error("unknown command '%s'", cmd);

@@ -136,11 +136,12 @@ function parseCurl(raw) {
  * it must differ from the API's, to reach the API's own 413), frontendUrl
  * (frontend_url, whose origin is the one nginx allows for CORS; default
  * https://dashboard.test), metricsDir (metrics_dir in reboss.conf: the pool
- * supervisor writes reboss_api.prom there).  When tests/fakes/oauth.mjs exists, its fake
+ * supervisor writes reboss_api.prom there), extraConfig ({key: value} added
+ * to reboss.conf).  When tests/fakes/oauth.mjs exists, its fake
  * Pinterest/Meta/Google run too (stack.oauth) and their keys are set.
  */
 export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
-  frontendUrl = DASHBOARD_ORIGIN, metricsDir } = {}) {
+  frontendUrl = DASHBOARD_ORIGIN, metricsDir, extraConfig = {} } = {}) {
   hookExit();
   const bdir = buildDir();
   const { startPostgres } = await import('./lib/pg.mjs');
@@ -215,6 +216,7 @@ export async function startStack({ workers = 4, bodyMax = 65536, nginxBodyMax,
       ...(oauth ? oauth.config : {}),
       // metricsDir: where the pool supervisor writes reboss_api.prom.
       ...(metricsDir ? { metrics_dir: metricsDir } : {}),
+      ...extraConfig,
     };
     await writeFile(confFile,
       '# written by tests/integration/harness.mjs\n' +

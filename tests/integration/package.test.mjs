@@ -257,7 +257,9 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.equal(readFileSync('/etc/reboss/reboss.conf', 'utf8'), readFileSync(path.join(REPO, 'etc/reboss.conf'), 'utf8'));
     const cf = await sh('dpkg-query', ['-W', '-f=${Conffiles}', 'reboss']);
     assert.match(cf.out, /\/etc\/reboss\/reboss\.conf [0-9a-f]{32}/);
-    assert.match(cf.out, /\/etc\/nginx\/sites-available\/reboss [0-9a-f]{32}/);
+    // the nginx site is the operator's, written once by postinst: no
+    // conffile, so no upgrade asks about it or aborts non-interactively
+    assert.doesNotMatch(cf.out, /\/etc\/nginx\//);
     // the credentials: systemd (root) and the reboss user read them
     const cred = statSync('/etc/reboss/credentials');
     assert.ok(cred.isDirectory());
@@ -271,9 +273,13 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.equal(md.uid, Number(uid));
     assert.equal(md.gid, Number(gid));
 
-    // the nginx site: available, not enabled, the tree's file
+    // the nginx site: available, not enabled, the tree's file; the
+    // package's snippets beside it, and the directory of the origins
     assert.equal(readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
-      readFileSync(path.join(REPO, 'etc/nginx/reboss.conf'), 'utf8'));
+      readFileSync(path.join(REPO, 'etc/nginx/site.conf'), 'utf8'));
+    for (const f of ['http.conf', 'server.conf', 'redirect.conf', 'site.conf'])
+      assert.equal(readFileSync(`/usr/share/reboss/nginx/${f}`, 'utf8'), readFileSync(path.join(REPO, 'etc/nginx', f), 'utf8'), f);
+    assert.ok(statSync('/etc/reboss/nginx').isDirectory());
     assert.ok(!existsSync('/etc/nginx/sites-enabled/reboss'), 'the site must not be enabled by the package');
 
     // nothing enabled or started: no unit of ours in any .wants directory
@@ -318,8 +324,13 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     const dir = path.join(tmp, 'nginx');
     await mkdir(dir, { recursive: true });
     const tls = await makeTls(dir);
+    // the operator's site, written once by postinst (no conffile: no
+    // upgrade asks about it), and the package's snippets
+    assert.equal(readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      readFileSync('/usr/share/reboss/nginx/site.conf', 'utf8'));
     const conf = await writeSiteConf({
-      dir, siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      dir, snippetDir: '/usr/share/reboss/nginx',
+      siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
       httpPort: 8080, httpsPort: 8443, certFile: tls.certFile, keyFile: tls.keyFile,
       sock: '/run/reboss-api.sock', origins: ['https://app.reboss.test'],
     });
@@ -328,7 +339,8 @@ describe('the Debian package', { skip: SKIP && 'REBOSS_SKIP_PACKAGE_TEST=1', tim
     assert.ok(r.ok, r.out);
     // and a broken certificate path is caught, so the check can fail
     const bad = await writeSiteConf({
-      dir: path.join(dir, 'bad'), siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
+      dir: path.join(dir, 'bad'), snippetDir: '/usr/share/reboss/nginx',
+      siteText: readFileSync('/etc/nginx/sites-available/reboss', 'utf8'),
       httpPort: 8080, httpsPort: 8443, certFile: path.join(dir, 'missing.crt'), keyFile: tls.keyFile,
       sock: '/run/reboss-api.sock',
     });

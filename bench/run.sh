@@ -49,6 +49,10 @@ if [ "$only" = all ] || [ "$only" = api ]; then
 	echo
 	node "$src/bench/api.mjs"
 fi
+if [ "$only" = all ] || [ "$only" = edge ]; then
+	echo
+	node "$src/bench/edge.mjs"
+fi
 if [ "$only" = all ] || [ "$only" = jobs ]; then
 	echo
 	# What the job runtime alone costs per shop (no work, no upstream),

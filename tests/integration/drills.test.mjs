@@ -555,7 +555,7 @@ describe('fault drills', () => {
     const tKill = Date.now();
     const r = await job.done;
     assert.equal(r.signal, 'SIGKILL');
-    await waitFor('the workers to die', async () => workers.every((p) => !alive(p)), 5000);
+    await waitFor('the workers to die', async () => workers.every((p) => !alive(p)), 60_000);
     const workersGoneMs = Date.now() - tKill;
     const run1 = await one(S.pg, 'SELECT * FROM public.job_runs ORDER BY started_at LIMIT 1');
     const leases = await rows(S.pg, `SELECT done_at IS NOT NULL AS done, outcome,
@@ -576,7 +576,9 @@ describe('fault drills', () => {
     assert.equal(r2.code, 0, r2.out.slice(-2000));
     if (whole) {
       assert.match(r2.out, /took over the expired lease/, r2.out.slice(-2000));
-      assert.ok(r2.ms >= maxLeft * 1000 - 1500, `run 2 waited for the leases (${r2.ms} ms, ${maxLeft} s left)`);
+      // That it waited for them is the line above (it takes over a lease
+      // only once expired), not a clock: the time between the two runs is
+      // the machine's.
     }
     await assertExact(doms);
     const st = await statusOf(S.pg);
@@ -653,7 +655,7 @@ describe('fault drills', () => {
     for (const p of workers) { try { process.kill(p, 'SIGKILL'); } catch { /* gone */ } }
     const r = await job.done;
     assert.equal(r.signal, 'SIGKILL');
-    await waitFor('the workers to die', async () => workers.every((p) => !alive(p)), 5000);
+    await waitFor('the workers to die', async () => workers.every((p) => !alive(p)), 60_000);
     await sleep(300);
     const atKill = products();
     const q1 = await rows(S.pg, 'SELECT status, count(*)::int AS n FROM public.design_queue GROUP BY 1 ORDER BY 1');

@@ -220,42 +220,60 @@ BEGIN
 		    USING ERRCODE = '22023';
 	END IF;
 	SELECT * INTO r FROM public.reboss_sales_range(p_shop, p_from, p_to);
+	-- The n are chosen from the sums before anything is joined: only n
+	-- rows (2n for the bottom) meet products.
 	IF NOT p_bottom THEN
 		-- The best sold something: start from the sales (a product
 		-- deleted since still counts).
 		RETURN QUERY
-		SELECT (row_number() OVER w)::integer, s.product_id,
-		    p.title, p.status, s.units, s.revenue, s.orders
+		SELECT (row_number() OVER (ORDER BY t.k DESC,
+		    t.product_id))::integer, t.product_id, p.title, p.status,
+		    t.units, t.revenue, t.orders
 		FROM (SELECT d.product_id, sum(d.units)::bigint AS units,
-		    sum(d.revenue) AS revenue, sum(d.orders)::bigint AS orders
+		    sum(d.revenue) AS revenue, sum(d.orders)::bigint AS orders,
+		    CASE WHEN p_by = 'units' THEN sum(d.units)::numeric
+		        ELSE sum(d.revenue) END AS k
 		    FROM public.product_sales_daily d
 		    WHERE d.shop_id = p_shop AND
 		        d.day BETWEEN r.r_from AND r.r_to
-		    GROUP BY d.product_id) s
+		    GROUP BY d.product_id
+		    ORDER BY k DESC, d.product_id LIMIT p_n) t
 		LEFT JOIN public.products p ON p.shop_id = p_shop AND
-		    p.product_id = s.product_id
-		WINDOW w AS (ORDER BY CASE WHEN p_by = 'units' THEN s.units
-		    ELSE s.revenue END DESC, s.product_id)
-		ORDER BY 1 LIMIT p_n;
+		    p.product_id = t.product_id
+		ORDER BY 1;
 	ELSE
-		-- The worst include the products that sold nothing: every
-		-- product of the shop still in Shopify.
+		-- The worst include the products that sold nothing (every
+		-- product of the shop still in Shopify): the n first of those
+		-- and the n worst sellers still in Shopify are the candidates.
 		RETURN QUERY
-		SELECT (row_number() OVER w)::integer, p.product_id, p.title,
-		    p.status, coalesce(s.units, 0)::bigint,
-		    coalesce(s.revenue, 0), coalesce(s.orders, 0)::bigint
-		FROM public.products p
-		LEFT JOIN (SELECT d.product_id, sum(d.units) AS units,
-		    sum(d.revenue) AS revenue, sum(d.orders) AS orders
-		    FROM public.product_sales_daily d
-		    WHERE d.shop_id = p_shop AND
-		        d.day BETWEEN r.r_from AND r.r_to
-		    GROUP BY d.product_id) s ON s.product_id = p.product_id
-		WHERE p.shop_id = p_shop AND p.deleted_at IS NULL
-		WINDOW w AS (ORDER BY CASE WHEN p_by = 'units' THEN
-		    coalesce(s.units, 0) ELSE coalesce(s.revenue, 0) END,
-		    p.product_id)
-		ORDER BY 1 LIMIT p_n;
+		WITH s AS MATERIALIZED (
+			SELECT d.product_id, sum(d.units)::bigint AS units,
+			    sum(d.revenue) AS revenue,
+			    sum(d.orders)::bigint AS orders,
+			    CASE WHEN p_by = 'units' THEN sum(d.units)::numeric
+			        ELSE sum(d.revenue) END AS k
+			FROM public.product_sales_daily d
+			WHERE d.shop_id = p_shop AND
+			    d.day BETWEEN r.r_from AND r.r_to
+			GROUP BY d.product_id),
+		c AS (
+			(SELECT p.product_id, p.title, p.status, 0::bigint AS units,
+			    0::numeric AS revenue, 0::bigint AS orders,
+			    0::numeric AS k
+			FROM public.products p
+			WHERE p.shop_id = p_shop AND p.deleted_at IS NULL AND
+			    NOT EXISTS (SELECT 1 FROM s
+			    WHERE s.product_id = p.product_id)
+			ORDER BY p.product_id LIMIT p_n)
+			UNION ALL
+			(SELECT s.product_id, p.title, p.status, s.units,
+			    s.revenue, s.orders, s.k
+			FROM s JOIN public.products p ON p.shop_id = p_shop AND
+			    p.product_id = s.product_id AND p.deleted_at IS NULL
+			ORDER BY s.k, s.product_id LIMIT p_n))
+		SELECT (row_number() OVER (ORDER BY c.k, c.product_id))::integer,
+		    c.product_id, c.title, c.status, c.units, c.revenue, c.orders
+		FROM c ORDER BY 1 LIMIT p_n;
 	END IF;
 END
 $fn$;

@@ -87,7 +87,8 @@ CONFIG_DEFAULT_PATH ".\n"
 static int
 as_service_user(int argc, char **argv)
 {
-	struct passwd *pw;
+	struct passwd pwbuf, *pw = NULL;
+	char buf[4096];
 	int i;
 	const char *env = getenv("REBOSS_CONFIG");
 
@@ -99,8 +100,8 @@ as_service_user(int argc, char **argv)
 		if (strcmp(argv[i], "-c") == 0 ||
 		    strncmp(argv[i], "--config", 8) == 0)
 			return 0;
-	errno = 0;
-	if ((pw = getpwnam(SERVICE_USER)) == NULL) {
+	if (getpwnam_r(SERVICE_USER, &pwbuf, buf, sizeof(buf), &pw) != 0 ||
+	    pw == NULL) {
 		fprintf(stderr, "rebossctl: there is no user '%s' (the package "
 		    "creates it); cannot act as the services do\n",
 		    SERVICE_USER);
@@ -397,7 +398,8 @@ static void
 table_print(const struct table *t)
 {
 	size_t w[16] = { 0 }, l, width = term_width();
-	bool show[16], below = false;
+	bool show[16] = { false }, below = false;
+	int ncols = t->ncols < 16 ? t->ncols : 16;
 	int r, c, d, last;
 
 	for (c = 0; c < t->ncols && c < 16; c++) {
@@ -419,7 +421,7 @@ table_print(const struct table *t)
 	    width)
 		w[t->shrink] = w[t->shrink] > l - width + SHRINK_MIN ?
 		    w[t->shrink] - (l - width) : SHRINK_MIN;
-	for (last = t->ncols - 1; last > 0 && !show[last]; last--)
+	for (last = ncols - 1; last > 0 && !show[last]; last--)
 		;
 	for (r = -1; r < t->nrows; r++) {
 		for (c = 0; c < t->ncols && c < 16; c++) {

@@ -191,22 +191,13 @@ fail:
 int
 h_shops_integrations(struct api_ctx *ctx, struct rb_err *err)
 {
-	const char *params[2] = { ctx->id, ctx->user_id };
-	PGresult *res;
 	struct db *db;
 	json_t *st = NULL;
-	int n;
 
 	if ((db = api_db(ctx, err)) == NULL)
 		return -1;
-	if ((res = db_query(db, "SELECT 1 FROM shops WHERE id = $1 AND "
-	    "user_id = $2", 2, params, err)) == NULL)
+	if (api_own_shop(ctx, db, err) == -1)
 		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	if (n != 1)
-		return rb_err_set(err, 404, "shop_not_found",
-		    "No shop with this id belongs to your account.");
 	if (integrations_status(db, ctx->id, &st, err) == -1)
 		return -1;
 	if (json_object_set_new(st, "success", json_true()) == -1 ||

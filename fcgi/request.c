@@ -16,12 +16,10 @@
  * the request being served are not cut short.
  */
 #include <errno.h>
-#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,14 +32,9 @@
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
+#include "request_parse.h"
 #include "util.h"
 
-#define METHOD_MAX	16
-#define URI_MAX		2048
-#define QUERY_MAX	4096
-#define CTYPE_MAX	256
-#define AUTH_MAX	(JWT_MAX_LEN + 32)
-#define REQID_MAX	65
 #define ACCEPT_FAIL_MAX	50	/* consecutive accept failures: give up */
 #define HEALTH_PING_MS	1000	/* health: "SELECT 1" at most this often */
 #define REQID_POOL	1024	/* random bytes for 64 request ids */
@@ -57,21 +50,6 @@ on_term(int sig)
 		w_stop = 1;
 	FCGX_ShutdownPending();
 }
-
-/* What we keep of one request's params, copied into bounded buffers.
- * Not zeroed per request (it is ~15 KB): req_info_init() empties every
- * string, read_params() fills them, and nothing reads past a string's NUL.
- * auth is wiped (auth_wipe) as soon as it is no longer needed. */
-struct req_info {
-	char	method[METHOD_MAX];
-	char	uri[URI_MAX];
-	char	query[QUERY_MAX];
-	char	ctype[CTYPE_MAX];
-	char	auth[AUTH_MAX];
-	char	reqid[REQID_MAX];
-	char	clen[32];
-	bool	has_clen;
-};
 
 /* ---- helpers for handlers ----------------------------------------------- */
 
@@ -251,7 +229,7 @@ write_response(FCGX_Request *req, struct api_ctx *ctx, bool head)
 		goto oom;
 	if (body != NULL)
 		blen = strlen(body);
-	/* request_id is at most 64 characters (reqid_ok, reqid_new). */
+	/* request_id is at most 64 characters (req_reqid_ok, reqid_new). */
 	n = snprintf(fixed, sizeof(fixed), "Status: %d %s\r\n%s"
 	    "Content-Length: %zu\r\n"
 	    "Cache-Control: no-store\r\n"
@@ -288,81 +266,7 @@ out:
 
 /* ---- params and body ------------------------------------------------------ */
 
-/*
- * The params we read, found in one pass over the request's environment
- * (FCGX_GetParam scans all of it once per name; nginx sends ~25 params).
- * The first occurrence of a name wins, as with FCGX_GetParam.
- */
-enum req_param {
-	P_METHOD, P_DOCUMENT_URI, P_SCRIPT_NAME, P_PATH_INFO, P_QUERY,
-	P_CTYPE, P_CLEN, P_AUTH, P_REQID, P_COUNT
-};
-
-static const struct {
-	const char	*name;
-	size_t		 len;
-} req_params[P_COUNT] = {
-#define RP(name)	{ name, sizeof(name) - 1 }
-	[P_METHOD] = RP("REQUEST_METHOD"),
-	[P_DOCUMENT_URI] = RP("DOCUMENT_URI"),
-	[P_SCRIPT_NAME] = RP("SCRIPT_NAME"),
-	[P_PATH_INFO] = RP("PATH_INFO"),
-	[P_QUERY] = RP("QUERY_STRING"),
-	[P_CTYPE] = RP("CONTENT_TYPE"),
-	[P_CLEN] = RP("CONTENT_LENGTH"),
-	[P_AUTH] = RP("HTTP_AUTHORIZATION"),
-	[P_REQID] = RP("HTTP_X_REQUEST_ID"),
-#undef RP
-};
-
-static void
-find_params(FCGX_ParamArray envp, const char *val[P_COUNT])
-{
-	size_t k;
-
-	for (k = 0; k < P_COUNT; k++)
-		val[k] = NULL;
-	if (envp == NULL)
-		return;
-	for (; *envp != NULL; envp++) {
-		const char *e = *envp;
-
-		for (k = 0; k < P_COUNT; k++) {
-			const char *n = req_params[k].name;
-			size_t len = req_params[k].len;
-
-			/* the first two characters first: cheap, and they
-			 * rule out almost every other param */
-			if (e[0] != n[0] || e[1] != n[1] || val[k] != NULL ||
-			    strncmp(e, n, len) != 0 || e[len] != '=')
-				continue;
-			val[k] = e + len + 1;
-			break;
-		}
-	}
-}
-
-/* Copies a param's value v into dst; 1 when absent, -1 when too long. */
-static int
-copy_param(const char *v, char *dst, size_t dstsz)
-{
-	dst[0] = '\0';
-	if (v == NULL)
-		return 1;
-	if (rb_strlcpy(dst, v, dstsz) >= dstsz)
-		return -1;
-	return 0;
-}
-
-static void
-req_info_init(struct req_info *ri)
-{
-	ri->method[0] = ri->uri[0] = ri->query[0] = ri->ctype[0] = '\0';
-	ri->auth[0] = ri->reqid[0] = ri->clen[0] = '\0';
-	ri->has_clen = false;
-}
-
-/* Wipes the Authorization value (all of it: see read_params). */
+/* Wipes the Authorization value (all of it: see req_read_params). */
 static void
 auth_wipe(struct req_info *ri)
 {
@@ -382,7 +286,7 @@ static unsigned char reqid_pool[REQID_POOL];
 static size_t reqid_used = REQID_POOL;
 
 static int
-reqid_new(char out[REQID_MAX])
+reqid_new(char out[REQ_REQID_MAX])
 {
 	static const char hex[] = "0123456789abcdef";
 	unsigned char r[16];
@@ -407,240 +311,22 @@ reqid_new(char out[REQID_MAX])
 	return 0;
 }
 
-static bool
-reqid_ok(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++, n++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (!((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
-		    (c >= 'a' && c <= 'z') || c == '-' || c == '_' ||
-		    c == '.' || c == ':'))
-			return false;
-	}
-	return n > 0 && n < REQID_MAX;
-}
-
+/* The params (request_parse.c), and a request id when nginx sent none
+ * that we can use. */
 static int
 read_params(FCGX_Request *req, struct req_info *ri, struct rb_err *err)
 {
-	const char *v[P_COUNT];
-	char tmp[URI_MAX];
-	int rc;
-
-	find_params(req->envp, v);
-	if (copy_param(v[P_METHOD], ri->method, sizeof(ri->method)) != 0 ||
-	    ri->method[0] == '\0')
-		return rb_err_set(err, 400, "bad_request",
-		    "The request has no valid method.");
-	rc = copy_param(v[P_DOCUMENT_URI], ri->uri, sizeof(ri->uri));
-	if (rc == 1 || (rc == 0 && ri->uri[0] == '\0')) {
-		/* no DOCUMENT_URI: SCRIPT_NAME + PATH_INFO */
-		if (copy_param(v[P_SCRIPT_NAME], ri->uri,
-		    sizeof(ri->uri)) == -1 ||
-		    copy_param(v[P_PATH_INFO], tmp, sizeof(tmp)) == -1 ||
-		    strlen(ri->uri) + strlen(tmp) >= sizeof(ri->uri))
-			rc = -1;
-		else {
-			memcpy(ri->uri + strlen(ri->uri), tmp,
-			    strlen(tmp) + 1);
-			rc = 0;
-		}
-	}
-	if (rc == -1)
-		return rb_err_set(err, 414, "uri_too_long",
-		    "The request path is longer than %d bytes.", URI_MAX - 1);
-	if (ri->uri[0] == '\0')
-		rb_strlcpy(ri->uri, "/", sizeof(ri->uri));
-	if (copy_param(v[P_QUERY], ri->query, sizeof(ri->query)) == -1)
-		return rb_err_set(err, 414, "uri_too_long",
-		    "The query string is longer than %d bytes.",
-		    QUERY_MAX - 1);
-	if (copy_param(v[P_CTYPE], ri->ctype, sizeof(ri->ctype)) == -1)
-		return rb_err_set(err, 415, "unsupported_media_type",
-		    "Send the body as Content-Type: application/json.");
-	rc = copy_param(v[P_CLEN], ri->clen, sizeof(ri->clen));
-	if (rc == -1)
-		return rb_err_set(err, 400, "invalid_content_length",
-		    "The Content-Length header is not a valid number.");
-	ri->has_clen = rc == 0 && ri->clen[0] != '\0';
-	/* An over-long Authorization is no token we could accept; keep a
-	 * marker so that it is refused as invalid, not as missing.  The
-	 * cut-off token is wiped in full first: auth_wipe() later wipes only
-	 * up to the first NUL. */
-	if (copy_param(v[P_AUTH], ri->auth, sizeof(ri->auth)) == -1) {
-		OPENSSL_cleanse(ri->auth, sizeof(ri->auth));
-		rb_strlcpy(ri->auth, "Bearer -", sizeof(ri->auth));
-	}
-	if (copy_param(v[P_REQID], ri->reqid, sizeof(ri->reqid)) != 0 ||
-	    !reqid_ok(ri->reqid)) {
-		if (reqid_new(ri->reqid) == -1)
-			rb_strlcpy(ri->reqid, "-", sizeof(ri->reqid));
-	}
-	return 0;
-}
-
-/* Strict: digits only, no sign, no spaces; at most 18 digits. */
-static int
-parse_content_length(const struct req_info *ri, long *out)
-{
-	const char *s = ri->clen;
-	size_t n = strlen(s), i;
-
-	*out = 0;
-	if (!ri->has_clen)
-		return 0;
-	if (n == 0 || n > 18)
+	if (req_read_params(req->envp, ri, err) == -1)
 		return -1;
-	for (i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return -1;
-	return rb_parse_long(s, 0, LONG_MAX, out);
-}
-
-static bool
-is_json_type(const char *ct)
-{
-	static const char want[] = "application/json";
-	const char *p;
-
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	if (strncasecmp(ct, want, sizeof(want) - 1) != 0)
-		return false;
-	p = ct + sizeof(want) - 1;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '\0')
-		return true;
-	if (*p != ';')
-		return false;
-	/* a charset parameter, when given, must be UTF-8 */
-	for (; *p != '\0'; p++)
-		if (strncasecmp(p, "charset=", 8) == 0)
-			break;
-	if (*p != '\0') {
-		p += 8;
-		if (*p == '"')
-			p++;
-		return strncasecmp(p, "utf-8", 5) == 0 &&
-		    (p[5] == '\0' || p[5] == '"' || p[5] == ';' ||
-		    p[5] == ' ');
-	}
-	return true;
-}
-
-/* Reads the body as received, up to the cap (routes with api_raw_body);
- * *buf owned by the caller (NULL when the body is empty). */
-static int
-read_raw_body(FCGX_Request *req, const struct req_info *ri,
-    const struct rb_config *cfg, unsigned char **buf, size_t *len,
-    struct rb_err *err)
-{
-	long clen, max = cfg->api_body_max > 0 ? cfg->api_body_max : 65536;
-	int got = 0, n;
-
-	*buf = NULL;
-	*len = 0;
-	if (max > INT_MAX)
-		max = INT_MAX;
-	if (parse_content_length(ri, &clen) == -1)
-		return rb_err_set(err, 400, "invalid_content_length",
-		    "The Content-Length header is not a valid number.");
-	if (clen > max)
-		return rb_err_set(err, 413, "body_too_large",
-		    "The request body is larger than %ld bytes.", max);
-	if (clen == 0)
-		return 0;
-	if ((*buf = malloc((size_t)clen)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
-	while (got < clen) {
-		n = FCGX_GetStr((char *)*buf + got, (int)clen - got, req->in);
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	if (got < clen) {
-		free(*buf);
-		*buf = NULL;
-		return rb_err_set(err, 400, "incomplete_body",
-		    "The request body ended after %d of %ld bytes.", got, clen);
-	}
-	*len = (size_t)clen;
+	if (ri->reqid[0] == '\0' && reqid_new(ri->reqid) == -1)
+		rb_strlcpy(ri->reqid, "-", sizeof(ri->reqid));
 	return 0;
 }
 
-/* Reads and parses the JSON object body; *root owned by the caller. */
 static int
-read_body(FCGX_Request *req, const struct req_info *ri,
-    const struct rb_config *cfg, json_t **root, struct rb_err *err)
+fcgx_read(void *arg, char *buf, int n)
 {
-	json_error_t jerr;
-	char *buf = NULL, *near;
-	long clen, max = cfg->api_body_max > 0 ? cfg->api_body_max : 65536;
-	int got = 0, n;
-
-	*root = NULL;
-	if (max > INT_MAX)
-		max = INT_MAX;
-	if (parse_content_length(ri, &clen) == -1)
-		return rb_err_set(err, 400, "invalid_content_length",
-		    "The Content-Length header is not a valid number.");
-	if (clen > max)
-		return rb_err_set(err, 413, "body_too_large",
-		    "The request body is larger than %ld bytes.", max);
-	if (!is_json_type(ri->ctype))
-		return rb_err_set(err, 415, "unsupported_media_type",
-		    "Send the body as JSON with Content-Type: "
-		    "application/json.");
-	if (clen == 0)
-		return rb_err_set(err, 400, "invalid_json",
-		    "The request body is empty; send a JSON object.");
-	if ((buf = malloc((size_t)clen)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
-	while (got < clen) {
-		n = FCGX_GetStr(buf + got, (int)clen - got, req->in);
-		if (n <= 0)
-			break;
-		got += n;
-	}
-	if (got < clen) {
-		rb_err_set(err, 400, "incomplete_body",
-		    "The request body ended after %d of %ld bytes.", got, clen);
-		goto fail;
-	}
-	*root = json_loadb(buf, (size_t)clen, JSON_REJECT_DUPLICATES, &jerr);
-	if (*root == NULL) {
-		/* jansson's text may quote the input ("near '...'"), which
-		 * could be a token: keep only the description. */
-		if ((near = strstr(jerr.text, " near ")) != NULL)
-			*near = '\0';
-		rb_err_set(err, 400, "invalid_json",
-		    "The request body is not valid JSON: %s at line %d, "
-		    "column %d (byte %d).", jerr.text, jerr.line, jerr.column,
-		    jerr.position);
-		goto fail;
-	}
-	if (!json_is_object(*root)) {
-		rb_err_set(err, 400, "invalid_json",
-		    "The request body must be a JSON object.");
-		goto fail;
-	}
-	OPENSSL_cleanse(buf, (size_t)clen);
-	free(buf);
-	return 0;
-fail:
-	json_decref(*root);
-	*root = NULL;
-	if (buf != NULL) {
-		OPENSSL_cleanse(buf, (size_t)clen);
-		free(buf);
-	}
-	return -1;
+	return FCGX_GetStr(buf, n, ((FCGX_Request *)arg)->in);
 }
 
 /* "Bearer <token>" -> jwt_verify; 401 codes from jwt.h. */
@@ -648,23 +334,10 @@ static int
 authenticate(struct api_worker *w, struct req_info *ri,
     struct jwt_claims *claims, struct rb_err *err)
 {
-	char *tok = ri->auth;
+	const char *tok;
 
-	if (tok[0] == '\0')
-		return rb_err_set(err, 401, "missing_token",
-		    "Sign in first: the request has no Authorization: Bearer "
-		    "token.");
-	if (strncasecmp(tok, "Bearer", 6) != 0 || (tok[6] != ' ' &&
-	    tok[6] != '\t'))
-		return rb_err_set(err, 401, "invalid_token",
-		    "The Authorization header must be \"Bearer\" followed by "
-		    "the access token; sign in again.");
-	tok += 6;
-	while (*tok == ' ' || *tok == '\t')
-		tok++;
-	if (*tok == '\0')
-		return rb_err_set(err, 401, "missing_token",
-		    "Sign in first: the Authorization header has no token.");
+	if (req_bearer(ri->auth, &tok, err) == -1)
+		return -1;
 	if (w->jwt == NULL)
 		return rb_err_set(err, 503, "auth_unavailable",
 		    "The server cannot check sign-ins right now: its JWT keys "
@@ -750,7 +423,8 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 	}
 	auth_wipe(&ri);
 	if (route->body == &api_raw_body) {
-		if (read_raw_body(req, &ri, w->cfg, &raw, &rawlen, &err) == -1)
+		if (req_read_raw_body(&ri, w->cfg->api_body_max, fcgx_read,
+		    req, &raw, &rawlen, &err) == -1)
 			goto fail;
 		ctx.raw_body = raw;
 		ctx.raw_len = rawlen;
@@ -760,7 +434,8 @@ handle_request(struct api_worker *w, FCGX_Request *req)
 			    "This endpoint declares too many fields.");
 			goto fail;
 		}
-		if (read_body(req, &ri, w->cfg, &root, &err) == -1)
+		if (req_read_body(&ri, w->cfg->api_body_max, fcgx_read, req,
+		    &root, &err) == -1)
 			goto fail;
 		nfields = route->body->n;
 		if (validate_object(root, route->body->spec, nfields, fields,

@@ -350,17 +350,13 @@ http_keep_header(const char *name)
 	    strncmp(name, "x-shopify-", 10) == 0;
 }
 
-static size_t
-http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+size_t
+http_header_line(struct http_response *r, const char *ptr, size_t n)
 {
-	struct http_xfer *x = userdata;
-	struct http_response *r = x->resp;
-	size_t n, i, nlen, vlen;
+	size_t i, nlen, vlen;
 	const char *colon, *v, *end;
+	char name[sizeof(r->hdr[0].name)];
 
-	if (nitems != 0 && size > SIZE_MAX / nitems)
-		return 0;
-	n = size * nitems;
 	/* A new status line starts a new response (1xx, redirects). */
 	if (n >= 5 && memcmp(ptr, "HTTP/", 5) == 0) {
 		r->nhdr = 0;
@@ -370,9 +366,8 @@ http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 		return n;
 	nlen = (size_t)(colon - ptr);
 	if (nlen == 0 || nlen >= sizeof(r->hdr[0].name) ||
-	    r->nhdr >= HTTP_MAX_HEADERS)
+	    r->nhdr < 0 || r->nhdr >= HTTP_MAX_HEADERS)
 		return n;
-	char name[sizeof(r->hdr[0].name)];
 	for (i = 0; i < nlen; i++)
 		name[i] = (char)tolower((unsigned char)ptr[i]);
 	name[nlen] = '\0';
@@ -395,48 +390,65 @@ http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 	return n;
 }
 
+static size_t
+http_header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+	struct http_xfer *x = userdata;
+
+	if (nitems != 0 && size > SIZE_MAX / nitems)
+		return 0;
+	return http_header_line(x->resp, ptr, size * nitems);
+}
+
 /* ---- request ---------------------------------------------------------- */
 
-/* "scheme://host[:port]/path" without userinfo, query or fragment. */
-static void
+/* Where the host part of url starts: past "scheme://" when that comes
+ * before any '/', '?' or '#' (a "://" in the query is no scheme); past
+ * the last '@' of the authority (a password may hold an '@'). */
+static const char *
+http_url_host(const char *url, const char **scheme_end)
+{
+	const char *p = strstr(url, "://"), *host, *end, *at;
+
+	host = p != NULL && (size_t)(p - url) < strcspn(url, "/?#") ?
+	    p + 3 : url;
+	*scheme_end = host;
+	end = host + strcspn(host, "/?#");
+	if ((at = memrchr(host, '@', (size_t)(end - host))) != NULL)
+		host = at + 1;
+	return host;
+}
+
+void
 http_safe_url(const char *url, char *out, size_t outsz)
 {
-	const char *p, *host, *at, *end;
+	const char *host, *scheme_end, *end;
 	size_t n;
 
 	out[0] = '\0';
 	if (url == NULL)
 		return;
-	host = (p = strstr(url, "://")) != NULL ? p + 3 : url;
-	end = host + strcspn(host, "/?#");
-	at = memchr(host, '@', (size_t)(end - host));
-	n = (size_t)(host - url);
+	host = http_url_host(url, &scheme_end);
+	n = (size_t)(scheme_end - url);
 	if (n >= outsz)
 		n = outsz - 1;
 	memcpy(out, url, n);
 	out[n] = '\0';
-	if (at != NULL)
-		host = at + 1;
 	end = host + strcspn(host, "?#");
-	n = strlen(out);
 	if ((size_t)(end - host) >= outsz - n)
 		end = host + (outsz - n - 1);
 	memcpy(out + n, host, (size_t)(end - host));
 	out[n + (size_t)(end - host)] = '\0';
 }
 
-/* Host part only, for error messages. */
-static void
+void
 http_host(const char *url, char *out, size_t outsz)
 {
-	const char *host, *p, *at, *end;
+	const char *host, *scheme_end;
 	size_t n;
 
-	host = (p = strstr(url, "://")) != NULL ? p + 3 : url;
-	end = host + strcspn(host, "/?#");
-	if ((at = memchr(host, '@', (size_t)(end - host))) != NULL)
-		host = at + 1;
-	n = (size_t)(end - host);
+	host = http_url_host(url, &scheme_end);
+	n = strcspn(host, "/?#");
 	if (n >= outsz)
 		n = outsz - 1;
 	memcpy(out, host, n);

@@ -84,5 +84,18 @@ long	http_parse_retry_after(const char *value, long now_s);	/* ms or -1 */
 long	http_backoff_ms(int attempt, long retry_after_ms, long cap_ms);
 /* Percent-encodes s for a query string; caller frees. */
 char	*http_urlencode(const char *s);
+/* One header line as curl hands it (CRLF included, not NUL-terminated):
+ * a status line forgets the headers kept so far (a new response); a
+ * header the callers read (Retry-After, Content-Type, Location, Link,
+ * X-Request-Id, X-RateLimit-*, X-Shopify-*) is kept in r->hdr, its name
+ * lower-cased, its value trimmed and capped; others are dropped, as is
+ * any past HTTP_MAX_HEADERS.  Returns n (the line is consumed). */
+size_t	http_header_line(struct http_response *r, const char *line,
+	    size_t n);
+/* What may be logged of a URL: "scheme://host[:port]/path", without
+ * userinfo, query or fragment (they may hold credentials). */
+void	http_safe_url(const char *url, char *out, size_t outsz);
+/* The host[:port] of url alone, for error messages. */
+void	http_host(const char *url, char *out, size_t outsz);
 
 #endif

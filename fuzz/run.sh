@@ -141,7 +141,7 @@ for t in $want; do
 	    >"$build/fuzz_$t.log" 2>&1 || rc=$?
 	# the last status line: "#N DONE cov: C ft: F corp: ..."
 	last=$(grep -E '^#[0-9]+' "$build/fuzz_$t.log" | tail -1 |
-	    sed 's/ *corp:.*//; s/  */ /g')
+	    sed 's/ *corp:.*//; s/^#\([0-9]*\)[^c]*/\1 runs, /')
 	if [ "$rc" -ne 0 ]; then
 		grep -m 5 -E 'ERROR|SUMMARY|invariant|runtime error' \
 		    "$build/fuzz_$t.log" || true

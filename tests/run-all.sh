@@ -7,6 +7,8 @@
 #   3. autoreconf, configure and make in a build dir ($REBOSS_BUILDDIR,
 #      default build/ under the repo)
 #   4. make check: the C unit tests (TAP)
+#   4b. fuzz/run.sh: every libFuzzer harness built with clang and run for
+#      FUZZ_CI_SECONDS (default 3) each, one result per harness
 #   5. make distcheck when RUN_DISTCHECK=1 (default on when CI=true)
 #   6. node --test over tests/fakes/*.test.mjs and tests/integration/*.test.mjs
 #      against the real stack (PostgreSQL, nginx, spawn-fcgi, reboss-api)
@@ -60,7 +62,7 @@ trap on_exit EXIT
 # shellcheck disable=SC2086
 ensure_packages $RB_BUILD_PACKAGES \
     debhelper dpkg-dev fakeroot lintian chromium systemd prometheus valgrind cppcheck clang-tidy \
-    bash-completion
+    bash-completion clang libclang-rt-14-dev
 [ -n "$ENSURE_PACKAGES_INSTALLED" ] || say "packages: all present"
 
 # --- 2. node dependencies ------------------------------------------------------
@@ -162,6 +164,29 @@ fi
 echo "unit tests: $up passed, $uf failed"
 passed=$((passed + up))
 failed=$((failed + uf))
+
+# --- 4b. fuzzers -----------------------------------------------------------------
+# Every harness (fuzz/fuzz_*.c) built with clang's libFuzzer and run for a
+# few seconds: one that stops linking or aborts at once fails here, with
+# one result per harness.  The fuzzers keep their own sanitizer settings
+# (a report goes to the harness's log, which run.sh quotes), not $SANDIR's.
+FUZZ_CI_SECONDS=${FUZZ_CI_SECONDS:-3}
+say "fuzzers (fuzz/run.sh, ${FUZZ_CI_SECONDS} s each)"
+fuzz_log="$BUILD/fuzz-ci.log"
+env -u ASAN_OPTIONS -u UBSAN_OPTIONS FUZZ_BUILD="$BUILD/fuzz-build" \
+    FUZZ_SECONDS="$FUZZ_CI_SECONDS" sh fuzz/run.sh >"$fuzz_log" 2>&1 || true
+grep -E '^fuzz_[a-z0-9_]+: (ok|FAILED)' "$fuzz_log" || true
+fp=$(grep -cE '^fuzz_[a-z0-9_]+: ok' "$fuzz_log" || true)
+ff=$(grep -cE '^fuzz_[a-z0-9_]+: FAILED' "$fuzz_log" || true)
+harnesses=(fuzz/fuzz_*.c)
+if [ $((fp + ff)) -lt ${#harnesses[@]} ]; then
+	# run.sh stopped before reporting every harness (no clang?)
+	tail -n 30 "$fuzz_log"
+	ff=$((${#harnesses[@]} - fp))
+fi
+echo "fuzzers: $fp passed, $ff failed (log: $fuzz_log)"
+passed=$((passed + fp))
+failed=$((failed + ff))
 
 # --- 5. distcheck ----------------------------------------------------------------
 if [ "${RUN_DISTCHECK:-$([ "${CI:-}" = true ] && echo 1 || echo 0)}" = 1 ]; then

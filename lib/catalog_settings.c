@@ -408,37 +408,46 @@ catalog_iso_utc(time_t t, char out[32])
 		(void)rb_strlcpy(out, "1970-01-01T00:00:00Z", 32);
 }
 
+/* Appends s to buf (size bytes, *o used), cutting what does not fit. */
+static void
+cat_cut(char *buf, size_t size, size_t *o, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (*o + 1 >= size)
+		return;
+	if (n > size - 1 - *o)
+		n = size - 1 - *o;
+	memcpy(buf + *o, s, n);
+	*o += n;
+	buf[*o] = '\0';
+}
+
 bool
 catalog_user_error(json_t *payload, char *buf, size_t size)
 {
 	json_t *ue = json_object_get(payload, "userErrors"), *e, *f, *x;
 	const char *m;
-	struct rb_buf b;
-	size_t i;
+	size_t i, o = 0;
 
 	if (json_array_size(ue) == 0)
 		return false;
-	memset(&b, 0, sizeof(b));
-	b.max = 4096;
+	if (size == 0)
+		return true;
+	/* Written straight into buf, cut at its size: a field path of any
+	 * length cannot leave it unwritten (an rb_buf cap once did). */
+	buf[0] = '\0';
 	e = json_array_get(ue, 0);
 	m = json_string_value(json_object_get(e, "message"));
 	f = json_object_get(e, "field");
-	if (json_array_size(f) > 0) {
-		if (rb_buf_puts(&b, "") == -1)
-			goto out;
-		json_array_foreach(f, i, x) {
-			if (rb_buf_printf(&b, "%s%s", i ? "." : "",
-			    json_is_string(x) ? json_string_value(x) : "?") ==
-			    -1)
-				goto out;
-		}
-		(void)snprintf(buf, size, "%s: %s", b.data, m ? m : "error");
-	} else
-		(void)snprintf(buf, size, "%s", m ? m : "error");
-out:
-	if (b.data == NULL)
-		(void)snprintf(buf, size, "%s", m ? m : "error");
-	rb_buf_free(&b);
+	json_array_foreach(f, i, x) {
+		cat_cut(buf, size, &o, i ? "." : "");
+		cat_cut(buf, size, &o, json_is_string(x) ?
+		    json_string_value(x) : "?");
+	}
+	if (json_array_size(f) > 0)
+		cat_cut(buf, size, &o, ": ");
+	cat_cut(buf, size, &o, m ? m : "error");
 	return true;
 }
 

@@ -517,6 +517,16 @@ static const char failing_sql[] =
     "ORDER BY j.last_run_at DESC NULLS LAST, s.shop_domain "
     "LIMIT $1::int";
 
+/* Shops whose sales history Shopify limits (sales_cursors.orders_access,
+ * sql/011_sales_history.sql): without read_all_orders only the orders of
+ * the last 60 days are visible. */
+static const char limited_sql[] =
+    "SELECT s.id::text, s.shop_domain, coalesce(c.complete_through::text, "
+    "''), " ISO("c.orders_access_checked_at") " "
+    "FROM public.sales_cursors c JOIN public.shops s ON s.id = c.shop_id "
+    "WHERE c.orders_access = 'last_60_days' ORDER BY s.shop_domain "
+    "LIMIT $1::int";
+
 static json_t *
 json_int_or_null(const char *s)
 {
@@ -534,16 +544,29 @@ json_str_or_null(const char *s)
 }
 
 static int
-status_json(const PGresult *runs, const PGresult *fail)
+status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 {
-	json_t *root = NULL, *ra, *fa, *o;
+	json_t *root = NULL, *ra, *fa, *la, *o;
 	int r, rc = -1;
 
 	if ((root = json_object()) == NULL || (ra = json_array()) == NULL ||
 	    json_object_set_new(root, "runs", ra) == -1 ||
 	    (fa = json_array()) == NULL ||
-	    json_object_set_new(root, "failing_shops", fa) == -1)
+	    json_object_set_new(root, "failing_shops", fa) == -1 ||
+	    (la = json_array()) == NULL ||
+	    json_object_set_new(root, "sales_history_limited", la) == -1)
 		goto done;
+	for (r = 0; r < PQntuples(lim); r++) {
+		o = json_pack("{s:s, s:s, s:o, s:o, s:s}",
+		    "shop_id", PQgetvalue(lim, r, 0),
+		    "shop_domain", PQgetvalue(lim, r, 1),
+		    "complete_through", json_str_or_null(PQgetvalue(lim, r, 2)),
+		    "checked_at", json_str_or_null(PQgetvalue(lim, r, 3)),
+		    "reason", "no read_all_orders: Shopify shows only the last "
+		    "60 days of orders");
+		if (o == NULL || json_array_append_new(la, o) == -1)
+			goto done;
+	}
 	for (r = 0; r < PQntuples(runs); r++) {
 		o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, "
 		    "s:o, s:o}",
@@ -584,7 +607,7 @@ done:
 }
 
 static int
-status_table(const PGresult *runs, const PGresult *fail)
+status_table(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 {
 	static const char *const rh[] = { "JOB", "STARTED (UTC)", "TOOK",
 	    "STATUS", "SHOPS", "FAILED", "HOST", "RUN" };
@@ -652,6 +675,13 @@ status_table(const PGresult *runs, const PGresult *fail)
 	if (t.nrows > 0)
 		table_print(&t);
 	table_free(&t);
+	printf("\nSales history limited by Shopify to the last 60 days\n");
+	if (PQntuples(lim) == 0)
+		printf("  none\n");
+	for (r = 0; r < PQntuples(lim); r++)
+		printf("  %s: the app lacks read_all_orders (refunds and edits "
+		    "of older orders cannot reach the sales)\n",
+		    PQgetvalue(lim, r, 1));
 	return 0;
 fail:
 	table_free(&t);
@@ -664,7 +694,7 @@ cmd_status(const char *cli_config, bool as_json)
 	struct rb_config cfg;
 	struct db db = { 0 };
 	struct rb_err err = { 0 };
-	PGresult *runs = NULL, *fail = NULL;
+	PGresult *runs = NULL, *fail = NULL, *lim = NULL;
 	const char *p_runs[] = { RUNS_PER_JOB };
 	const char *p_fail[] = { FAILING_MAX };
 	int rc = EXIT_UNUSABLE, have;
@@ -682,10 +712,11 @@ cmd_status(const char *cli_config, bool as_json)
 		goto done;
 	}
 	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
-	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL)
+	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL ||
+	    (lim = db_query(&db, limited_sql, 1, p_fail, &err)) == NULL)
 		goto dberr;
-	if ((as_json ? status_json(runs, fail) : status_table(runs, fail))
-	    == -1) {
+	if ((as_json ? status_json(runs, fail, lim) :
+	    status_table(runs, fail, lim)) == -1) {
 		fprintf(stderr, "rebossctl: out of memory\n");
 		goto done;
 	}
@@ -700,6 +731,7 @@ dberr:
 done:
 	PQclear(runs);
 	PQclear(fail);
+	PQclear(lim);
 	db_close(&db);
 	config_free(&cfg);
 	return rc;

@@ -50,7 +50,7 @@ pclibs=$(pkg-config --libs $pkgs)
 max_lens="encode:4096 crypto:4096 domain:256 jwt:8300 jwks:16384
  config:8192 body:4096 query:4096 oauth:8192 openai:16384 sales:8192
  copy:16384 shopify:32768 pinterest:16384 install:8192 request:4096
- http:4096 catalog:8192"
+ http:4096 catalog:8192 bulk:65536"
 
 mkdir -p "$build/lib" "$build/bin"
 

@@ -9,20 +9,25 @@
  *     once the whole list was read, products not seen are marked deleted.
  *  3. Orders: T0 = database now() at the start; SINCE = (cursor, or T0 - 60
  *     days on the first run) - 10 minutes of overlap (Shopify's search
- *     index lags a little).  Reads every order with updated_at >= SINCE and
+ *     index lags a little).  Reads every order with updated_at >= SINCE
+ *     (dates quoted in the search query, as Shopify's syntax asks) and
  *     replaces each order's rows in order_lines_ledger, then recomputes the
  *     touched (product, day) rows of product_sales_daily from the ledger,
- *     in one transaction per batch of SALES_BATCH_ORDERS orders (pages are
- *     collected: a database call costs about as much for 10 orders as for
- *     100; REBOSS_SALES_BATCH_ORDERS overrides it for tests).  Only when every order is committed does
- *     the cursor move to T0 (cursor rule: the cursor never passes an order
- *     that is not stored; a failure leaves it where it was and the next
- *     run reads the same orders again, which is harmless: replacing an
- *     order's contribution is idempotent).
- *  4. Bulk threshold: when ordersCount for the filter exceeds
- *     SALES_BULK_MIN_ORDERS (1000 = 100 pages of 10 orders; override with
- *     REBOSS_SALES_BULK_MIN_ORDERS for tests), the orders are read with one
- *     bulkOperationRunQuery (JSONL) instead of pages.
+ *     in one transaction per batch of SALES_BATCH_ORDERS orders
+ *     (REBOSS_SALES_BATCH_ORDERS overrides it for tests).  What an order
+ *     contributes is computed by lib/sales_bulk.c from Shopify's exact
+ *     money fields (see there and reboss-jobs(8)).  Only when every order
+ *     is committed does the cursor move to T0 (cursor rule: the cursor
+ *     never passes an order that is not stored; a failure leaves it where
+ *     it was and the next run reads the same orders again, which is
+ *     harmless: replacing an order's contribution is idempotent); then
+ *     complete_through and orders_access are written with it.
+ *  4. Bulk: when ordersCount for the filter exceeds SALES_BULK_MIN_ORDERS
+ *     (REBOSS_SALES_BULK_MIN_ORDERS for tests), [SINCE, T0) is read through
+ *     bulkOperationRunQuery exports of at most SALES_BULK_RANGE_ORDERS
+ *     orders each (a range with more is halved by date), each streamed
+ *     from the download into the parser (never held whole), its refunds
+ *     read by id, written, and the cursor moved to the range's end.
  * --dry-run reads everything and rolls every write back.
  */
 #include <stdio.h>
@@ -38,21 +43,29 @@
 #include "job.h"
 #include "log.h"
 #include "sales.h"
+#include "sales_bulk.h"
 #include "shopify.h"
 #include "util.h"
 #include "shop_token.h"
 
 #define SALES_BULK_MIN_ORDERS	1000L
-#define SALES_BULK_MAX_BYTES	(256u * 1024u * 1024u)
+/* Most orders one bulk export covers: more are split by date range (the
+ * orders of a range are held until its last line, ~300 bytes each). */
+#define SALES_BULK_RANGE_ORDERS	50000L
 #define SALES_BULK_CHUNK	200	/* orders per transaction (bulk) */
+#define SALES_REFUNDS_PER_QUERY	25
+#define SALES_BATCH_MAX		1000	/* REBOSS_SALES_BATCH_ORDERS cap */
 #define SALES_BULK_POLL_MAX_MS	10000
 #define SALES_BATCH_ORDERS	100	/* orders per transaction (pages) */
 /* Orders updated this long before a run's start are read again by the next
  * run: Shopify's search index lags a little behind. */
 #define SALES_OVERLAP		"10 minutes"
 
+/* accessScopes: without read_all_orders Shopify shows only the orders of
+ * the last 60 days (sales_cursors.orders_access says which). */
 static const char Q_SHOP[] =
-	"query { shop { ianaTimezone currencyCode } }";
+	"query { shop { ianaTimezone currencyCode } currentAppInstallation { "
+	"accessScopes { handle } } }";
 
 static const char Q_PRODUCTS[] =
 	"query Products($cursor: String) { products(first: 25, after: $cursor, "
@@ -70,20 +83,33 @@ static const char Q_ORDERS_COUNT[] =
 	"query OrdersCount($q: String) { ordersCount(query: $q) { count "
 	"precision } }";
 
-#define LINE_FIELDS "currentQuantity product { id } " \
-	"discountedUnitPriceAfterAllDiscountsSet { shopMoney { amount } }"
+/* The exact money fields (lib/sales_bulk.h says what is made of them). */
+#define MONEY(f) f " { shopMoney { amount } }"
+#define ORDER_FIELDS "id processedAt cancelledAt test updatedAt"
+#define LINE_FIELDS "id quantity currentQuantity product { id } " \
+	MONEY("originalTotalSet") " discountAllocations { " \
+	MONEY("allocatedAmountSet") " }"
+#define REFUND_LINE_FIELDS "id quantity lineItem { id } " MONEY("subtotalSet")
 
 static const char Q_ORDERS[] =
 	"query Orders($cursor: String, $q: String) { orders(first: 10, "
-	"after: $cursor, query: $q, sortKey: UPDATED_AT) { nodes { id "
-	"processedAt cancelledAt updatedAt lineItems(first: 20) { nodes { "
-	LINE_FIELDS " } pageInfo { hasNextPage endCursor } } } pageInfo { "
-	"hasNextPage endCursor } } }";
+	"after: $cursor, query: $q, sortKey: UPDATED_AT) { nodes { "
+	ORDER_FIELDS " lineItems(first: 8) { nodes { " LINE_FIELDS " } "
+	"pageInfo { hasNextPage endCursor } } refunds { id refundLineItems("
+	"first: 4) { nodes { " REFUND_LINE_FIELDS " } pageInfo { hasNextPage "
+	"} } } } pageInfo { hasNextPage endCursor } } }";
 
 static const char Q_ORDER_LINES[] =
 	"query OrderLines($id: ID!, $cursor: String) { order(id: $id) { "
 	"lineItems(first: 100, after: $cursor) { nodes { " LINE_FIELDS " } "
 	"pageInfo { hasNextPage endCursor } } } }";
+
+/* Refunds the bulk export names by id only (a connection inside a list
+ * is not exported), SALES_REFUNDS_PER_QUERY at a time. */
+static const char Q_REFUND_LINES[] =
+	"query RefundLines($ids: [ID!]!) { nodes(ids: $ids) { ... on Refund { "
+	"id refundLineItems(first: 100) { nodes { " REFUND_LINE_FIELDS " } "
+	"pageInfo { hasNextPage } } } } }";
 
 static const char M_BULK[] =
 	"mutation BulkOrders($q: String!) { bulkOperationRunQuery(query: $q) "
@@ -101,13 +127,18 @@ struct st {
 	char		 sync_at[64];		/* the run's start, server time */
 	char		 since[32];		/* orders updated since (ISO) */
 	bool		 bulk;			/* orders read in bulk */
+	bool		 all_orders;		/* read_all_orders granted */
 	json_t		*prod_rows;
 	long		 nproducts, norders, nwrites;
 	long		 batch;		/* orders per transaction (pages) */
-	/* lines of the order being built (paginated lineItems) */
-	struct sales_order *cur;
-	json_t		*cur_updated;
-	struct sales_order *orders;		/* a page */
+	struct sales_bulk *acc;		/* orders being read (lib/sales_bulk.h) */
+	const char	*cur_gid;	/* order whose lines are paginated */
+	long long	 batch_ids[SALES_BATCH_MAX];	/* orders in acc (pages) */
+	size_t		 nbatch;
+	long		 range_max, nranges;	/* bulk */
+	struct rb_err	 sink_err;	/* why bulk_sink stopped a download */
+	char		 sync_iso[32];		/* sync_at, RFC 3339 UTC */
+	struct sales_order *orders;		/* a batch, joined */
 	json_t		*updated;		/* updatedAt per order */
 	size_t		 n, cap;
 	/* The page written while the next one is read (db_send): its
@@ -166,6 +197,22 @@ open_token(struct st *st, char **token, struct rb_err *err)
 	    st->ctx->shop->id, !st->ctx->dry_run, token, err);
 }
 
+static bool
+has_scope(json_t *data, const char *handle)
+{
+	json_t *sc = json_object_get(json_object_get(data,
+	    "currentAppInstallation"), "accessScopes"), *v;
+	size_t i;
+
+	json_array_foreach(sc, i, v) {
+		const char *h = json_string_value(json_object_get(v, "handle"));
+
+		if (h != NULL && strcmp(h, handle) == 0)
+			return true;
+	}
+	return false;
+}
+
 static int
 shop_zone(struct st *st, struct rb_err *err)
 {
@@ -177,6 +224,11 @@ shop_zone(struct st *st, struct rb_err *err)
 	shop = json_object_get(data, "shop");
 	tz = json_string_value(json_object_get(shop, "ianaTimezone"));
 	cur = json_string_value(json_object_get(shop, "currencyCode"));
+	st->all_orders = has_scope(data, "read_all_orders");
+	if (!st->all_orders)
+		log_warn("the app lacks read_all_orders: Shopify shows only "
+		    "the orders of the last 60 days, so refunds and edits of "
+		    "older orders cannot reach the sales");
 	if (tz == NULL || !sales_tz_valid(tz)) {
 		json_decref(data);
 		return rb_err_set(err, 502, "invalid_timezone",
@@ -189,6 +241,8 @@ shop_zone(struct st *st, struct rb_err *err)
 	(void)rb_strlcpy(st->currency, cur != NULL ? cur : "",
 	    sizeof(st->currency));
 	json_decref(data);
+	if ((st->acc = sales_bulk_new(st->tz)) == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 	if (st->ctx->dry_run)
 		return 0;
 	/* Written while the first page of products is read. */
@@ -217,13 +271,17 @@ run_times(struct st *st, struct rb_err *err)
 	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
 	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
 	    "interval '" SALES_OVERLAP "') AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM (SELECT 1) x "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(date_trunc('second', "
+	    "now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "FROM (SELECT 1) x "
 	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
 	if (r == NULL)
 		return -1;
 	(void)rb_strlcpy(st->sync_at, PQgetvalue(r, 0, 0),
 	    sizeof(st->sync_at));
 	(void)rb_strlcpy(st->since, PQgetvalue(r, 0, 1), sizeof(st->since));
+	(void)rb_strlcpy(st->sync_iso, PQgetvalue(r, 0, 2),
+	    sizeof(st->sync_iso));
 	PQclear(r);
 	return 0;
 }
@@ -366,46 +424,31 @@ orders_clear(struct st *st)
 	json_array_clear(st->updated);
 }
 
-static struct sales_order *
-orders_push(struct st *st, json_t *order, struct rb_err *err)
+/* Takes o (and its updatedAt) into the batch. */
+static int
+orders_push(struct st *st, struct sales_order *o, const char *updated,
+    struct rb_err *err)
 {
 	struct sales_order *no;
-	json_t *u;
 
 	if (st->n == st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 16;
 
 		no = realloc(st->orders, cap * sizeof(*no));
-		if (no == NULL) {
-			rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-			return NULL;
-		}
+		if (no == NULL)
+			goto oom;
 		st->orders = no;
 		st->cap = cap;
 	}
-	if (sales_order_init(&st->orders[st->n], order, st->tz, err) == -1)
-		return NULL;
-	u = json_object_get(order, "updatedAt");
-	if (json_array_append_new(st->updated, json_is_string(u) ?
-	    json_copy(u) : json_null()) == -1) {
-		sales_order_free(&st->orders[st->n]);
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-		return NULL;
-	}
-	return &st->orders[st->n++];
-}
-
-static int
-line_page(void *arg, json_t *nodes)
-{
-	struct st *st = arg;
-	json_t *n;
-	size_t i;
-
-	json_array_foreach(nodes, i, n)
-		if (sales_order_add_line(st->cur, n, page_err) == -1)
-			return -1;
+	if (json_array_append_new(st->updated, updated[0] != '\0' ?
+	    json_string(updated) : json_null()) == -1)
+		goto oom;
+	st->orders[st->n++] = *o;
+	memset(o, 0, sizeof(*o));
 	return 0;
+oom:
+	sales_order_free(o);
+	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 }
 
 /* Writes the orders collected in st: replaces their ledger rows and
@@ -495,30 +538,6 @@ fail:
 	return -1;
 }
 
-/* The order just pushed was already in the batch (updated while the pages
- * were read, so it came again on a later page): the newer one takes the
- * older one's place.  Returns where the order now is. */
-static struct sales_order *
-orders_dedupe_last(struct st *st)
-{
-	struct sales_order *last = &st->orders[st->n - 1];
-	size_t k;
-
-	for (k = 0; k + 1 < st->n; k++) {
-		if (st->orders[k].order_id != last->order_id)
-			continue;
-		sales_order_free(&st->orders[k]);
-		st->orders[k] = *last;
-		if (json_array_set(st->updated, k, json_array_get(st->updated,
-		    st->n - 1)) == -1 ||
-		    json_array_remove(st->updated, st->n - 1) == -1)
-			return NULL;
-		st->n--;
-		return &st->orders[k];
-	}
-	return last;
-}
-
 /* Writes and forgets the orders collected so far. */
 static int
 orders_flush(struct st *st, struct rb_err *err)
@@ -529,28 +548,146 @@ orders_flush(struct st *st, struct rb_err *err)
 	return 0;
 }
 
+/* The refunds the accumulator was given by id only: their line items,
+ * SALES_REFUNDS_PER_QUERY refunds a query. */
+static int
+fetch_refunds(struct st *st, struct rb_err *err)
+{
+	const long long *ids;
+	size_t n = sales_bulk_pending_refunds(st->acc, &ids), i, j, k;
+	json_t *v = NULL, *arr, *data = NULL, *node, *conn, *ln;
+	char g[64];
+
+	for (i = 0; i < n; i += SALES_REFUNDS_PER_QUERY) {
+		if (stopped(st, err) == -1 || (v = json_pack("{s:[]}", "ids"))
+		    == NULL)
+			goto fail;
+		arr = json_object_get(v, "ids");
+		for (k = i; k < n && k < i + SALES_REFUNDS_PER_QUERY; k++) {
+			(void)snprintf(g, sizeof(g), "gid://shopify/Refund/%lld",
+			    ids[k]);
+			if (json_array_append_new(arr, json_string(g)) == -1)
+				goto oom;
+		}
+		if (shopify_graphql(&st->sh, Q_REFUND_LINES, v, &data, err) ==
+		    -1)
+			goto fail;
+		json_array_foreach(json_object_get(data, "nodes"), k, node) {
+			conn = json_object_get(node, "refundLineItems");
+			if (conn == NULL || json_is_true(json_object_get(
+			    json_object_get(conn, "pageInfo"), "hasNextPage"))) {
+				rb_err_set(err, 502, "shopify_bad_response",
+				    "A refund has no line items or more than "
+				    "100 of them.");
+				goto fail;
+			}
+			json_array_foreach(json_object_get(conn, "nodes"), j,
+			    ln) {
+				if (sales_bulk_add(st->acc, ln, NULL, err) ==
+				    -1)
+					goto fail;
+			}
+		}
+		json_decref(v);
+		json_decref(data);
+		v = data = NULL;
+	}
+	sales_bulk_clear_pending(st->acc);
+	return 0;
+oom:
+	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+fail:
+	json_decref(v);
+	json_decref(data);
+	return -1;
+}
+
+/* Everything of the accumulated orders is in: they are joined and written
+ * `chunk` orders a transaction; the accumulator is emptied. */
+static int
+acc_store(struct st *st, long chunk, struct rb_err *err)
+{
+	struct sales_order o;
+	char upd[SALES_UPDATED_LEN];
+	size_t i, n;
+	int rc = -1;
+
+	if (fetch_refunds(st, err) == -1 ||
+	    sales_bulk_finish(st->acc, err) == -1)
+		goto out;
+	n = sales_bulk_orders(st->acc);
+	for (i = 0; i < n; i++) {
+		if (sales_bulk_order(st->acc, i, &o, upd, err) == -1 ||
+		    orders_push(st, &o, upd, err) == -1)
+			goto out;
+		if ((long)st->n >= chunk && (stopped(st, err) == -1 ||
+		    orders_flush(st, err) == -1))
+			goto out;
+	}
+	rc = orders_flush(st, err);
+out:
+	sales_bulk_reset(st->acc);
+	return rc;
+}
+
+static int
+line_page(void *arg, json_t *nodes)
+{
+	struct st *st = arg;
+	json_t *n;
+	size_t i;
+
+	json_array_foreach(nodes, i, n)
+		if (sales_bulk_add(st->acc, n, st->cur_gid, page_err) == -1)
+			return -1;
+	return 0;
+}
+
+/* Whether order id is in the batch being collected. */
+static bool
+batch_has(struct st *st, long long id)
+{
+	size_t i;
+
+	for (i = 0; i < st->nbatch; i++)
+		if (st->batch_ids[i] == id)
+			return true;
+	return false;
+}
+
 static int
 order_page(void *arg, json_t *nodes)
 {
 	struct st *st = arg;
 	json_t *n, *li, *v;
-	struct sales_order *o;
+	const char *gid;
+	long long id;
 	size_t i;
 
 	if (stopped(st, page_err) == -1)
 		return -1;
 	json_array_foreach(nodes, i, n) {
-		if (orders_push(st, n, page_err) == NULL)
+		gid = opt_str(n, "id");
+		if ((id = shopify_gid_id(gid)) <= 0)
+			return rb_err_set(page_err, 502, "shopify_bad_response",
+			    "Shopify returned an order without a valid id.");
+		/* Updated while the pages were read, it comes again on a
+		 * later page: the batch so far is written first, so the
+		 * newer state is written last. */
+		if (batch_has(st, id) || st->nbatch == SALES_BATCH_MAX) {
+			if (acc_store(st, st->batch, page_err) == -1)
+				return -1;
+			st->nbatch = 0;
+		}
+		st->batch_ids[st->nbatch++] = id;
+		if (sales_bulk_add(st->acc, n, NULL, page_err) == -1)
 			return -1;
-		if ((o = orders_dedupe_last(st)) == NULL)
-			return rb_err_set(page_err, 500, "out_of_memory",
-			    "Out of memory.");
 		li = json_object_get(n, "lineItems");
-		st->cur = o;
+		st->cur_gid = gid;
 		if (json_is_true(json_object_get(json_object_get(li,
 		    "pageInfo"), "hasNextPage"))) {
 			/* A big order: read all its lines on their own. */
-			v = json_pack("{s:O}", "id", json_object_get(n, "id"));
+			v = json_pack("{s:s}", "id", gid);
 			if (v == NULL || shopify_paginate(&st->sh,
 			    Q_ORDER_LINES, v, "order.lineItems", line_page, st,
 			    page_err) == -1) {
@@ -562,150 +699,53 @@ order_page(void *arg, json_t *nodes)
 			return -1;
 		}
 	}
-	return (long)st->n >= st->batch ? orders_flush(st, page_err) : 0;
-}
-
-/* JSONL of a bulk operation: order lines, then line items with
- * __parentId.  Orders are stored SALES_BULK_CHUNK at a time once all
- * lines are read (a child may come after other orders). */
-static int
-bulk_parse(struct st *st, char *body, size_t len, struct rb_err *err)
-{
-	json_t *index = NULL, *o = NULL, *iv;
-	json_error_t jerr;
-	char *p = body, *end = body + len, *nl;
-	size_t i, done;
-	struct sales_order *so;
-	const char *parent;
-	long lineno = 0;
-
-	orders_clear(st);
-	if ((index = json_object()) == NULL)
-		goto oom;
-	while (p < end) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		if (nl == NULL)
-			nl = end;
-		lineno++;
-		if (nl > p) {
-			o = json_loadb(p, (size_t)(nl - p), 0, &jerr);
-			if (!json_is_object(o)) {
-				rb_err_set(err, 502, "shopify_bad_response",
-				    "Line %ld of the bulk result is not JSON.",
-				    lineno);
-				goto fail;
-			}
-			parent = opt_str(o, "__parentId");
-			if (parent == NULL) {
-				if (orders_push(st, o, err) == NULL)
-					goto fail;
-				if (json_object_set_new(index, opt_str(o, "id"),
-				    json_integer((json_int_t)(st->n - 1))) ==
-				    -1)
-					goto oom;
-			} else {
-				iv = json_object_get(index, parent);
-				if (!json_is_integer(iv)) {
-					rb_err_set(err, 502,
-					    "shopify_bad_response", "Line %ld "
-					    "of the bulk result names an "
-					    "unknown parent.", lineno);
-					goto fail;
-				}
-				so = &st->orders[json_integer_value(iv)];
-				if (sales_order_add_line(so, o, err) == -1)
-					goto fail;
-			}
-			json_decref(o);
-			o = NULL;
-		}
-		p = nl + 1;
-	}
-	json_decref(index);
-	index = NULL;
-	/* Store in chunks: move each chunk to the front and store it. */
-	{
-		struct sales_order *all = st->orders;
-		json_t *upd = st->updated;
-		size_t total = st->n, cap = st->cap;
-
-		for (done = 0; done < total; done += i) {
-			i = total - done < SALES_BULK_CHUNK ? total - done :
-			    SALES_BULK_CHUNK;
-			if (stopped(st, err) == -1)
-				goto restore_fail;
-			st->orders = all + done;
-			st->n = i;
-			st->cap = i;
-			if ((st->updated = json_array()) == NULL)
-				goto restore_oom;
-			{
-				size_t k;
-
-				for (k = 0; k < i; k++)
-					(void)json_array_append(st->updated,
-					    json_array_get(upd, done + k));
-			}
-			if (store_orders(st, err) == -1) {
-				json_decref(st->updated);
-				goto restore_fail;
-			}
-			json_decref(st->updated);
-		}
-		st->orders = all;
-		st->updated = upd;
-		st->n = total;
-		st->cap = cap;
-		orders_clear(st);
+	if ((long)st->nbatch < st->batch)
 		return 0;
-restore_oom:
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-restore_fail:
-		st->orders = all;
-		st->updated = upd;
-		st->n = total;
-		st->cap = cap;
-		orders_clear(st);
-		return -1;
-	}
-oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-fail:
-	json_decref(o);
-	json_decref(index);
-	orders_clear(st);
-	return -1;
+	st->nbatch = 0;
+	return acc_store(st, st->batch, page_err);
 }
 
+/* The bulk result as it arrives, into the accumulator (never held). */
 static int
-bulk_orders(struct st *st, const char *since, struct rb_err *err)
+bulk_sink(void *arg, const char *data, size_t len)
+{
+	struct st *st = arg;
+
+	if (*st->ctx->stop)
+		return -1;
+	return sales_bulk_feed(st->acc, data, len, &st->sink_err);
+}
+
+/* Starts a bulk export of the orders updated in [from, to) and waits
+ * until Shopify has it; *url gets its address (NULL: no orders). */
+static int
+bulk_run(struct st *st, const char *from, const char *to, json_t **data,
+    const char **url, struct rb_err *err)
 {
 	char q[1024];
-	json_t *v = NULL, *data = NULL, *op, *ue;
-	const char *id, *status, *url;
-	struct http_request req;
-	struct http_response resp;
+	json_t *v = NULL, *op, *ue;
+	const char *id, *status;
 	long wait = 1000;
 	char opid[256];
 	int n;
 
-	memset(&resp, 0, sizeof(resp));
-	n = snprintf(q, sizeof(q), "{ orders(query: \"updated_at:>=%s\", "
-	    "sortKey: UPDATED_AT) { edges { node { id processedAt cancelledAt "
-	    "updatedAt lineItems { edges { node { " LINE_FIELDS " } } } } } } }",
-	    since);
+	*data = NULL;
+	n = snprintf(q, sizeof(q), "{ orders(query: \"updated_at:>='%s' AND "
+	    "updated_at:<'%s'\", sortKey: UPDATED_AT) { edges { node { "
+	    ORDER_FIELDS " refunds { id } lineItems { edges { node { "
+	    LINE_FIELDS " } } } } } } }", from, to);
 	if (n < 0 || (size_t)n >= sizeof(q))
 		return rb_err_set(err, 500, "internal_error", "Bulk query too "
 		    "long.");
 	if ((v = json_pack("{s:s}", "q", q)) == NULL)
 		goto oom;
-	if (shopify_graphql(&st->sh, M_BULK, v, &data, err) == -1)
+	if (shopify_graphql(&st->sh, M_BULK, v, data, err) == -1)
 		goto fail;
 	json_decref(v);
 	v = NULL;
-	op = json_object_get(json_object_get(data, "bulkOperationRunQuery"),
+	op = json_object_get(json_object_get(*data, "bulkOperationRunQuery"),
 	    "bulkOperation");
-	ue = json_object_get(json_object_get(data, "bulkOperationRunQuery"),
+	ue = json_object_get(json_object_get(*data, "bulkOperationRunQuery"),
 	    "userErrors");
 	id = opt_str(op, "id");
 	if (id == NULL || json_array_size(ue) > 0) {
@@ -716,10 +756,11 @@ bulk_orders(struct st *st, const char *since, struct rb_err *err)
 		goto fail;
 	}
 	(void)rb_strlcpy(opid, id, sizeof(opid));
-	log_info("bulk operation %s started for orders since %s", opid, since);
+	log_info("bulk operation %s started for orders updated from %s to %s",
+	    opid, from, to);
 	for (;;) {
-		json_decref(data);
-		data = NULL;
+		json_decref(*data);
+		*data = NULL;
 		if (rb_sleep_ms(wait, st->ctx->stop) == -1 ||
 		    stopped(st, err) == -1) {
 			rb_err_set(err, 503, "cancelled", "The run was stopped "
@@ -730,11 +771,11 @@ bulk_orders(struct st *st, const char *since, struct rb_err *err)
 			wait *= 2;
 		if ((v = json_pack("{s:s}", "id", opid)) == NULL)
 			goto oom;
-		if (shopify_graphql(&st->sh, Q_BULK, v, &data, err) == -1)
+		if (shopify_graphql(&st->sh, Q_BULK, v, data, err) == -1)
 			goto fail;
 		json_decref(v);
 		v = NULL;
-		op = json_object_get(data, "bulkOperation");
+		op = json_object_get(*data, "bulkOperation");
 		status = opt_str(op, "status");
 		if (status == NULL) {
 			rb_err_set(err, 502, "shopify_bad_response",
@@ -753,34 +794,59 @@ bulk_orders(struct st *st, const char *since, struct rb_err *err)
 			goto fail;
 		}
 	}
-	url = opt_str(op, "url");
-	if (url == NULL) {		/* no orders at all */
-		json_decref(data);
-		return 0;
-	}
-	memset(&req, 0, sizeof(req));
-	req.method = "GET";
-	req.url = url;		/* a signed URL: no token goes there */
-	req.service = "shopify";	/* metrics label */
-	req.timeout_ms = 30L * 60L * 1000L;
-	req.max_response = SALES_BULK_MAX_BYTES;
-	if (http_request(st->ctx->http, &req, &resp, err) == -1)
-		goto fail;
-	if (resp.status != 200) {
-		rb_err_set(err, 502, "shopify_bulk_failed", "Downloading the "
-		    "bulk order export answered HTTP %ld.", resp.status);
-		goto fail;
-	}
-	if (bulk_parse(st, resp.body, resp.len, err) == -1)
-		goto fail;
-	http_response_free(&resp);
-	json_decref(data);
+	*url = opt_str(op, "url");
 	return 0;
 oom:
 	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 fail:
-	http_response_free(&resp);
 	json_decref(v);
+	json_decref(*data);
+	*data = NULL;
+	return -1;
+}
+
+/* One range's export, streamed into the accumulator, then written. */
+static int
+bulk_range_read(struct st *st, const char *from, const char *to,
+    struct rb_err *err)
+{
+	json_t *data = NULL;
+	const char *url = NULL;
+	struct http_request req;
+	struct http_response resp;
+
+	memset(&resp, 0, sizeof(resp));
+	rb_err_clear(&st->sink_err);
+	if (bulk_run(st, from, to, &data, &url, err) == -1)
+		return -1;
+	if (url != NULL) {
+		memset(&req, 0, sizeof(req));
+		req.method = "GET";
+		req.url = url;		/* a signed URL: no token goes there */
+		req.service = "shopify";	/* metrics label */
+		req.timeout_ms = 30L * 60L * 1000L;
+		req.max_response = 64u * 1024u;	/* error bodies only */
+		req.sink = bulk_sink;
+		req.sink_arg = st;
+		if (http_request(st->ctx->http, &req, &resp, err) == -1) {
+			if (strcmp(err->code, "sink_stopped") == 0 &&
+			    st->sink_err.code[0] != '\0')
+				*err = st->sink_err;
+			goto fail;
+		}
+		if (resp.status != 200) {
+			rb_err_set(err, 502, "shopify_bulk_failed", "Downloading "
+			    "the bulk order export answered HTTP %ld.",
+			    resp.status);
+			goto fail;
+		}
+		http_response_free(&resp);
+	}
+	json_decref(data);
+	return acc_store(st, SALES_BULK_CHUNK, err);
+fail:
+	sales_bulk_reset(st->acc);
+	http_response_free(&resp);
 	json_decref(data);
 	return -1;
 }
@@ -797,11 +863,103 @@ env_knob(const char *name, long min, long max, long def)
 	return def;
 }
 
-static long
-bulk_min_orders(void)
+/* Orders updated in [from, to) by Shopify's count, at most limit
+ * (*more: there are more than limit). */
+static int
+count_orders(struct st *st, const char *from, const char *to, long limit,
+    long long *count, bool *more, struct rb_err *err)
 {
-	return env_knob("REBOSS_SALES_BULK_MIN_ORDERS", 0, 1000000000L,
-	    SALES_BULK_MIN_ORDERS);
+	char qs[160];
+	json_t *v, *data = NULL, *c;
+	int n;
+
+	if (to != NULL)
+		n = snprintf(qs, sizeof(qs), "updated_at:>='%s' AND "
+		    "updated_at:<'%s'", from, to);
+	else
+		n = snprintf(qs, sizeof(qs), "updated_at:>='%s'", from);
+	if (n < 0 || (size_t)n >= sizeof(qs))
+		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
+	if ((v = json_pack("{s:s, s:I}", "q", qs, "limit", (json_int_t)limit))
+	    == NULL)
+		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	if (shopify_graphql(&st->sh, Q_ORDERS_COUNT, v, &data, err) == -1) {
+		json_decref(v);
+		return -1;
+	}
+	json_decref(v);
+	c = json_object_get(data, "ordersCount");
+	*count = json_integer_value(json_object_get(c, "count"));
+	*more = *count >= limit || (opt_str(c, "precision") != NULL &&
+	    strcmp(opt_str(c, "precision"), "EXACT") != 0);
+	json_decref(data);
+	return 0;
+}
+
+static int
+iso_of(time_t t, char out[32])
+{
+	struct tm tm;
+
+	return gmtime_r(&t, &tm) == NULL ||
+	    strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0 ? -1 : 0;
+}
+
+/* A bulk range is written: orders updated before `to` are stored, so
+ * the cursor may move there (never back). */
+static int
+st_cursor(struct st *st, const char *to, struct rb_err *err)
+{
+	const char *p[2];
+
+	if (st_wait(st, err) == -1)
+		return -1;
+	if (st->ctx->dry_run)
+		return 0;
+	p[0] = st->ctx->shop->id;
+	p[1] = to;
+	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
+	    "(shop_id, orders_cursor, last_mode) VALUES ($1, $2::timestamptz, "
+	    "'bulk') ON CONFLICT (shop_id) DO UPDATE SET orders_cursor = "
+	    "greatest(public.sales_cursors.orders_cursor, "
+	    "EXCLUDED.orders_cursor)", 2, p, err);
+}
+
+/* Orders updated in [from, to) through bulk exports of at most
+ * range_max orders each: a range with more is halved (earlier half
+ * first).  After each range is written the cursor moves to its end, so
+ * a run that fails later resumes there. */
+static int
+bulk_ranges(struct st *st, const char *from, const char *to, int depth,
+    long long known, struct rb_err *err)
+{
+	long long count = known;
+	bool more = false;
+	time_t a, b;
+	char mid[32];
+
+	if (stopped(st, err) == -1)
+		return -1;
+	/* known: an upper bound already counted (-1: none) */
+	if ((known < 0 || known > st->range_max) && count_orders(st, from, to,
+	    st->range_max, &count, &more, err) == -1)
+		return -1;
+	if (sales_parse_time(from, &a) == -1 || sales_parse_time(to, &b) ==
+	    -1)
+		return rb_err_set(err, 500, "internal_error", "Bad range.");
+	if (more && b - a >= 2 && depth < 40) {
+		if (iso_of(a + (b - a) / 2, mid) == -1)
+			return rb_err_set(err, 500, "internal_error",
+			    "Bad range.");
+		return bulk_ranges(st, from, mid, depth + 1, -1, err) == -1 ?
+		    -1 : bulk_ranges(st, mid, to, depth + 1, -1, err);
+	}
+	if (count == 0)
+		return 0;
+	st->nranges++;
+	if (bulk_range_read(st, from, to, err) == -1)
+		return -1;
+	return st_cursor(st, to, err);
 }
 
 static int
@@ -809,43 +967,45 @@ sync_orders(struct st *st, struct rb_err *err)
 {
 	char qs[64];
 	const char *since = st->since;
-	json_t *v = NULL, *data = NULL;
+	json_t *v = NULL;
 	long long count;
+	bool more;
 	int n;
 
-	n = snprintf(qs, sizeof(qs), "updated_at:>=%s", since);
+	if (count_orders(st, since, NULL, 10000, &count, &more, err) == -1)
+		return -1;
+	st->bulk = count > env_knob("REBOSS_SALES_BULK_MIN_ORDERS", 0,
+	    1000000000L, SALES_BULK_MIN_ORDERS);
+	log_info("%lld%s orders updated since %s: reading them %s", count,
+	    more ? " or more" : "", since, st->bulk ?
+	    "with bulk operations" : "page by page");
+	if (st->bulk) {
+		st->range_max = env_knob("REBOSS_SALES_BULK_RANGE_ORDERS", 1,
+		    10000000L, SALES_BULK_RANGE_ORDERS);
+		if (bulk_ranges(st, since, st->sync_iso, 0, more ? -1 : count,
+		    err) == -1)
+			return -1;
+		log_info("bulk: %ld range(s)", st->nranges);
+		return 0;
+	}
+	n = snprintf(qs, sizeof(qs), "updated_at:>='%s'", since);
 	if (n < 0 || (size_t)n >= sizeof(qs))
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
 	if ((v = json_pack("{s:s}", "q", qs)) == NULL)
 		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
-	if (shopify_graphql(&st->sh, Q_ORDERS_COUNT, v, &data, err) == -1)
-		goto fail;
-	count = json_integer_value(json_object_get(json_object_get(data,
-	    "ordersCount"), "count"));
-	json_decref(data);
-	data = NULL;
-	st->bulk = count > bulk_min_orders();
-	log_info("%lld orders updated since %s: reading them %s", count,
-	    since, st->bulk ? "with a bulk operation" : "page by page");
-	if (st->bulk) {
-		if (bulk_orders(st, since, err) == -1)
-			goto fail;
-	} else {
-		page_err = err;
-		orders_clear(st);
-		st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, 10000,
-		    SALES_BATCH_ORDERS);
-		/* The last batch is written while the products are read. */
-		if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders",
-		    order_page, st, err) == -1 || orders_flush(st, err) == -1)
-			goto fail;
+	page_err = err;
+	orders_clear(st);
+	st->nbatch = 0;
+	st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, SALES_BATCH_MAX,
+	    SALES_BATCH_ORDERS);
+	/* The last batch is written while the products are read. */
+	if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders", order_page, st,
+	    err) == -1 || acc_store(st, st->batch, err) == -1) {
+		json_decref(v);
+		return -1;
 	}
 	json_decref(v);
 	return 0;
-fail:
-	json_decref(v);
-	json_decref(data);
-	return -1;
 }
 
 /* Every write of this run done: the cursor moves to the run's start. */
@@ -853,7 +1013,7 @@ static int
 store_cursor(struct st *st, struct rb_err *err)
 {
 	char count_s[24];
-	const char *p[5];
+	const char *p[6];
 	int n;
 
 	if (st_wait(st, err) == -1)
@@ -868,18 +1028,22 @@ store_cursor(struct st *st, struct rb_err *err)
 	p[2] = st->bulk ? "bulk" : "pages";
 	p[3] = count_s;
 	p[4] = st->tz;
+	p[5] = st->all_orders ? "all" : "last_60_days";
 	/* complete_through (sql/011_sales_history.sql): every order updated
 	 * before sync_at less the overlap (Shopify's search index may lag)
 	 * is stored, so every local day that ended by then is complete. */
 	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
 	    "(shop_id, orders_cursor, last_mode, last_orders, "
-	    "complete_through) VALUES ($1, $2::timestamptz, $3, $4::integer, "
+	    "complete_through, orders_access, orders_access_checked_at) "
+	    "VALUES ($1, $2::timestamptz, $3, $4::integer, "
 	    "((($2::timestamptz - interval '" SALES_OVERLAP "') AT TIME ZONE "
-	    "$5)::date - 1)) ON CONFLICT (shop_id) DO UPDATE "
+	    "$5)::date - 1), $6, now()) ON CONFLICT (shop_id) DO UPDATE "
 	    "SET orders_cursor = EXCLUDED.orders_cursor, last_mode = "
 	    "EXCLUDED.last_mode, last_orders = EXCLUDED.last_orders, "
-	    "complete_through = EXCLUDED.complete_through",
-	    5, p, err);
+	    "complete_through = EXCLUDED.complete_through, orders_access = "
+	    "EXCLUDED.orders_access, orders_access_checked_at = "
+	    "EXCLUDED.orders_access_checked_at",
+	    6, p, err);
 }
 
 /* ---- the worker ---------------------------------------------------------- */
@@ -895,6 +1059,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	st.ctx = ctx;
 	if ((st.updated = json_array()) == NULL)
 		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+
 	if (open_token(&st, &token, err) == -1)
 		goto out;
 	if (shopify_open(&st.sh, ctx->http, ctx->cfg, ctx->shop->domain,
@@ -926,6 +1091,7 @@ out:
 	orders_clear(&st);
 	free(st.orders);
 	json_decref(st.updated);
+	sales_bulk_free(st.acc);
 	return rc;
 }
 

@@ -46,6 +46,11 @@ struct http_xfer {
 	struct rb_buf		 body;
 	size_t			 max;
 	bool			 too_large;
+	/* streaming (http_request.sink) */
+	CURL			*curl;
+	int			(*sink)(void *, const char *, size_t);
+	void			*sink_arg;
+	bool			 sunk, sink_stopped;
 };
 
 static bool curl_ready;
@@ -325,6 +330,20 @@ http_write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
 	if (nmemb != 0 && size > SIZE_MAX / nmemb)
 		return 0;
 	n = size * nmemb;
+	if (x->sink != NULL) {
+		long status = 0;
+
+		(void)curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE,
+		    &status);
+		if (status >= 200 && status < 300) {
+			x->sunk = true;
+			if (n > 0 && x->sink(x->sink_arg, ptr, n) == -1) {
+				x->sink_stopped = true;
+				return 0;	/* CURLE_WRITE_ERROR */
+			}
+			return n;
+		}
+	}
 	if (n > x->max || x->body.len > x->max - n) {
 		x->too_large = true;
 		return 0;	/* CURLE_WRITE_ERROR */
@@ -620,6 +639,9 @@ http_request(struct http_client *hc, const struct http_request *req,
 	}
 
 	x.resp = resp;
+	x.curl = hc->curl;
+	x.sink = req->sink;
+	x.sink_arg = req->sink_arg;
 	for (attempt = 1; ; attempt++) {
 		bool retry = false;
 
@@ -661,7 +683,12 @@ http_request(struct http_client *hc, const struct http_request *req,
 		}
 		metrics_upstream_request(req->service, hf != HF_NONE ||
 		    status == 429 || status >= 500);
-		if (!retry || attempt >= max_attempts)
+		if (x.sink_stopped) {
+			rb_err_set(err, 502, "sink_stopped", "The reader of "
+			    "the answer of %s stopped it.", host);
+			goto fail;
+		}
+		if (!retry || attempt >= max_attempts || x.sunk)
 			break;
 		wait_ms = http_backoff_ms(attempt,
 		    hf == HF_NONE ? resp->retry_after_ms : -1, cap_ms);

@@ -40,6 +40,14 @@ struct http_request {
 	const char	*service;	/* metrics label; NULL: "other" */
 	bool		 secret_path;	/* the URL's path is a credential (a
 					 * webhook URL): logs show scheme://host */
+	/* Streaming: a 2xx answer's body goes to sink in pieces as it
+	 * arrives (never kept; max_response does not apply to it) and
+	 * resp->body stays empty; other answers are kept as usual.  Once a
+	 * piece went to the sink nothing is retried.  sink returns -1 to stop
+	 * the transfer: http_request then fails with "sink_stopped" and the
+	 * sink keeps its own reason. */
+	int		(*sink)(void *arg, const char *data, size_t len);
+	void		*sink_arg;
 };
 
 #define HTTP_MAX_HEADERS 24

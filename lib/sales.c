@@ -214,8 +214,6 @@ sales_order_add_line(struct sales_order *o, json_t *line, struct rb_err *err)
 	const char *pid, *amount;
 	long long product, units;
 	int64_t unit, rev;
-	struct sales_line *l = NULL, *nl;
-	size_t i;
 
 	if (o->cancelled)
 		return 0;
@@ -236,6 +234,16 @@ sales_order_add_line(struct sales_order *o, json_t *line, struct rb_err *err)
 		return rb_err_set(err, 502, "shopify_bad_response",
 		    "Order %lld has a line item without a valid product, "
 		    "quantity or price.", o->order_id);
+	return sales_order_add(o, product, units, rev, err);
+}
+
+int
+sales_order_add(struct sales_order *o, long long product, long long units,
+    int64_t revenue, struct rb_err *err)
+{
+	struct sales_line *l = NULL, *nl;
+	size_t i;
+
 	for (i = 0; i < o->n; i++)
 		if (o->lines[i].product_id == product) {
 			l = &o->lines[i];
@@ -258,7 +266,7 @@ sales_order_add_line(struct sales_order *o, json_t *line, struct rb_err *err)
 		l->revenue = 0;
 	}
 	l->units += units;
-	if (__builtin_add_overflow(l->revenue, rev, &l->revenue))
+	if (__builtin_add_overflow(l->revenue, revenue, &l->revenue))
 		return rb_err_set(err, 502, "shopify_bad_response",
 		    "Order %lld's revenue is out of range.", o->order_id);
 	return 0;

@@ -3,15 +3,12 @@
  * one Shopify order -> its contribution per product to the shop's daily
  * sales, in the shop's own time zone.  Owned by the sales_tracker.
  *
- * What an order contributes (PRODUCT.md, Jobs 1):
+ * What an order contributes (PRODUCT.md, Jobs 1; reboss-jobs(8)):
  *   day      the local date of Order.processedAt in the shop's IANA zone
  *            (the date Shopify's own reports use);
- *   units    sum of LineItem.currentQuantity per product: ordered units minus
- *            units removed by order edits and units refunded;
- *   revenue  sum of currentQuantity x discountedUnitPriceAfterAllDiscountsSet
- *            .shopMoney.amount (shop currency, exact fixed point);
- *   a cancelled order (cancelledAt set) contributes nothing; line items
- *   without a product (custom items, deleted products) are not counted.
+ *   units and revenue per product: lib/sales_bulk.h (exact money fields);
+ *   sales_order_add_line() is the older per-line form (units x an
+ *   "approximate" unit price), no longer used by the tracker.
  * Money is kept in micro-units (1e-6) in int64 so sums stay exact.
  */
 #ifndef RB_SALES_H
@@ -66,6 +63,9 @@ int	sales_order_init(struct sales_order *o, json_t *order, const char *tz,
  * discountedUnitPriceAfterAllDiscountsSet{shopMoney{amount}}}. */
 int	sales_order_add_line(struct sales_order *o, json_t *line,
 	    struct rb_err *err) RB_WUR;
+/* Adds units and revenue (micros) of product to o. */
+int	sales_order_add(struct sales_order *o, long long product,
+	    long long units, int64_t revenue, struct rb_err *err) RB_WUR;
 void	sales_order_free(struct sales_order *o);
 
 struct db;

@@ -87,13 +87,19 @@ function decodeCursor(cursor) {
 // quoted values, AND (implicit), OR between terms.
 export function parseSearch(q) {
   const tokens = [];
-  const re = /\s*(-?)([A-Za-z_.]+:)?(?:"([^"]*)"|'([^']*)'|([^\s()]+))/g;
+  const re = /\s*(-?)([A-Za-z_.]+:)?(>=|<=|>|<)?(?:"([^"]*)"|'([^']*)'|([^\s()]+))/g;
   let m;
   const text = String(q ?? '').trim();
   while ((m = re.exec(text)) !== null) {
     if (m[0].trim() === '') break;
+    let value = m[4] ?? m[5] ?? m[6] ?? '';
+    // "Date values must be a string surrounded by quotes" (Shopify API
+    // search syntax): an unquoted timestamp is read as its date only, the
+    // time part ignored (updated_at:>2022-03-13T14:00:00Z matches the
+    // whole of March 13).
+    if (m[6] !== undefined && m[2] && /^\d{4}-\d{2}-\d{2}T/.test(value)) value = value.slice(0, 10);
     tokens.push({ neg: m[1] === '-', field: m[2] ? m[2].slice(0, -1).toLowerCase() : null,
-      value: m[3] ?? m[4] ?? m[5] ?? '' });
+      value: (m[3] ?? '') + value });
   }
   const groups = [[]]; // OR of ANDs
   let negateNext = false;
@@ -380,6 +386,15 @@ const orderSearch = {
   processed_at: (o) => o.processedAt,
 };
 
+// A line's own discount in cents, over all its units: discountTotal when
+// given (it need not divide by the quantity), else discount per unit.
+export const lineDiscountCents = (l) => (l.discountTotal != null ? cents(l.discountTotal)
+  : cents(l.discount) * l.quantity);
+// Shopify's "approximate" unit price: (total - discounts) / quantity,
+// rounded to the cent.
+const approxUnit = (l, disc) => (l.quantity ? Math.round((cents(l.price) * l.quantity - disc) / l.quantity)
+  : cents(l.price));
+
 /** Cents of a decimal string ("24.5" -> 2450); the fake keeps money exact. */
 export function cents(v) {
   const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(String(v ?? '0'));
@@ -396,10 +411,33 @@ function countOf(n, limit) {
   return { count: n, precision: 'EXACT' };
 }
 
+// Without read_all_orders "only the last 60 days' worth of orders from a
+// store are accessible" (Order object docs): older orders (by creation) are
+// neither listed, counted, exported nor found by id, nor are their refunds.
+const ORDER_WINDOW_MS = 60 * 86400_000;
+function orderVisible(ctx, o) {
+  if (!o || ctx.shop.scopes.includes('read_all_orders')) return o;
+  const now = ctx.fake?.clock ? Date.parse(ctx.fake.clock) : Date.now();
+  return Date.parse(o.createdAt) >= now - ORDER_WINDOW_MS ? o : null;
+}
+const visibleOrders = (ctx) => (ctx.shop.data.Order ?? []).filter((o) => orderVisible(ctx, o));
+function nodeVisible(ctx, n) {
+  if (n?.__typename === 'Order') return orderVisible(ctx, n);
+  if (n?.__typename === 'Refund') return orderVisible(ctx, n.order) ? n : null;
+  return n;
+}
+
 function nodeLookup(shop, id) {
   const g = parseGid(id);
   if (!g) return null;
   if (g.type === 'Shop') return g.id === shop.id ? shop : null;
+  if (g.type === 'Refund') {
+    for (const o of shop.data.Order ?? []) {
+      const r = (o.refunds ?? []).find((x) => x.id === g.id);
+      if (r) return r;
+    }
+    return null;
+  }
   if (g.type === 'ProductVariant') {
     for (const p of shop.data.Product) {
       const v = (p.variants ?? []).find((x) => x.id === g.id);
@@ -437,18 +475,22 @@ export const defaultResolvers = {
       const n = nodeLookup(ctx.shop, id);
       return n?.__typename === 'ProductVariant' ? n : null;
     },
-    orders: (_root, args, ctx) => connection(ctx.shop.data.Order ?? [], args,
+    orders: (_root, args, ctx) => connection(visibleOrders(ctx), args,
       { search: orderSearch, fieldName: 'orders', sortKeys: { PROCESSED_AT: (o) => String(o.processedAt ?? '') } }),
-    order: (_root, { id }, ctx) => findIn(ctx.shop, 'Order', id),
+    order: (_root, { id }, ctx) => orderVisible(ctx, findIn(ctx.shop, 'Order', id)),
     ordersCount: (_root, { query, limit }, ctx) => countOf(
-      (ctx.shop.data.Order ?? []).filter(searchFilter(query, orderSearch)).length, limit),
+      visibleOrders(ctx).filter(searchFilter(query, orderSearch)).length, limit),
+    currentAppInstallation: (_root, _a, ctx) => ({ __typename: 'AppInstallation', id: ctx.shop.id,
+      gid: gid('AppInstallation', ctx.shop.id),
+      accessScopes: ctx.shop.scopes.map((handle) => ({ __typename: 'AccessScope', handle, description: handle })) }),
     bulkOperation: (_root, { id }, ctx) => ctx.fake.pollBulk(ctx.shop, id),
-    node: (_root, { id }, ctx) => nodeLookup(ctx.shop, id),
-    nodes: (_root, { ids }, ctx) => ids.map((id) => nodeLookup(ctx.shop, id)),
+    node: (_root, { id }, ctx) => nodeVisible(ctx, nodeLookup(ctx.shop, id)),
+    nodes: (_root, { ids }, ctx) => ids.map((id) => nodeVisible(ctx, nodeLookup(ctx.shop, id))),
   },
 
   Mutation: {
-    bulkOperationRunQuery: (_root, { query }, ctx) => ctx.fake.runBulk(ctx.shop, query),
+    bulkOperationRunQuery: (_root, { query, groupObjects }, ctx) => ctx.fake.runBulk(ctx.shop, query,
+      { groupObjects: groupObjects === true }),
   },
 
   Order: {
@@ -464,12 +506,27 @@ export const defaultResolvers = {
     product: (l, _a, ctx) => ctx.shop.data.Product.find((p) => p.id === l.productId) ?? null,
     variant: (l, _a, ctx) => nodeLookup(ctx.shop, gid('ProductVariant', l.variantId ?? 0)),
     originalUnitPriceSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price)), ctx.shop.currencyCode),
-    discountedUnitPriceSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) - cents(l.discount)), ctx.shop.currencyCode),
-    discountedUnitPriceAfterAllDiscountsSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) - cents(l.discount)),
+    // Line-level discounts only, per unit (approximate when the line's
+    // discount does not divide by its quantity).
+    discountedUnitPriceSet: (l, _a, ctx) => moneyBag(fromCents(approxUnit(l, lineDiscountCents(l))),
       ctx.shop.currencyCode),
+    // All discounts, line- and order-level, per unit: "approximate".
+    discountedUnitPriceAfterAllDiscountsSet: (l, _a, ctx) => moneyBag(fromCents(approxUnit(l,
+      lineDiscountCents(l) + (l.orderDiscountCents ?? 0))), ctx.shop.currencyCode),
     originalTotalSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) * l.quantity), ctx.shop.currencyCode),
-    discountedTotalSet: (l, _a, ctx) => moneyBag(fromCents((cents(l.price) - cents(l.discount)) * l.quantity),
+    // Every unit ordered (refunded and removed ones too), line-level
+    // discounts only.
+    discountedTotalSet: (l, _a, ctx) => moneyBag(fromCents(cents(l.price) * l.quantity - lineDiscountCents(l)),
       ctx.shop.currencyCode),
+    totalDiscountSet: (l, _a, ctx) => moneyBag(fromCents(lineDiscountCents(l)), ctx.shop.currencyCode),
+    // Line- and order-level allocations, over every unit ordered.
+    discountAllocations: (l, _a, ctx) => [
+      ...(lineDiscountCents(l) ? [{ cents: lineDiscountCents(l), type: 'LINE_ITEM', method: 'EACH' }] : []),
+      ...(l.orderDiscountCents ? [{ cents: l.orderDiscountCents, type: 'LINE_ITEM', method: 'ACROSS' }] : []),
+    ].map((a) => ({ __typename: 'DiscountAllocation', allocatedAmountSet: moneyBag(fromCents(a.cents), ctx.shop.currencyCode),
+      discountApplication: { __typename: 'ManualDiscountApplication', allocationMethod: a.method, targetSelection:
+        a.method === 'ACROSS' ? 'ALL' : 'EXPLICIT', targetType: a.type, title: 'Discount', index: 0,
+      value: money(fromCents(a.cents), ctx.shop.currencyCode) } })),
     refundableQuantity: (l) => l.currentQuantity,
   },
 
@@ -787,7 +844,25 @@ export function queryCost(schema, document, operation, variables = {}) {
   return { requested: price(undefined), actual: (data) => price(data ?? null) };
 }
 
+// Shuffles lines in place (Fisher-Yates, mulberry32 seeded with seed).
+function ungroup(lines, seed) {
+  let a = seed | 0;
+  const rnd = () => {
+    a = (a + 0x6D2B79F5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = lines.length - 1; i > 0; i--) {
+    const j = Math.floor(rnd() * (i + 1));
+    [lines[i], lines[j]] = [lines[j], lines[i]];
+  }
+}
+
 // ------------------------------------------------------------ access scopes ---
+
+export const DEFAULT_SCOPES = Object.freeze(['read_products', 'write_products', 'read_orders',
+  'read_inventory', 'write_inventory', 'read_publications', 'write_publications']);
 
 function requiredScope(fieldName, isMutation) {
   const f = fieldName.toLowerCase();
@@ -890,6 +965,9 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
         orderNumberFormatPrefix: '#',
         orderNumberFormatSuffix: '',
         alerts: [],
+        // Granted access scopes (currentAppInstallation.accessScopes):
+        // without read_all_orders only the last 60 days of orders show.
+        scopes: DEFAULT_SCOPES,
         ...rest,
         address: {
           id: gid('ShopAddress', rest.id ?? shopSeq), address1: '150 Elgin Street', address2: null,
@@ -1000,16 +1078,36 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
         processedAt: toIso(processedAt) ?? created, createdAt: created,
         updatedAt: toIso(updatedAt) ?? isoNow(), cancelledAt: toIso(cancelledAt), lineItems: [], refunds: [],
       };
+      o.test = rest.test === true;
       for (const l of lines) fake.addLineItem(o, l);
+      if (rest.orderDiscount != null) fake.allocateOrderDiscount(o, cents(rest.orderDiscount));
       shop.data.Order.push(o);
       return o;
     },
-    addLineItem(order, { productId, product, quantity = 1, price = '10.00', discount = '0.00', title }) {
+    /**
+     * An order-level discount (a code for the whole order): allocated to the
+     * lines in proportion to their discounted totals, the cent left over
+     * by rounding down to the last line, as Shopify's ACROSS allocation.
+     */
+    allocateOrderDiscount(o, total) {
+      const lines = o.lineItems;
+      const base = lines.map((l) => cents(l.price) * l.quantity - lineDiscountCents(l));
+      const sum = base.reduce((a, b) => a + b, 0);
+      let left = total;
+      lines.forEach((l, i) => {
+        const c = i === lines.length - 1 ? left : Math.floor((total * base[i]) / (sum || 1));
+        l.orderDiscountCents = c;
+        left -= c;
+      });
+    },
+    addLineItem(order, { productId, product, quantity = 1, price = '10.00', discount = '0.00', discountTotal = null,
+      title }) {
       const lid = nextId++;
       const pid = product?.id ?? productId ?? null;
       const li = { __typename: 'LineItem', id: lid, gid: gid('LineItem', lid), productId: pid,
         title: title ?? (product?.title ?? 'Custom item'), name: title ?? (product?.title ?? 'Custom item'),
         quantity, currentQuantity: quantity, price: String(price), discount: String(discount),
+        discountTotal: discountTotal == null ? null : String(discountTotal), orderDiscountCents: 0,
         sku: null, requiresShipping: true, taxable: true, isGiftCard: false };
       cents(li.price); cents(li.discount);
       order.lineItems.push(li);
@@ -1031,20 +1129,36 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       o.updatedAt = isoNow();
       return o;
     },
-    /** A refund of [{ index, quantity }]: refunded units leave currentQuantity. */
-    refundOrder(domain, id, items) {
+    /**
+     * A refund of [{ index, quantity }]: refunded units leave
+     * currentQuantity; each refund line's subtotal is the units' share of
+     * the line after all its discounts (rounded to the cent, the last
+     * units of a line taking what is left).  amount: money refunded
+     * without a line item (an amount only).
+     */
+    refundOrder(domain, id, items, { amount = null } = {}) {
       const o = fake.getOrder(domain, id);
       if (!o) throw new Error(`refundOrder: no order ${id}`);
       const rid = nextId++;
       const refund = { __typename: 'Refund', id: rid, gid: gid('Refund', rid), createdAt: isoNow(), refundLineItems: [] };
+      Object.defineProperty(refund, 'order', { value: o, enumerable: false }); // for the 60-day window
+      let total = amount == null ? 0 : cents(amount);
       for (const { index, quantity } of items) {
         const li = o.lineItems[index];
         if (!li || quantity < 1 || quantity > li.currentQuantity) throw new Error('refundOrder: bad line');
+        li.refundedQuantity = (li.refundedQuantity ?? 0) + quantity;
+        li.refundedCents ??= 0;
+        const net = cents(li.price) * li.quantity - lineDiscountCents(li) - (li.orderDiscountCents ?? 0);
+        const sub = li.refundedQuantity === li.quantity ? net - li.refundedCents
+          : Math.round((net * quantity) / li.quantity);
+        li.refundedCents += sub;
         li.currentQuantity -= quantity;
-        const unit = cents(li.price) - cents(li.discount);
-        refund.refundLineItems.push({ __typename: 'RefundLineItem', id: nextId++, quantity, lineItem: li,
-          restockType: 'NO_RESTOCK', subtotalSet: moneyBag(fromCents(unit * quantity), o.currencyCode ?? 'USD') });
+        total += sub;
+        const rlid = nextId++;
+        refund.refundLineItems.push({ __typename: 'RefundLineItem', id: rlid, gid: gid('RefundLineItem', rlid), quantity, lineItem: li,
+          restockType: 'NO_RESTOCK', subtotalSet: moneyBag(fromCents(sub), o.currencyCode ?? 'USD') });
       }
+      refund.totalRefundedSet = moneyBag(fromCents(total), o.currencyCode ?? 'USD');
       o.refunds.push(refund);
       o.updatedAt = isoNow();
       return refund;
@@ -1060,7 +1174,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     /** Polls a bulk operation answers RUNNING before COMPLETED. */
     bulkPolls: 1,
     bulkOperations: [],
-    runBulk(shop, query) {
+    runBulk(shop, query, { groupObjects = false } = {}) {
       shop.data.BulkOperation ??= [];
       const busy = shop.data.BulkOperation.find((b) => b.status === 'CREATED' || b.status === 'RUNNING');
       if (busy) {
@@ -1104,6 +1218,10 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
         for (const conn of Object.values(result.data ?? {})) {
           for (const n of conn?.nodes ?? (conn?.edges ?? []).map((e) => e.node)) { roots++; emit(n, null); }
         }
+        // groupObjects false (the default since 2025-10): no promise that
+        // a child follows its parent; the fake puts them in a scrambled,
+        // reproducible order, children often before their parents.
+        if (!groupObjects) ungroup(lines, id);
         op.jsonl = lines.length ? `${lines.join('\n')}\n` : null;
         op.objectCount = String(lines.length); op.rootObjectCount = String(roots);
       }

@@ -452,6 +452,93 @@ describe('fake shopify', () => {
   });
 });
 
+describe('fake shopify: orders as Shopify has them', () => {
+  let fake;
+  const D = 'orders.myshopify.com';
+  const T = 'shpat_orders';
+  const DAYMS = 86400_000;
+  before(async () => {
+    fake = await createFakeShopify();
+    fake.addShop({ domain: D, token: T });
+  });
+  after(async () => { await fake.close(); });
+  const q = (query, variables) => post(fake, { domain: D, token: T, query, variables });
+  const ids = async (filter) => (await q('query($q: String) { orders(first: 50, query: $q) { nodes { legacyResourceId } } }',
+    { q: filter })).json.data.orders.nodes.map((n) => Number(n.legacyResourceId)).sort((a, b) => a - b);
+
+  test('search: a quoted date keeps its time; an unquoted one is read as its date only', async () => {
+    const day = new Date(Date.now() - 3 * DAYMS).toISOString().slice(0, 10);
+    const early = fake.addOrder(D, { processedAt: `${day}T01:00:00Z`, updatedAt: `${day}T01:00:00Z` });
+    const late = fake.addOrder(D, { processedAt: `${day}T20:00:00Z`, updatedAt: `${day}T20:00:00Z` });
+    assert.deepEqual(await ids(`updated_at:>='${day}T12:00:00Z' AND updated_at:<='${day}T23:59:59Z'`), [late.id]);
+    assert.deepEqual(await ids(`updated_at:>=${day}T12:00:00Z AND updated_at:<='${day}T23:59:59Z'`), [early.id, late.id],
+      'the time of an unquoted timestamp is ignored');
+  });
+
+  test('without read_all_orders only orders created in the last 60 days exist', async () => {
+    const old = fake.addOrder(D, { processedAt: new Date(Date.now() - 61 * DAYMS).toISOString(), lines: [{ quantity: 1 }] });
+    fake.refundOrder(D, old.id, [{ index: 0, quantity: 1 }]);
+    const list = async () => (await ids(null)).includes(old.id);
+    const one = async () => (await q('query($id: ID!) { order(id: $id) { id } }', { id: old.gid })).json.data.order?.id ?? null;
+    const count = async () => (await q('{ ordersCount(limit: null) { count } }')).json.data.ordersCount.count;
+    const scopes = async () => (await q('{ currentAppInstallation { accessScopes { handle } } }'))
+      .json.data.currentAppInstallation.accessScopes.map((s) => s.handle);
+    assert.equal(await list(), false);
+    assert.equal(await one(), null);
+    const n = await count();
+    assert.ok(!(await scopes()).includes('read_all_orders'));
+    fake.getShop(D).scopes = [...fake.getShop(D).scopes, 'read_all_orders'];
+    assert.equal(await list(), true);
+    assert.equal(await one(), old.gid);
+    assert.equal(await count(), n + 1);
+    assert.ok((await scopes()).includes('read_all_orders'));
+    fake.getShop(D).scopes = fake.getShop(D).scopes.filter((s) => s !== 'read_all_orders');
+  });
+
+  test('money: discount allocations, approximate unit prices, refund subtotals', async () => {
+    const o = fake.addOrder(D, { processedAt: new Date(Date.now() - DAYMS).toISOString(), orderDiscount: '1.00',
+      lines: [{ quantity: 3, price: '9.99', discountTotal: '0.10' }, { quantity: 1, price: '4.00' }] });
+    fake.refundOrder(D, o.id, [{ index: 0, quantity: 1 }]);
+    const m = '{ shopMoney { amount } }';
+    const r = await q(`query($id: ID!) { order(id: $id) { lineItems(first: 5) { nodes { originalTotalSet ${m}
+      discountedTotalSet ${m} discountedUnitPriceAfterAllDiscountsSet ${m}
+      discountAllocations { allocatedAmountSet ${m} } } } refunds { refundLineItems(first: 5) { nodes {
+      quantity subtotalSet ${m} } } } } }`, { id: o.gid });
+    const [l0, l1] = r.json.data.order.lineItems.nodes;
+    const amt = (x) => x.shopMoney.amount;
+    assert.equal(amt(l0.originalTotalSet), '29.97');
+    assert.equal(amt(l0.discountedTotalSet), '29.87', 'line-level discounts only');
+    // 1.00 over 29.87 and 4.00: 0.88 and the rest, 0.12.
+    assert.deepEqual(l0.discountAllocations.map((a) => amt(a.allocatedAmountSet)), ['0.10', '0.88']);
+    assert.deepEqual(l1.discountAllocations.map((a) => amt(a.allocatedAmountSet)), ['0.12']);
+    assert.equal(amt(l0.discountedUnitPriceAfterAllDiscountsSet), '9.66', '28.99 / 3, approximate');
+    assert.equal(amt(r.json.data.order.refunds[0].refundLineItems.nodes[0].subtotalSet), '9.66');
+  });
+
+  test('bulk export: ungrouped JSONL, children before their parents somewhere', async () => {
+    for (let i = 0; i < 20; i++) {
+      fake.addOrder(D, { processedAt: new Date(Date.now() - DAYMS).toISOString(),
+        lines: [{ quantity: 1 }, { quantity: 2 }] });
+    }
+    const r = await q('mutation($q: String!) { bulkOperationRunQuery(query: $q) { bulkOperation { id } userErrors { message } } }',
+      { q: '{ orders { edges { node { id lineItems { edges { node { id } } } } } } }' });
+    const id = r.json.data.bulkOperationRunQuery.bulkOperation.id;
+    let op;
+    for (let i = 0; i < 5 && op?.status !== 'COMPLETED'; i++) {
+      op = (await q('query($id: ID!) { bulkOperation(id: $id) { status url } }', { id })).json.data.bulkOperation;
+    }
+    const lines = (await (await fetch(op.url)).text()).trim().split('\n').map((l) => JSON.parse(l));
+    const seen = new Set();
+    let early = 0;
+    for (const l of lines) {
+      if (l.__parentId && !seen.has(l.__parentId)) early += 1;
+      seen.add(l.id);
+    }
+    assert.ok(early > 0, 'a child comes before its parent');
+    assert.ok(lines.filter((l) => l.__parentId).length >= 40, 'every line item is there');
+  });
+});
+
 test('CLI --demo prints one JSON line and serves the demo shops', async () => {
   const file = fileURLToPath(new URL('./shopify.mjs', import.meta.url));
   const child = spawn(process.execPath, [file, '--port', '0', '--demo'], { stdio: ['ignore', 'pipe', 'inherit'] });

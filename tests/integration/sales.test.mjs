@@ -101,6 +101,20 @@ async function addShop(domain, tz, { products = 4, orders = 12, collections = 2,
   return shops.get(domain);
 }
 
+// Every date in a search query the job sent is quoted, as Shopify's search
+// syntax asks ("Date values must be a string surrounded by quotes"); an
+// unquoted one loses its time of day.
+function assertQuotedDates(domain) {
+  const qs = fake.requests.filter((q) => q.shop === domain && typeof q.variables?.q === 'string')
+    .map((q) => q.variables.q);
+  assert.ok(qs.some((q) => /updated_at/.test(q)), `${domain}: search queries were sent`);
+  for (const q of qs) {
+    for (const m of q.matchAll(/\b(?:updated|created|processed)_at:(?:>=|<=|>|<)?(\S+)/g)) {
+      assert.match(m[1], /^'\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z'/, `quoted date in ${q}`);
+    }
+  }
+}
+
 // fake.reset() clears what the fake recorded: check it was clean first.
 function resetFake() {
   assert.deepEqual(fake.validationErrors, []);
@@ -185,6 +199,7 @@ describe('reboss-sales-tracker', () => {
         published: p.publishedAt != null, deleted_at: null,
       })).sort((a, b) => a.product_id - b.product_id));
     }
+    for (const [d] of zones) assertQuotedDates(d);
     assert.equal(shops.get(zones[0][0]) && (await rows(`SELECT cardinality(collection_ids) AS n FROM public.products
       WHERE product_id = ${ny.products[2].id}`))[0].n, 29, 'all collections of a product past one page');
   });
@@ -344,6 +359,96 @@ describe('reboss-sales-tracker', () => {
     await assertExact(d);
     const c = await rows(`SELECT last_mode, last_orders FROM public.sales_cursors WHERE shop_id = '${shops.get(d).id}'`);
     assert.deepEqual(c, [{ last_mode: 'bulk', last_orders: 1050 }]);
+    assertQuotedDates(d);
+    for (const b of fake.bulkOperations.filter((x) => x.shop === d)) {
+      assert.match(b.query, /updated_at:>='[^']+' AND updated_at:<'[^']+'/, 'the export\'s dates are quoted');
+    }
+  });
+
+  test('a big backfill is split by date into exports of bounded size, read as they stream; refunds and discounts exact', async () => {
+    const d = 'sales-bulk-split.myshopify.com';
+    const s = await addShop(d, 'America/Denver', { orders: 900, products: 5 });
+    const os_ = fake.getShop(d).data.Order;
+    // Refunds in the export come by id only (a connection inside a list
+    // is not exported): their lines are read afterwards.
+    for (let i = 0; i < 30; i++) fake.refundOrder(d, os_[i].id, [{ index: 0, quantity: 1 }]);
+    fake.addOrder(d, { processedAt: new Date(Date.now() - 5 * DAY).toISOString(), orderDiscount: '2.05',
+      lines: [{ productId: s.products[0].id, quantity: 3, price: '9.99', discountTotal: '0.10' },
+        { productId: s.products[1].id, quantity: 1, price: '4.00' }] });
+    resetFake();
+    const r = await run(['--shop', d], { REBOSS_SALES_BULK_MIN_ORDERS: '100', REBOSS_SALES_BULK_RANGE_ORDERS: '250' });
+    assert.equal(r.code, 0, r.stderr);
+    const ops = fake.bulkOperations.filter((b) => b.shop === d);
+    assert.ok(ops.length >= 4, `901 orders in exports of at most 250: ${ops.length} exports`);
+    assert.equal(fake.requests.filter((q) => q.bulkDownload && q.status === 200).length, ops.length);
+    assert.ok(fake.requests.some((q) => q.shop === d && /query RefundLines\(/.test(q.query ?? '')),
+      'refund lines read by id');
+    await assertExact(d);
+    assertQuotedDates(d);
+  });
+
+  test('revenue is Shopify\'s net sales to the cent: every discount, refunds, removed units; test orders and money-only refunds not counted', async () => {
+    const d = 'sales-money.myshopify.com';
+    const s = await addShop(d, 'Europe/Berlin', { orders: 0, products: 3 });
+    const at = (n) => new Date(Date.now() - n * DAY).toISOString();
+    const [p0, p1, p2] = s.products.map((p) => p.id);
+    // 3 x 9.99 with 0.10 off the line (no whole cent per unit) and 1.00
+    // off the order: the "approximate" unit price cannot add up.
+    const a = fake.addOrder(d, { processedAt: at(3), orderDiscount: '1.00', lines: [
+      { productId: p0, quantity: 3, price: '9.99', discountTotal: '0.10' },
+      { productId: p1, quantity: 2, price: '5.00' }] });
+    fake.refundOrder(d, a.id, [{ index: 0, quantity: 1 }]);
+    // An amount refunded without a line item: not a product's.
+    const b = fake.addOrder(d, { processedAt: at(2), lines: [{ productId: p1, quantity: 1, price: '20.00' }] });
+    fake.refundOrder(d, b.id, [], { amount: '5.00' });
+    // A test order (Bogus Gateway): not a sale.
+    fake.addOrder(d, { processedAt: at(1), test: true, lines: [{ productId: p2, quantity: 4, price: '7.00' }] });
+    // One of 3 units removed by an order edit: its share, to the cent.
+    const c = fake.addOrder(d, { processedAt: at(1), lines: [
+      { productId: p2, quantity: 3, price: '10.00', discountTotal: '0.01' }] });
+    fake.editOrder(d, c.id, { set: [{ index: 0, quantity: 2 }] });
+    const r = await run(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    await assertExact(d);
+    const got = await actual(d);
+    // 3 x 10.00 less 0.01, one unit removed: its share 29.99 / 3 = 9.9967
+    // rounds to 10.00, so 19.99 stays.
+    assert.equal(got.find((x) => x.product_id === p2).cents, 1999, 'the removed unit\'s share to the cent');
+    assert.equal(got.find((x) => x.product_id === p2).units, 2, 'the test order\'s 4 units are not counted');
+  });
+
+  test('without read_all_orders Shopify shows 60 days of orders: said in sales_cursors and rebossctl status', async () => {
+    const full = 'sales-allorders.myshopify.com';
+    const part = 'sales-60days.myshopify.com';
+    for (const d of [full, part]) {
+      const s = await addShop(d, 'UTC', { orders: 5, products: 2 });
+      // Sold 70 days ago, refunded today.
+      const o = fake.addOrder(d, { processedAt: new Date(Date.now() - 70 * DAY).toISOString(),
+        lines: [{ productId: s.products[0].id, quantity: 2, price: '10.00' }] });
+      fake.refundOrder(d, o.id, [{ index: 0, quantity: 1 }]);
+      s.old = o.id;
+    }
+    fake.getShop(full).scopes = [...fake.getShop(full).scopes, 'read_all_orders'];
+    for (const d of [full, part]) {
+      const r = await run(['--shop', d]);
+      assert.equal(r.code, 0, r.stderr);
+    }
+    await assertExact(full);
+    const oldOf = async (d) => (await rows(`SELECT units FROM public.order_lines_ledger
+      WHERE shop_id = '${shops.get(d).id}' AND order_id = ${shops.get(d).old}`));
+    assert.deepEqual(await oldOf(full), [{ units: 1 }], 'the old order, refunded today, is read with read_all_orders');
+    assert.deepEqual(await oldOf(part), [], 'Shopify hides it without read_all_orders');
+    const access = async (d) => (await rows(`SELECT orders_access FROM public.sales_cursors
+      WHERE shop_id = '${shops.get(d).id}'`))[0].orders_access;
+    assert.equal(await access(full), 'all');
+    assert.equal(await access(part), 'last_60_days');
+    const st = await new Promise((resolve) => execFile(rebossctl, ['--config', conf, 'status', '--json'],
+      (e, so) => resolve(JSON.parse(so))));
+    const limited = st.sales_history_limited.map((x) => x.shop_domain);
+    assert.ok(limited.includes(part) && !limited.includes(full), `rebossctl status names ${part}`);
+    const text = await new Promise((resolve) => execFile(rebossctl, ['--config', conf, 'status'],
+      (e, so) => resolve(so)));
+    assert.match(text, new RegExp(`${part.replace(/\./g, '\\.')}.*read_all_orders`));
   });
 
   test('--dry-run reads everything and writes nothing', async () => {

@@ -5,6 +5,11 @@
  *  1. Loads and validates catalog_settings (invalid: the shop fails with a
  *     sentence naming the setting; nothing is touched).  No managed
  *     collections: nothing to do.
+ *  1a. Fresh data or no decision (sales_fresh()): unless the sales tracker
+ *     has completely read every local day through yesterday
+ *     (sales_cursors.complete_through, lib/sales.h) the shop is skipped
+ *     with the reason (job_skip(): recorded 'skipped', not failed) and
+ *     nothing is judged, stored or changed.
  *  1b. Before deciding (not in a dry run): reconciles this shop's retire
  *     decisions that a dead worker (or a lost answer, step 4) left
  *     failed/"interrupted" without a slot (last 30 days).  Shopify may have applied the productUpdate
@@ -27,6 +32,9 @@
  *     mirror.  A managed collection the shop does not have fails the shop.
  *  3. Reads the units of the relevant local days from product_sales_daily
  *     (kept by sales_tracker) and runs replace_decide() (lib/replace.c).
+ *     Unless the shop's allow_shrink is set, at most as many products are
+ *     retired as the design queue can refill (pending items not already
+ *     needed by an open slot); the others are kept, "no_replacement".
  *  4. Stores every decision in replace_decisions.  A retire decision is
  *     first stored as failed/"interrupted" (so a death before Shopify
  *     answers leaves a trace), then acted on with productUpdate (status
@@ -616,6 +624,71 @@ fail_decision(struct rj *rj, const char *decision_id, const char *msg,
 	    "outcome = 'failed', error = $2 WHERE id = $1::bigint", 2, p, err);
 }
 
+/*
+ * Fresh data or no decision: the last day any product is judged on is
+ * yesterday (local, the shop's zone; replace.h), so the shop is judged
+ * only when the tracker has completely read every day through yesterday.
+ * A shop whose tracker never completed, failed, still runs, or ran before
+ * the end of yesterday local time (shops west of UTC) is skipped with the
+ * reason: "no sales" is never assumed.  1: skip (err says why).
+ */
+static int
+sales_fresh(struct rj *rj, struct rb_err *err)
+{
+	char through[SALES_DAY_LEN], need[REPLACE_DAY_LEN];
+	long today, have;
+
+	if (replace_local_day(rj->now, rj->tz, &today) == -1)
+		return rb_err_set(err, 500, "invalid_timezone", "The shop's "
+		    "time zone is not known on this host.");
+	replace_day_format(today - 1, need);
+	if (sales_complete_through(rj->ctx->db, rj->ctx->shop->id, through,
+	    err) == -1)
+		return -1;
+	if (through[0] == '\0')
+		return job_skip(err, "Sales are not known yet (the sales "
+		    "tracker has not completed for this shop); replace_job "
+		    "judges on complete sales through %s only, so nothing was "
+		    "judged or changed.", need);
+	if (replace_day_parse(through, &have) == -1 || have < today - 1)
+		return job_skip(err, "Sales are complete through %s only; "
+		    "replace_job judges on complete sales through %s (%s), so "
+		    "nothing was judged or changed until the sales tracker has "
+		    "read that day.", through, need, rj->tz);
+	return 0;
+}
+
+/*
+ * How many retirements the design queue can refill: pending items not yet
+ * needed by an open slot (a slot an item is being created for is not
+ * counted twice).  The setting allow_shrink lifts the limit.
+ */
+static int
+fill_budget(struct rj *rj, long *budget, struct rb_err *err)
+{
+	const char *p[1] = { rj->ctx->shop->id };
+	PGresult *r;
+
+	r = db_query(rj->ctx->db, "SELECT (SELECT count(*) FROM "
+	    "public.design_queue WHERE shop_id = $1 AND status = 'pending') - "
+	    "(SELECT count(*) FROM public.catalog_slots s WHERE s.shop_id = $1 "
+	    "AND s.filled_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
+	    "public.design_queue q WHERE q.shop_id = $1 AND q.slot_id = s.id "
+	    "AND q.status = 'creating'))", 1, p, err);
+	if (r == NULL)
+		return -1;
+	if (rb_parse_long(PQgetvalue(r, 0, 0), -2147483647L, 2147483647L,
+	    budget) == -1) {
+		PQclear(r);
+		return rb_err_set(err, 500, "internal_error", "Could not read "
+		    "the size of the design queue.");
+	}
+	PQclear(r);
+	if (*budget < 0)
+		*budget = 0;
+	return 0;
+}
+
 static int
 decide_and_act(struct rj *rj, struct rb_err *err)
 {
@@ -688,6 +761,9 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 	pa.protect_tag = rj->set.protect_tag;
 	pa.tz = rj->tz;
 	pa.now = rj->now;
+	pa.fill_limited = !rj->set.allow_shrink;
+	if (pa.fill_limited && fill_budget(rj, &pa.fill_budget, err) == -1)
+		goto out;
 	if (replace_decide(ps, np, sales, ns, &pa, &ds, &nd, err) == -1)
 		goto out;
 	for (i = 0; i < nd; i++) {
@@ -807,6 +883,9 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	}
 	if (catalog_open_shop(ctx, &rj.sh, rj.tz, sizeof(rj.tz), err) == -1)
 		goto out;
+	if ((rc = sales_fresh(&rj, err)) != 0)
+		goto close;
+	rc = -1;
 	/* Not in a dry run: it opens slots. */
 	if (!ctx->dry_run && !rj.set.dry_run &&
 	    reconcile_interrupted(&rj, err) == -1)

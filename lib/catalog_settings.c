@@ -222,6 +222,18 @@ catalog_template_check(json_t *t, const char *what, struct rb_err *err)
 	return 0;
 }
 
+/* Missing or null: false. */
+static int
+bool_setting(json_t *row, const char *key, bool *out, struct rb_err *err)
+{
+	json_t *v = row ? json_object_get(row, key) : NULL;
+
+	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
+		return bad(err, key, "must be true or false");
+	*out = json_is_true(v);
+	return 0;
+}
+
 int
 catalog_settings_parse(json_t *row, struct catalog_settings *s,
     struct rb_err *err)
@@ -287,10 +299,9 @@ catalog_settings_parse(json_t *row, struct catalog_settings *s,
 			    "positive collection id");
 		s->creation_collection = json_integer_value(v);
 	}
-	v = row ? json_object_get(row, "dry_run") : NULL;
-	if (v != NULL && !json_is_null(v) && !json_is_boolean(v))
-		return bad(err, "dry_run", "must be true or false");
-	s->dry_run = json_is_true(v);
+	if (bool_setting(row, "dry_run", &s->dry_run, err) == -1 ||
+	    bool_setting(row, "allow_shrink", &s->allow_shrink, err) == -1)
+		return -1;
 	v = row ? json_object_get(row, "creation_template") : NULL;
 	if (v == NULL || json_is_null(v))
 		s->template = json_pack("{s:s, s:s, s:s, s:[], s:[], "

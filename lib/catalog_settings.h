@@ -55,6 +55,9 @@ struct catalog_settings {
 	long long		creation_collection;	/* 0 = managed[0] */
 	int			daily_quota;		/* 0 */
 	bool			dry_run;		/* false */
+	/* true: replace_job may retire a product whose slot the design
+	 * queue cannot fill (the collection shrinks). */
+	bool			allow_shrink;		/* false */
 };
 
 /* row: a JSON object of catalog_settings columns, or NULL for defaults. */

@@ -89,6 +89,7 @@ struct run {
 	size_t			 npending;
 	size_t			 first;		/* no pending shop before it */
 	size_t			 processed, failed, skipped, cancelled;
+	size_t			 withheld;	/* processed, recorded 'skipped' */
 	json_t			*errlog;
 	size_t			 errlog_dropped;
 	char			 host[256];
@@ -275,9 +276,12 @@ resolve(struct run *r, size_t i, int st, int64_t took)
 		return 0;
 	}
 	r->db_failures = 0;
-	if (strcmp(outcome, "success") == 0) {
+	if (strcmp(outcome, "success") == 0 ||
+	    strcmp(outcome, "skipped") == 0) {
 		r->state[i] = SHOP_FINISHED;
 		r->processed++;
+		if (outcome[1] == 'k')
+			r->withheld++;
 		return 0;
 	}
 	if (strcmp(outcome, "failed") == 0) {
@@ -368,7 +372,7 @@ reap(struct run *r)
 		r->slots[k].pid = 0;
 		/* Reused only when the worker says it left it idle. */
 		if (r->sessions[k].conn != NULL && (!WIFEXITED(st) ||
-		    WEXITSTATUS(st) > JOB_WORKER_CANCELLED))
+		    WEXITSTATUS(st) > JOB_WORKER_SKIPPED))
 			db_close(&r->sessions[k]);
 	}
 }
@@ -681,10 +685,11 @@ finish(struct run *r)
 	free(json);
 	(void)sd_notify(0, "STOPPING=1");
 	notify_status(r);
-	log_notice("run %s %s: %zu of %zu shops processed, %zu failed, %zu "
-	    "done by other runs, %zu interrupted, %lld s", r->ref.run_id,
-	    status, r->processed, r->nshops, r->failed, r->skipped,
-	    r->cancelled, (long long)((rb_mono_ms() - r->t0) / 1000));
+	log_notice("run %s %s: %zu of %zu shops processed (%zu of them "
+	    "skipped with a reason), %zu failed, %zu done by other runs, %zu "
+	    "interrupted, %lld s", r->ref.run_id, status, r->processed,
+	    r->nshops, r->withheld, r->failed, r->skipped, r->cancelled,
+	    (long long)((rb_mono_ms() - r->t0) / 1000));
 	if (r->full)
 		write_metrics(r, status);
 	if (rc == -1 || r->db_lost)

@@ -115,12 +115,24 @@ struct job_def {
 	enum job_kind	 kind;
 	const char	*program;	/* "reboss-sales-tracker" */
 	const char	*summary;	/* one line for --help */
-	/* 0 on success; -1 and err on failure.  Runs in the worker.  When it
-	 * returns -1 after *ctx->stop was set the shop counts as interrupted
-	 * (cancelled), not failed. */
+	/* 0 on success; -1 and err on failure; JOB_SHOP_SKIPPED (job_skip())
+	 * when the shop was left alone on purpose, err->msg saying why.  Runs
+	 * in the worker.  When it returns -1 after *ctx->stop was set the shop
+	 * counts as interrupted (cancelled), not failed. */
 	int		(*process_shop)(struct job_ctx *ctx, struct rb_err *err);
 	void		*user;
 };
+
+/*
+ * A shop left alone on purpose (its data is not complete yet, the provider
+ * refuses the app's access level, ...): not a failure.  The worker records
+ * outcome 'skipped' with the reason in the lease and shop_job_status
+ * (last_status 'skipped', last_error the reason; consecutive_failures
+ * back to 0), the run counts it as processed, not failed, and logs it.
+ * Use: return job_skip(err, "sales are known through %s only", day);
+ */
+#define JOB_SHOP_SKIPPED	1
+int	job_skip(struct rb_err *err, const char *fmt, ...) RB_PRINTF(2, 3);
 
 /* The whole main() of a job program; returns the exit status. */
 int	job_main(const struct job_def *def, int argc, char **argv);

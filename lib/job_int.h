@@ -14,16 +14,17 @@
 
 struct db;
 
-/* Exit statuses of a worker.  0-2 mean "I recorded my shop and the
+/* Exit statuses of a worker.  0-3 mean "I recorded my shop and the
  * session I was handed is idle again" (the parent hands it to the next
- * worker); 4-6 the same record, but the session is not to be reused (the
+ * worker); 4-7 the same record, but the session is not to be reused (the
  * worker had none, replaced it, or could not leave it idle).  The parent
  * still reads the lease row to be sure, and records any other ending
  * itself with its cause. */
 #define JOB_WORKER_OK		0	/* recorded success */
 #define JOB_WORKER_FAILED	1	/* recorded failure */
 #define JOB_WORKER_CANCELLED	2	/* stopped early, lease released */
-#define JOB_WORKER_NOSESSION	4	/* added to 0-2: session not returned */
+#define JOB_WORKER_SKIPPED	3	/* recorded a skip with its reason */
+#define JOB_WORKER_NOSESSION	4	/* added to 0-3: session not returned */
 #define JOB_WORKER_NODB		8	/* could not connect to the database */
 #define JOB_WORKER_NORECORD	9	/* could not record its result */
 

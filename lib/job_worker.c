@@ -18,6 +18,7 @@
  * _exit(): no atexit handler or stdio buffer of the parent runs twice.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -142,6 +143,19 @@ worker_db_return(struct db *db, int backend)
 	return true;
 }
 
+int
+job_skip(struct rb_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->status = 200;
+	(void)rb_strlcpy(err->code, "shop_skipped", sizeof(err->code));
+	va_start(ap, fmt);
+	(void)vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	return JOB_SHOP_SKIPPED;
+}
+
 void
 job_worker_main(const struct job_worker *w)
 {
@@ -197,14 +211,21 @@ job_worker_main(const struct job_worker *w)
 	if (db.in_tx) {
 		/* A bug in the job; the session must go back idle. */
 		db_rollback(&db);
-		if (rc == 0)
+		if (rc == 0 || rc == JOB_SHOP_SKIPPED)
 			rc = rb_err_set(&err, 500, "transaction_left_open",
 			    "The job left a database transaction open (a bug: "
 			    "report it); its uncommitted work was rolled "
 			    "back.");
 	}
 
-	if (rc == 0) {
+	if (rc == JOB_SHOP_SKIPPED) {
+		outcome = "skipped";
+		msg = err.msg[0] ? err.msg : "skipped without a reason (a bug: "
+		    "report it)";
+		code = JOB_WORKER_SKIPPED;
+		log_notice("shop %s skipped, nothing changed: %s",
+		    w->shop->domain, msg);
+	} else if (rc == 0) {
 		outcome = "success";
 		msg = NULL;
 		code = JOB_WORKER_OK;

@@ -9,6 +9,8 @@
  *   post_phase_passed     keep: last post_days sold at least post_min_sales
  *   post_phase_below      retire: last post_days sold fewer
  *   cap_reached           keep: would be retired, max_replacements reached
+ *   no_replacement        keep: would be retired, but the design queue has
+ *                         no item left to fill its slot (fill_limited)
  *   protected             skip: carries the protect tag
  *   no_publish_date       skip: never published, nothing to measure from
  */
@@ -205,7 +207,7 @@ replace_decide(const struct replace_product *products, size_t nproducts,
     size_t *n, struct rb_err *err)
 {
 	struct replace_decision *ds = NULL, **cand = NULL, *d;
-	size_t i, nd = 0, nc = 0;
+	size_t i, nd = 0, nc = 0, cap, fill;
 	long today, pub, from, to;
 
 	*out = NULL;
@@ -284,13 +286,15 @@ replace_decide(const struct replace_product *products, size_t nproducts,
 		if (d->verdict == REPLACE_RETIRE)
 			cand[nc++] = d;
 	}
-	if (nc > (size_t)(pa->max_replacements > 0 ? pa->max_replacements :
-	    0)) {
+	cap = (size_t)(pa->max_replacements > 0 ? pa->max_replacements : 0);
+	fill = pa->fill_limited ? (size_t)(pa->fill_budget > 0 ?
+	    pa->fill_budget : 0) : cap;
+	if (nc > cap || nc > fill) {
 		qsort(cand, nc, sizeof(*cand), worse_first); /* NOLINT(bugprone-sizeof-expression) */
-		for (i = (size_t)(pa->max_replacements > 0 ?
-		    pa->max_replacements : 0); i < nc; i++) {
+		for (i = fill < cap ? fill : cap; i < nc; i++) {
 			cand[i]->verdict = REPLACE_KEEP;
-			cand[i]->reason = "cap_reached";
+			cand[i]->reason = i >= cap ? "cap_reached" :
+			    "no_replacement";
 		}
 	}
 	free(cand);
@@ -327,7 +331,10 @@ replace_explain(const struct replace_decision *d, char *buf, size_t size)
 		    strcmp(d->reason, "protected") == 0 ?
 		    "; protected by tag" :
 		    strcmp(d->reason, "cap_reached") == 0 ?
-		    "; kept this run: max_replacements reached" : "");
+		    "; kept this run: max_replacements reached" :
+		    strcmp(d->reason, "no_replacement") == 0 ?
+		    "; kept: the design queue has nothing to fill its slot" :
+		    "");
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return 0;

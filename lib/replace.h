@@ -25,7 +25,10 @@
  * (case-insensitive, as Shopify tags are) -> skip ("protected"), numbers
  * still filled in.  Cap: of the retire verdicts the max_replacements worst
  * (fewest units, then lowest units/threshold, then oldest, then lowest id)
- * stay retire; the others become keep with reason "cap_reached".
+ * stay retire; the others become keep with reason "cap_reached".  With
+ * fill_limited only the fill_budget worst of those stay retire; the others
+ * within the cap become keep with reason "no_replacement" (a retired
+ * product's slot must be refillable from the design queue).
  */
 #ifndef RB_REPLACE_H
 #define RB_REPLACE_H
@@ -67,6 +70,11 @@ struct replace_params {
 	const char		*protect_tag;
 	const char		*tz;		/* IANA zone of the shop */
 	time_t			 now;
+	/* Never shrink the collection: at most fill_budget retirements (the
+	 * design queue items not yet promised to an open slot).  false:
+	 * no such limit (the owner allows shrinking). */
+	bool			 fill_limited;
+	long			 fill_budget;
 };
 
 enum replace_verdict { REPLACE_KEEP, REPLACE_RETIRE, REPLACE_SKIP };

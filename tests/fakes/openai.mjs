@@ -7,6 +7,8 @@
 //   // config: openai_api_base = ai.baseUrl ; openai_api_key = sk-test
 //   ai.push({ mode: 'rate_limit', retryAfter: 1 });  // next request only
 //   ai.setMode({ mode: 'insufficient_quota' });       // every request until setMode(null)
+//   ai.push({ mode: 'length' });  // the output hit max_completion_tokens: the
+//                                 // JSON is cut off, finish_reason "length"
 //   ai.answer = (ctx) => ({ title: ... });            // the model's JSON answer
 //   ai.requests -> [{ status, body, mode, answer, content, usage, invalid }]
 //   ai.invalidRequests / ai.invalidResponses -> schema violations (must stay [])
@@ -164,8 +166,14 @@ export async function createFakeOpenAI({ key = 'sk-test-key', host = '127.0.0.1'
       answer = { ...answer,
         description_html: `<p onclick="steal()">Great ${n}</p><script>alert('x')</script><p>End</p>` };
     }
+    let finish = 'stop';
     if (m?.mode === 'refusal') {
       content = null; refusal = "I'm sorry, I can't help with that.";
+    } else if (m?.mode === 'length') {
+      // As the API does when the limit is hit: the text so far, cut off.
+      const full = JSON.stringify(answer);
+      content = full.slice(0, Math.max(1, Math.floor(full.length / 2)));
+      finish = 'length';
     } else if (m?.mode === 'content') {
       content = m.content;
     } else {
@@ -181,7 +189,7 @@ export async function createFakeOpenAI({ key = 'sk-test-key', host = '127.0.0.1'
       created: Math.floor(Date.now() / 1000),
       model: `${body.model}-2025-04-14`,
       choices: [{ index: 0, message: { role: 'assistant', content, refusal, annotations: [] },
-        logprobs: null, finish_reason: 'stop' }],
+        logprobs: null, finish_reason: finish }],
       usage: { ...rec.usage,
         prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 },
         completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0,

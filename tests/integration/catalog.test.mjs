@@ -77,6 +77,19 @@ async function addShop(domain, tz, settings, designs = 0) {
   return shop;
 }
 
+// What the sales tracker records when it has completely read every local
+// day through `day` (sales_cursors.complete_through, lib/sales.h); null:
+// nothing known.  Tests that do not run the tracker say it here.
+async function salesThrough(shop, day) {
+  // A row made here reads every order when the tracker runs (old cursor).
+  await pg.psql(`INSERT INTO public.sales_cursors (shop_id, orders_cursor, complete_through) VALUES
+    ('${shop.id}', '2000-01-01Z', ${day === null ? 'NULL' : q(day)}::date) ON CONFLICT (shop_id) DO UPDATE
+    SET complete_through = EXCLUDED.complete_through`);
+}
+// The local date of t in zone tz, minus `back` days.
+const localDay = (t, tz, back = 0) => new Intl.DateTimeFormat('en-CA', { timeZone: tz, year: 'numeric',
+  month: '2-digit', day: '2-digit' }).format(new Date(t - back * DAY));
+
 async function addDesign(shopId, { title, position = 0, image = 'https://cdn.example/designs/x.png',
   tags = ['design'], overrides = {} }) {
   const id = randomUUID();
@@ -144,7 +157,7 @@ describe('catalog cycle', () => {
     }, 40);
     const dry = await addShop('cat-dry.myshopify.com', 'America/New_York', {
       start_days: 7, dry_run: true, daily_creation_quota: 0,
-    }, 0);
+    }, 1);
     // An old product in the dry shop: would be retired, must not be.
     fake.clock = new Date(BASE - 40 * DAY);
     const old = fake.addProduct(dry.domain, { title: 'Old one', collections: [dry.col.id],
@@ -159,6 +172,9 @@ describe('catalog cycle', () => {
       if (d === 15) order(ny.domain, t - 3600_000, P.p1, 2);
       let r = await run(bin.sales, []);
       assert.equal(r.code, 0, `day ${d} sales: ${r.stderr}`);
+      // The tracker ran after local midnight in every zone here: sales are
+      // complete through yesterday.
+      for (const s of [ny, be, dry]) await salesThrough(s, localDay(t, s.tz, 1));
       r = await run(bin.replace, asOf(t), CLOCK);
       assert.equal(r.code, 0, `day ${d} replace: ${r.stderr}`);
       r = await run(bin.create, asOf(t), CLOCK);
@@ -267,7 +283,8 @@ describe('catalog cycle', () => {
   });
 
   test('--dry-run stores decisions and changes nothing', async () => {
-    const s = await addShop('cat-flag.myshopify.com', 'UTC', { start_days: 3 });
+    const s = await addShop('cat-flag.myshopify.com', 'UTC', { start_days: 3 }, 1);
+    await salesThrough(s, localDay(BASE, s.tz, 1));
     const p = fake.addProduct(s.domain, { title: 'Flagged', collections: [s.col.id],
       publishedAt: new Date(BASE - 10 * DAY).toISOString() });
     const r = await run(bin.replace, ['--dry-run', '--shop', s.domain, ...asOf(BASE)], CLOCK);
@@ -276,6 +293,81 @@ describe('catalog cycle', () => {
       WHERE shop_id = '${s.id}'`);
     assert.deepEqual(d, [{ verdict: 'retire', outcome: 'dry_run', units: 0, threshold: 1 }]);
     assert.equal(p.status, 'ACTIVE');
+    assertClean();
+  });
+
+  // Issue 15.1: best-sellers were drafted when sales were missing.  A shop
+  // is judged only when its sales are complete through yesterday (local).
+  test('fresh data or no decision: incomplete sales skip the shop untouched; then the queue bounds retirements', async () => {
+    const T = Date.parse('2026-03-09T10:00:00Z'); // Los Angeles: 03:00 on 03-09
+    fake.clock = new Date(T);
+    const s = await addShop('cat-fresh.myshopify.com', 'America/Los_Angeles', { start_days: 3, post_days: 10,
+      post_min_sales: 1, retire_action: 'draft', max_replacements: 10 }, 1);
+    const pub = new Date(T - 60 * DAY).toISOString();
+    const best = [0, 1, 2].map((i) => fake.addProduct(s.domain, { title: `Best ${i}`, collections: [s.col.id],
+      publishedAt: pub }));
+    const dead = [0, 1].map((i) => fake.addProduct(s.domain, { title: `Dead ${i}`, collections: [s.col.id],
+      publishedAt: pub }));
+    for (const p of best) for (let d = 1; d <= 10; d++) order(s.domain, T - d * DAY, p, 5);
+    const status = async () => (await rows(`SELECT last_status, last_error FROM public.shop_job_status
+      WHERE shop_id = '${s.id}' AND job_type = 'replace_job'`))[0];
+    const decisions = () => rows(`SELECT product_id, verdict, reason, outcome FROM public.replace_decisions
+      WHERE shop_id = '${s.id}' ORDER BY id`);
+    const mutations = (from) => fake.requests.slice(from).filter((x) => x.shop === s.domain &&
+      /mutation/.test(x.query ?? ''));
+    const replace = () => run(bin.replace, ['--shop', s.domain, ...asOf(T)], CLOCK);
+
+    // 1. The tracker never completed for the shop: skipped, not failed.
+    let from = fake.requests.length;
+    let r = await replace();
+    assert.equal(r.code, 0, r.stderr);
+    let st = await status();
+    assert.equal(st.last_status, 'skipped');
+    assert.match(st.last_error, /Sales are not known yet .* through 2026-03-08 only, so nothing was judged or changed/);
+    assert.deepEqual(await decisions(), []);
+    assert.deepEqual(mutations(from), []);
+    assert.ok([...best, ...dead].every((p) => p.status === 'ACTIVE'));
+
+    // 2. West of UTC: the tracker ran at 02:00 UTC, 18:00 on 03-08 there,
+    // so 03-08 is partly read and complete_through is 03-07.
+    r = await run(bin.sales, ['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    await salesThrough(s, '2026-03-07');
+    from = fake.requests.length;
+    r = await replace();
+    assert.equal(r.code, 0, r.stderr);
+    st = await status();
+    assert.equal(st.last_status, 'skipped');
+    assert.match(st.last_error, /complete through 2026-03-07 only; replace_job judges on complete sales through 2026-03-08 \(America\/Los_Angeles\)/);
+    assert.deepEqual(await decisions(), []);
+    assert.deepEqual(mutations(from), []);
+    assert.ok([...best, ...dead].every((p) => p.status === 'ACTIVE'));
+
+    // 3. Complete through yesterday: judged.  The best-sellers stay; of the
+    // two that sold nothing only one goes, as the queue holds one design.
+    await salesThrough(s, localDay(T, s.tz, 1));
+    r = await replace();
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((await status()).last_status, 'success');
+    let d = await decisions();
+    for (const p of best) {
+      assert.deepEqual(d.filter((x) => x.product_id === p.id).map((x) => x.reason), ['post_phase_passed']);
+      assert.equal(p.status, 'ACTIVE');
+    }
+    const gone = d.filter((x) => x.verdict === 'retire');
+    assert.equal(gone.length, 1, 'one retirement: one design to refill it');
+    assert.equal(gone[0].outcome, 'done');
+    const waiting = dead.find((p) => p.id !== gone[0].product_id);
+    assert.deepEqual(d.filter((x) => x.product_id === waiting.id).map((x) => x.reason), ['no_replacement']);
+    assert.equal(waiting.status, 'ACTIVE');
+
+    // 4. The owner allows shrinking: the other one goes too.
+    await pg.psql(`UPDATE public.catalog_settings SET allow_shrink = true WHERE shop_id = '${s.id}'`);
+    r = await replace();
+    assert.equal(r.code, 0, r.stderr);
+    d = await decisions();
+    assert.equal(d.filter((x) => x.verdict === 'retire').length, 2);
+    assert.equal(waiting.status, 'DRAFT');
     assertClean();
   });
 
@@ -371,6 +463,7 @@ describe('catalog cycle', () => {
       WHERE shop_id = '${s.id}' AND product_id = ${p.id}`)).map((x) => x.status);
     let r = await run(bin.sales, ['--shop', s.domain]);
     assert.equal(r.code, 0, r.stderr);
+    await salesThrough(s, localDay(BASE + 2 * DAY, s.tz, 1));
     assert.deepEqual(await mirrorStatus(), ['ACTIVE']);
     const d0 = await crashAfterRetire(s, p, BASE);
     assert.equal(p.status, 'DRAFT', 'Shopify applied the retire before the worker died');
@@ -419,6 +512,7 @@ describe('catalog cycle', () => {
         daily_creation_quota: 0, creation_template: TEMPLATE }, 1);
       const p = fake.addProduct(s.domain, { title: 'Answer lost', collections: [s.col.id],
         publishedAt: new Date(BASE - 10 * DAY).toISOString() });
+      await salesThrough(s, localDay(BASE + DAY, s.tz, 1));
       fake.setMode(s.domain, { cutMutations: how });
       let r = await run(bin.replace, ['--shop', s.domain, ...asOf(BASE)], CLOCK);
       fake.setMode(s.domain, null);
@@ -444,7 +538,8 @@ describe('catalog cycle', () => {
   test('an interrupted retire Shopify did not apply stays failed; the product is judged again; one slot', async () => {
     fake.clock = new Date(BASE);
     const s = await addShop('cat-rundo.myshopify.com', 'UTC', { start_days: 3,
-      retire_action: 'remove_from_collection', daily_creation_quota: 0 });
+      retire_action: 'remove_from_collection', daily_creation_quota: 0 }, 1);
+    await salesThrough(s, localDay(BASE + 2 * DAY, s.tz, 1));
     const p = fake.addProduct(s.domain, { title: 'Put back', collections: [s.col.id],
       publishedAt: new Date(BASE - 10 * DAY).toISOString() });
     const d0 = await crashAfterRetire(s, p, BASE);

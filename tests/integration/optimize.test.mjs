@@ -233,6 +233,27 @@ describe('reboss-product-optimize', () => {
     assert.match(st[0].last_error, /1 of 2 product/);
   });
 
+  test('an answer cut off at the token limit (finish_reason length) fails that product, nothing applied', async () => {
+    const d = 'opt-length.myshopify.com';
+    const s = await addShop(d, 2);
+    ai.reset();
+    ai.push({ mode: 'length' });
+    const before = (shopify.productUpdates ?? []).length;
+    const r = await runJob(['--shop', d]);
+    assert.equal(r.code, 1, 'the shop is reported failed');
+    const rowsL = await audit(d);
+    const failed = rowsL.filter((x) => x.status === 'failed');
+    const applied = rowsL.filter((x) => x.status === 'applied');
+    assert.equal(failed.length, 1);
+    assert.equal(applied.length, 1, 'the next product is still optimized');
+    assert.match(failed[0].error, /token limit|cut off|length/i);
+    assert.equal(failed[0].after, null, 'no partial copy is kept as "after"');
+    const p = s.products.find((x) => x.id === failed[0].product_id);
+    assert.deepEqual(copyOf(p), s.before.get(p.id), 'nothing of the cut-off copy reached Shopify');
+    const updates = (shopify.productUpdates ?? []).slice(before);
+    assert.deepEqual(updates.map((u) => u.id), [applied[0].product_id]);
+  });
+
   test('429 with rate-limit headers is waited out and succeeds; 500 is retried', async () => {
     const d = 'opt-429.myshopify.com';
     const s = await addShop(d, 1);

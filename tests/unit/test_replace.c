@@ -319,6 +319,33 @@ test_cap(void)
 		retired += d[i].verdict == REPLACE_RETIRE;
 	is_int(retired, 0, "max_replacements 0 retires nothing");
 	free(d);
+	/* The design queue can refill one slot: only the worst goes. */
+	pa.max_replacements = 10;
+	pa.fill_limited = true;
+	pa.fill_budget = 1;
+	ok(replace_decide(ps, 5, s, 3, &pa, &d, &n, &err) == 0, "decide");
+	for (i = 0, retired = 0; i < n; i++)
+		retired += d[i].verdict == REPLACE_RETIRE;
+	is_int(retired, 1, "one refill, one retirement");
+	x = find(d, n, 4);
+	ok(x && x->verdict == REPLACE_RETIRE, "the worst goes");
+	x = find(d, n, 2);
+	is_str(x ? x->reason : "", "no_replacement", "the next waits for "
+	    "the queue");
+	free(d);
+	pa.fill_budget = 0;
+	ok(replace_decide(ps, 5, s, 3, &pa, &d, &n, &err) == 0, "decide");
+	for (i = 0, retired = 0; i < n; i++)
+		retired += d[i].verdict == REPLACE_RETIRE;
+	is_int(retired, 0, "an empty queue retires nothing");
+	free(d);
+	pa.fill_budget = 3;
+	pa.max_replacements = 1;
+	ok(replace_decide(ps, 5, s, 3, &pa, &d, &n, &err) == 0, "decide");
+	x = find(d, n, 2);
+	is_str(x ? x->reason : "", "cap_reached", "beyond the cap: the cap "
+	    "says why");
+	free(d);
 }
 
 static void

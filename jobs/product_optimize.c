@@ -15,7 +15,10 @@
  *     OPT_MAX_FAILURES failed tries; newest first, products_per_run of them.
  *  4. For each: reads the current copy from Shopify (the "before"), asks
  *     OpenAI for the fields the settings name (strict JSON schema), checks
- *     the answer with copy_validate(), stores a 'pending' audit row with
+ *     the answer with copy_validate(), keeps what the owner set
+ *     (copy_keep(): the product's tags are merged, never replaced, unless
+ *     the shop's manage_tags allows it; the protect tag and the tags and
+ *     titles smart collections' rules test are kept), stores a 'pending' audit row with
  *     before/after/model/usage, runs productUpdate with only those fields,
  *     and marks the row 'applied'.  An invalid answer, a refusal or a
  *     Shopify userError fails that product ('failed' row with the reason,
@@ -35,6 +38,7 @@
 #include <jansson.h>
 
 #include "config.h"
+#include "copy_keep.h"
 #include "copy_validate.h"
 #include "crypto.h"
 #include "db.h"
@@ -70,6 +74,9 @@ struct opt {
 	json_t		*brand_words;
 	long		 per_run;
 	long		 budget, used_today, expect;
+	bool		 manage_tags;	/* pod_ai_settings.manage_tags */
+	char		 protect_tag[256];	/* catalog_settings.protect_tag */
+	json_t		*rules;		/* every smart collection's rules */
 	long		 done, failed, skipped;
 	struct rb_err	 first_failure;
 };
@@ -88,8 +95,10 @@ load_settings(struct opt *o, bool *enabled, struct rb_err *err)
 	p[0] = o->ctx->shop->id;
 	r = db_query(o->ctx->db, "SELECT enabled, language, tone, "
 	    "array_to_json(brand_words)::text, array_to_json(fields)::text, "
-	    "products_per_run, daily_token_budget "
-	    "FROM public.pod_ai_settings WHERE shop_id = $1", 1, p, err);
+	    "products_per_run, daily_token_budget, manage_tags, "
+	    "coalesce((SELECT c.protect_tag FROM public.catalog_settings c "
+	    "WHERE c.shop_id = s.shop_id), 'reboss-keep') "
+	    "FROM public.pod_ai_settings s WHERE shop_id = $1", 1, p, err);
 	if (r == NULL)
 		return -1;
 	if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
@@ -109,6 +118,9 @@ load_settings(struct opt *o, bool *enabled, struct rb_err *err)
 		return rb_err_set(err, 500, "invalid_settings",
 		    "The shop's POD AI settings could not be read.");
 	}
+	o->manage_tags = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
+	(void)rb_strlcpy(o->protect_tag, PQgetvalue(r, 0, 8),
+	    sizeof(o->protect_tag));
 	PQclear(r);
 	json_array_foreach(o->field_names, i, v)
 		o->fields |= copy_field_from_name(json_string_value(v));
@@ -552,6 +564,20 @@ optimize_one(struct opt *o, long long pid, const char *system,
 		rc = 0;
 		goto out;
 	}
+	{
+		struct copy_owner own = { o->manage_tags, o->protect_tag,
+		    o->rules };
+		bool kept;
+
+		if (copy_keep(&c, json_object_get(prod, "tags"),
+		    json_string_value(json_object_get(prod, "title")), &own,
+		    &kept, err) == -1)
+			goto out;
+		if (kept)
+			log_info("product %lld: title not rewritten, a smart "
+			    "collection's title rule would judge it "
+			    "differently", pid);
+	}
 	if ((after = copy_json(&c)) == NULL) {
 		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
 		goto out;
@@ -593,6 +619,31 @@ out:
 }
 
 /* ---- the worker ------------------------------------------------------------- */
+
+/* The rules of every smart collection, read once per shop: a tag or title
+ * they test is what the owner set the collection by (copy_keep.h). */
+static int
+load_rules(struct opt *o, struct rb_err *err)
+{
+	json_t *cols = NULL, *c, *r;
+	size_t i, j;
+
+	if ((o->fields & (COPY_TAGS | COPY_TITLE)) == 0)
+		return 0;
+	if (shopify_get_collections(&o->sh, &cols, err) == -1)
+		return -1;
+	if ((o->rules = json_array()) == NULL)
+		goto oom;
+	json_array_foreach(cols, i, c)
+		json_array_foreach(json_object_get(c, "rules"), j, r)
+			if (json_array_append(o->rules, r) == -1)
+				goto oom;
+	json_decref(cols);
+	return 0;
+oom:
+	json_decref(cols);
+	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+}
 
 static int
 eligible(struct opt *o, PGresult **out, struct rb_err *err)
@@ -672,6 +723,8 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	o.sh.stop = ctx->stop;
 	crypto_free_secret(token);
 	token = NULL;
+	if (load_rules(&o, err) == -1)
+		goto out;
 	if ((schema = answer_schema(o.fields)) == NULL ||
 	    (system = system_prompt(&o)) == NULL) {
 		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
@@ -719,6 +772,7 @@ out:
 		openai_close(&o.oa);
 	json_decref(o.brand_words);
 	json_decref(o.field_names);
+	json_decref(o.rules);
 	return rc;
 }
 

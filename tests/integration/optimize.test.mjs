@@ -12,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import { createFakeOpenAI } from '../fakes/openai.mjs';
-import { createFakeShopify } from '../fakes/shopify.mjs';
+import { collectionProducts, createFakeShopify } from '../fakes/shopify.mjs';
 import { productUpdateResolvers } from '../fakes/shopify_product_update.mjs';
 import { startPostgres } from './lib/pg.mjs';
 
@@ -135,10 +135,12 @@ describe('reboss-product-optimize', () => {
       assert.deepEqual(row.before, { title: s.before.get(p.id).title, description_html: s.before.get(p.id).descriptionHtml,
         tags: s.before.get(p.id).tags, seo_title: s.before.get(p.id).seoTitle,
         seo_description: s.before.get(p.id).seoDescription });
-      assert.deepEqual(row.after, a, 'after = the validated answer');
+      // Tags are added to the product's own (manage_tags is off).
+      const tags = [...s.before.get(p.id).tags, ...a.tags];
+      assert.deepEqual(row.after, { ...a, tags }, 'after = the validated answer, tags merged');
       assert.equal(p.title, a.title);
       assert.equal(p.descriptionHtml, a.description_html);
-      assert.deepEqual(p.tags, a.tags);
+      assert.deepEqual(p.tags, tags);
       assert.equal(p.seoTitle, a.seo_title);
       assert.equal(p.seoDescription, a.seo_description);
       assert.equal(row.model, 'gpt-4.1-mini-2025-04-14');
@@ -150,6 +152,49 @@ describe('reboss-product-optimize', () => {
     const r2 = await runJob(['--shop', d]);
     assert.equal(r2.code, 0, r2.stderr);
     assert.equal(ai.requests.length, 0, 'optimized products are not rewritten again');
+  });
+
+  // Issue 15.2: productUpdate replaces all tags, so the model's list alone
+  // dropped the protect tag and moved products out of smart collections.
+  test('owner\'s settings survive: protect tag, smart collections (tags and title rules), after optimize and rollback', async () => {
+    const d = 'opt-owner.myshopify.com';
+    const s = await addShop(d, 2);
+    await pg.psql(`UPDATE public.pod_ai_settings SET manage_tags = true WHERE shop_id = '${s.id}'`);
+    const [p, q2] = s.products;
+    p.tags.push('reboss-keep', 'summer');
+    q2.tags.push('sale');
+    for (const x of s.products) s.before.set(x.id, copyOf(x));
+    const smart = [
+      shopify.addCollection(d, { title: 'Summer', type: 'smart',
+        rules: [{ column: 'TAG', relation: 'EQUALS', condition: 'summer' }] }),
+      shopify.addCollection(d, { title: 'Full price', type: 'smart',
+        rules: [{ column: 'TAG', relation: 'NOT_EQUALS', condition: 'Wall Art' }] }),
+      shopify.addCollection(d, { title: 'Sale', type: 'smart',
+        rules: [{ column: 'TAG', relation: 'EQUALS', condition: 'sale' }] }),
+      shopify.addCollection(d, { title: 'Old titles', type: 'smart',
+        rules: [{ column: 'TITLE', relation: 'EQUALS', condition: 'old title 0 of opt-owner' }] }),
+    ];
+    const shop = shopify.getShop(d);
+    const members = () => smart.map((c) => collectionProducts(shop, c).map((x) => x.id).sort());
+    const before = members();
+    assert.deepEqual(before.map((m) => m.length), [1, 2, 1, 1], 'every smart collection has members');
+    ai.reset();
+    const r = await runJob(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(p.tags.includes('reboss-keep'), 'the protected product stays protected');
+    assert.deepEqual(members(), before, 'every smart collection keeps its members after optimize');
+    assert.ok(!p.tags.includes('Wall Art') && !q2.tags.includes('Wall Art'), 'a tag a rule tests is never added');
+    assert.ok(p.tags.includes('Print on demand'), 'the model\'s other tags are added');
+    assert.ok(!p.tags.includes('legacy'), 'manage_tags: the job may replace the owner\'s other tags');
+    assert.equal(p.title, s.before.get(p.id).title, 'a title a rule tests is kept');
+    assert.notEqual(q2.title, s.before.get(q2.id).title, 'a title no rule tests is rewritten');
+    assert.match(r.stderr, /title not rewritten, a smart collection's title rule/);
+    for (const row of await audit(d)) {
+      const rb = await ctl(['rollback', row.id]);
+      assert.equal(rb.code, 0, rb.stderr);
+    }
+    for (const x of s.products) assert.deepEqual(copyOf(x), s.before.get(x.id), 'rollback restores the exact copy');
+    assert.deepEqual(members(), before, 'every smart collection keeps its members after rollback');
   });
 
   test('only the fields the settings name are rewritten', async () => {

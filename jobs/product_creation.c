@@ -18,7 +18,10 @@
  *     made again; it must carry the item's tag "reboss-q-<8 hex>", else
  *     the handle belongs to someone else and the item fails.  Otherwise
  *     productSet (synchronous) creates it with options, variants, prices,
- *     tags, the image as media and its collection in one mutation.  Then
+ *     tags, the image as media and its collection in one mutation; every
+ *     variant untracked (print on demand, no stock) or, when the template
+ *     says "inventory": "continue", tracked and sold when out of stock,
+ *     so the product can always be bought.  Then
  *     publishablePublish to the Online Store publication (publications ->
  *     catalog.title "Online Store").  Finally one transaction records it:
  *     created_products, the queue item 'created', the slot filled, and the
@@ -226,8 +229,14 @@ static json_t *
 set_input(struct item *it, json_t *t)
 {
 	json_t *in, *opts, *vars, *o, *v, *po, *vals, *x, *ov, *pv;
+	const char *inv = json_string_value(json_object_get(t, "inventory"));
+	const char *policy = catalog_inventory_policy(inv);
+	int tracked = inv != NULL && strcmp(inv, "continue") == 0;
 	char cg[64];
 	size_t i, j;
+
+	if (policy == NULL)	/* validated before: cannot happen */
+		return NULL;
 
 	(void)snprintf(cg, sizeof(cg), "gid://shopify/Collection/%lld",
 	    it->collection);
@@ -279,8 +288,10 @@ set_input(struct item *it, json_t *t)
 			(void)json_array_append_new(ov, json_pack("{s:O, s:O}",
 			    "optionName", json_object_get(json_array_get(opts,
 			    j), "name"), "name", x));
-		x = json_pack("{s:o, s:O}", "optionValues", ov, "price",
-		    json_object_get(v, "price"));
+		/* Purchasable without stock (catalog_settings.h). */
+		x = json_pack("{s:o, s:O, s:s, s:{s:b}}", "optionValues", ov,
+		    "price", json_object_get(v, "price"), "inventoryPolicy",
+		    policy, "inventoryItem", "tracked", tracked);
 		if (x == NULL || json_array_append_new(pv, x) == -1)
 			goto fail;
 		if (json_is_string(json_object_get(v, "compare_at_price")))

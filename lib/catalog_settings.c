@@ -134,6 +134,16 @@ in_values(json_t *values, const char *v)
 	return false;
 }
 
+const char *
+catalog_inventory_policy(const char *inventory)
+{
+	if (inventory == NULL || strcmp(inventory, "untracked") == 0)
+		return "DENY";	/* not tracked: the policy never applies */
+	if (strcmp(inventory, "continue") == 0)
+		return "CONTINUE";
+	return NULL;
+}
+
 int
 catalog_template_check(json_t *t, const char *what, struct rb_err *err)
 {
@@ -159,6 +169,12 @@ catalog_template_check(json_t *t, const char *what, struct rb_err *err)
 	    ((st = json_string_value(x)) == NULL ||
 	    (strcmp(st, "ACTIVE") != 0 && strcmp(st, "DRAFT") != 0)))
 		return bad(err, setting, "must be ACTIVE or DRAFT");
+	(void)snprintf(setting, sizeof(setting), "%s.inventory", what);
+	if ((x = json_object_get(t, "inventory")) != NULL && !json_is_null(x)
+	    && catalog_inventory_policy(json_string_value(x)) == NULL)
+		return bad(err, setting, "must be untracked (print on demand: "
+		    "the default) or continue (tracked, sold when out of "
+		    "stock)");
 	if (tags_check(json_object_get(t, "tags"), what, err) == -1)
 		return -1;
 	opts = json_object_get(t, "options");

@@ -73,6 +73,15 @@ const char *catalog_action_name(enum catalog_action a);
  * what names the setting in the message ("creation_template"). */
 int	catalog_template_check(json_t *t, const char *what,
 	    struct rb_err *err) RB_WUR;
+/*
+ * creation_template.inventory: how a created variant is stocked.  A
+ * print-on-demand variant has no stock, and Shopify sells a tracked
+ * variant without stock only with inventoryPolicy CONTINUE, so:
+ *   "untracked" (default, also when absent): inventoryItem.tracked false;
+ *   "continue": tracked, inventoryPolicy CONTINUE (sold when out of stock).
+ * Returns the inventoryPolicy to send, NULL for anything else.
+ */
+const char *catalog_inventory_policy(const char *inventory);
 /* "19.99": digits, at most one '.', at most 4 decimals, <= 24 chars. */
 bool	catalog_price_ok(const char *s);
 

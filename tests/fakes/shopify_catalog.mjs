@@ -97,6 +97,10 @@ export function makeCatalogResolvers({ connection, gid, parseGid, isoNow }) {
         title: (v.optionValues ?? []).map((x) => x.name).join(' / ') || 'Default Title',
         price: String(v.price ?? '0.00'), compareAtPrice: v.compareAtPrice ?? null, sku: v.sku ?? '',
         selectedOptions: (v.optionValues ?? []).map((x) => ({ name: x.optionName, value: x.name })),
+        // As Shopify: a new variant is tracked with no stock and DENY
+        // unless the input says otherwise, so it cannot be bought.
+        tracked: v.inventoryItem?.tracked ?? true, inventoryPolicy: v.inventoryPolicy ?? 'DENY',
+        inventoryQuantity: 0,
       })),
     });
     for (const c of cols) c.productIds.push(p.id);

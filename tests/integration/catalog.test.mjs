@@ -72,7 +72,7 @@ async function addShop(domain, tz, settings, designs = 0) {
   await pg.psql(`INSERT INTO public.catalog_settings (shop_id, ${cols.join(', ')})
     VALUES ('${id}', ${vals.join(', ')})`);
   for (let i = 0; i < designs; i++) await addDesign(id, { title: `Design ${domain.slice(0, 4)} ${i}`, position: i });
-  const shop = { id, domain, tz, col, smart };
+  const shop = { id, domain, tz, col, smart, token };
   shops.set(domain, shop);
   return shop;
 }
@@ -368,6 +368,39 @@ describe('catalog cycle', () => {
     d = await decisions();
     assert.equal(d.filter((x) => x.verdict === 'retire').length, 2);
     assert.equal(waiting.status, 'DRAFT');
+    assertClean();
+  });
+
+  // Issue 15.3: productSet sent no inventory settings, so a POD variant was
+  // tracked with no stock and DENY: not for sale.
+  test('created products can be bought: untracked by default, or sold when out of stock', async () => {
+    const gql = async (s, query, variables) => {
+      const url = `${fake.baseUrlTemplate.replace('{shop}', s.domain)}/admin/api/2026-10/graphql.json`;
+      const res = await fetch(url, { method: 'POST', body: JSON.stringify({ query, variables }),
+        headers: { 'Content-Type': 'application/json', 'X-Shopify-Access-Token': s.token } });
+      return (await res.json()).data;
+    };
+    const Q = `query P($id: ID!) { product(id: $id) { variants(first: 10) { nodes { availableForSale
+      inventoryPolicy inventoryItem { tracked } } } } }`;
+    const pod = await addShop('cat-pod.myshopify.com', 'UTC', { daily_creation_quota: 1,
+      creation_template: TEMPLATE }, 1);
+    const cont = await addShop('cat-cont.myshopify.com', 'UTC', { daily_creation_quota: 1,
+      creation_template: { ...TEMPLATE, inventory: 'continue' } }, 1);
+    for (const [s, tracked, policy] of [[pod, false, 'DENY'], [cont, true, 'CONTINUE']]) {
+      const r = await run(bin.create, ['--shop', s.domain]);
+      assert.equal(r.code, 0, r.stderr);
+      const [p] = fake.getShop(s.domain).data.Product;
+      const d = await gql(s, Q, { id: gid('Product', p.id) });
+      assert.deepEqual(d.product.variants.nodes, TEMPLATE.variants.map(() => ({ availableForSale: true,
+        inventoryPolicy: policy, inventoryItem: { tracked } })), `${s.domain}: every variant can be bought`);
+    }
+    const bad = await addShop('cat-deny.myshopify.com', 'UTC', { daily_creation_quota: 1,
+      creation_template: { ...TEMPLATE, inventory: 'deny' } }, 1);
+    const r = await run(bin.create, ['--shop', bad.domain]);
+    assert.equal(r.code, 1);
+    const st = await rows(`SELECT last_error FROM public.shop_job_status WHERE shop_id = '${bad.id}'
+      AND job_type = 'product_creation'`);
+    assert.match(st[0].last_error, /creation_template\.inventory must be untracked .* or continue/);
     assertClean();
   });
 

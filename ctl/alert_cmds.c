@@ -52,6 +52,7 @@
 #include "alert_deliver.h"
 #include "config.h"
 #include "db.h"
+#include "encode.h"
 #include "log.h"
 #include "migrate.h"
 #include "util.h"

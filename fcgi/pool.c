@@ -38,6 +38,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "api.h"
+#include "env.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -334,12 +335,9 @@ metrics_setup(struct pool_metrics *m)
 {
 	const struct api_route *table;
 	size_t i, rows = router_routes(&table);
-	const char *env = getenv("REBOSS_API_METRICS_SEC");
-	long sec = 60;
+	long sec = rb_env_long("REBOSS_API_METRICS_SEC", 1, 86400, 60);
 
 	memset(m, 0, sizeof(*m));
-	if (env != NULL && rb_parse_long(env, 1, 86400, &sec) == -1)
-		sec = 60;
 	m->every_ms = sec * 1000;
 	m->n = rows + 1;
 	if ((m->routes = calloc(m->n, sizeof(*m->routes))) == NULL ||

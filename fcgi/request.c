@@ -28,6 +28,7 @@
 #include <openssl/rand.h>
 
 #include "api.h"
+#include "env.h"
 #include "migrate.h"
 #include "http.h"
 #include "log.h"
@@ -504,18 +505,12 @@ worker_run(const struct rb_config *cfg, int listen_fd, bool pooled)
 
 	memset(&w, 0, sizeof(w));
 	w.cfg = cfg;
-	w.health_ping_ms = HEALTH_PING_MS;
+	/* test knob: how old health's last "SELECT 1" may be */
+	w.health_ping_ms = rb_env_long("REBOSS_TEST_HEALTH_PING_MS", 0,
+	    86400000L, HEALTH_PING_MS);
 	w_stop = 0;
 	w_retire = 0;
 	reqid_used = sizeof(reqid_pool);	/* fresh bytes after fork */
-	{
-		/* test knob: how old health's last "SELECT 1" may be */
-		const char *env = getenv("REBOSS_TEST_HEALTH_PING_MS");
-		long ms;
-
-		if (env != NULL && rb_parse_long(env, 0, 86400000L, &ms) == 0)
-			w.health_ping_ms = ms;
-	}
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;	/* no SA_RESTART: accept() fails */

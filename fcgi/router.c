@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "encode.h"
 #include "util.h"
 
 static const struct api_route routes[] = {

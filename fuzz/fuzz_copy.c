@@ -20,6 +20,7 @@
 
 #include "copy_validate.h"
 #include "fuzz.h"
+#include "util.h"
 
 const char fuzz_target[] = "copy";
 
@@ -68,7 +69,7 @@ static void
 plain(const char *s, size_t max)
 {
 	FUZZ_CHECK(s != NULL && s[0] != '\0');
-	FUZZ_CHECK(copy_utf8_len(s) <= max);
+	FUZZ_CHECK(rb_utf8_len(s) <= max);
 	FUZZ_CHECK(!copy_has_markup(s));
 }
 
@@ -120,7 +121,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		free(out);
 		(void)copy_has_markup(s);
-		(void)copy_utf8_len(s);
+		(void)rb_utf8_len(s);
 		free(s);
 		return 0;
 	}

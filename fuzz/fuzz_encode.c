@@ -9,6 +9,7 @@
  */
 #include <ctype.h>
 
+#include "encode.h"
 #include "fuzz.h"
 #include "util.h"
 

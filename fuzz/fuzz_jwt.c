@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "encode.h"
 #include "fixed_jwks.h"
 #include "fuzz.h"
 #include "jwt.h"

@@ -4,7 +4,7 @@
  * (pinterest_parse_page, then pinterest_find_board / pinterest_find_pin
  * over the items), create answers (pinterest_parse_id), the 429 wait
  * (pinterest_wait_ms), the text trimming (pinterest_trim,
- * pinterest_utf8_len) and the request bodies built from shop data
+ * rb_utf8_len) and the request bodies built from shop data
  * (pinterest_pin_body, pinterest_board_body, pinterest_valid_url).
  *
  * The client itself (call(): 401 refresh, 429 loop, error message of a
@@ -105,7 +105,7 @@ check_trim(const char *s, size_t max)
 
 	FUZZ_CHECK(t != NULL);
 	len = strlen(t);
-	FUZZ_CHECK(pinterest_utf8_len(t) <= max);
+	FUZZ_CHECK(rb_utf8_len(t) <= max);
 	if (max == 0)
 		FUZZ_CHECK(len == 0);
 	for (i = 0; i < len; i++) {
@@ -230,7 +230,7 @@ check_field(json_t *o, const char *key, const char *want, size_t max)
 
 	FUZZ_CHECK(v != NULL);
 	FUZZ_CHECK(strcmp(v, want) == 0);
-	FUZZ_CHECK(pinterest_utf8_len(v) <= max);
+	FUZZ_CHECK(rb_utf8_len(v) <= max);
 }
 
 static void

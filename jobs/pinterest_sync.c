@@ -78,24 +78,7 @@ struct sync {
 	struct rb_err		 first_failure;
 };
 
-/* ---- test knob ----------------------------------------------------------- */
-
-static void
-maybe_crash(const char *knob, long *count)
-{
-	const char *v = getenv(knob);
-	long n = 1;
-
-	if (v == NULL || *v == '\0')
-		return;
-	if (rb_parse_long(v, 1, 1000000, &n) == -1)
-		n = 1;
-	if (++*count >= n) {
-		log_warn("%s: killing this worker on purpose", knob);
-		(void)kill(getpid(), SIGKILL);
-	}
-}
-
+/* Passes of the crash drills' hooks (job_crash_point). */
 static long crash_pins, crash_boards;
 
 /* ---- small helpers --------------------------------------------------------- */
@@ -273,7 +256,7 @@ ensure_board(struct sync *s, const char *coll, const char *name,
 		if (pinterest_board_create(&s->pc, name, fulldesc, id,
 		    err) == -1)
 			return -1;
-		maybe_crash("REBOSS_TEST_CRASH_AFTER_BOARD", &crash_boards);
+		job_crash_point("REBOSS_TEST_CRASH_AFTER_BOARD", &crash_boards);
 		s->boards_created++;
 		log_info("board \"%s\" created for collection %s (%s)", name,
 		    coll, id);
@@ -409,7 +392,7 @@ pin_one(struct sync *s, PGresult *r, int i, struct rb_err *err)
 		rc = 0;
 		goto out;
 	}
-	maybe_crash("REBOSS_TEST_CRASH_AFTER_PIN", &crash_pins);
+	job_crash_point("REBOSS_TEST_CRASH_AFTER_PIN", &crash_pins);
 	p[2] = id;
 	if (db_exec(s->ctx->db, "UPDATE public.pinterest_pins SET state = "
 	    "'pinned', pin_id = $3, pinned_at = now(), error = NULL WHERE "

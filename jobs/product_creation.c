@@ -53,6 +53,8 @@
 #include "shopify.h"
 #include "util.h"
 
+static long crash_creates;	/* passes of the crash drill's hook */
+
 static const char Q_BY_HANDLE[] =
 	"query ByHandle($h: String!) { productByIdentifier(identifier: "
 	"{handle: $h}) { id handle tags status publishedAt } }";
@@ -409,13 +411,8 @@ create_in_shopify(struct pc *pc, struct item *it, json_t *t,
 			    "answered productSet without a product.");
 			goto fail;
 		}
-		{	/* one getenv(): the analyzer cannot pair two calls */
-			const char *crash =
-			    getenv("REBOSS_TEST_CRASH_AFTER_CREATE");
-
-			if (crash != NULL && strcmp(crash, "1") == 0)
-				(void)raise(SIGKILL);
-		}
+		job_crash_point("REBOSS_TEST_CRASH_AFTER_CREATE",
+		    &crash_creates);
 	}
 	g = json_string_value(json_object_get(p, "id"));
 	if (g == NULL || shopify_gid_id(g) <= 0) {

@@ -98,6 +98,8 @@ static const char INTERRUPTED[] = "interrupted before Shopify answered";
  * first); the query also looks back 30 days only. */
 #define RECONCILE_MAX_ROWS	"200"
 
+static long crash_retires;	/* passes of the crash drill's hook */
+
 struct rj {
 	struct job_ctx		*ctx;
 	struct shopify		 sh;
@@ -817,16 +819,7 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 				goto out;
 			continue;
 		}
-		{	/* one getenv(): the analyzer cannot pair two calls */
-			const char *crash =
-			    getenv("REBOSS_TEST_CRASH_AFTER_RETIRE");
-
-			if (crash != NULL && strcmp(crash, "1") == 0) {
-				log_warn("REBOSS_TEST_CRASH_AFTER_RETIRE: "
-				    "killing this worker on purpose");
-				(void)raise(SIGKILL);
-			}
-		}
+		job_crash_point("REBOSS_TEST_CRASH_AFTER_RETIRE", &crash_retires);
 		(void)snprintf(pid, sizeof(pid), "%lld", d->product_id);
 		(void)snprintf(col, sizeof(col), "%lld", d->collection_id);
 		if (record_retired(rj, did, pid, col, rj->set.action,

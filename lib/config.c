@@ -30,6 +30,7 @@
 #include <openssl/crypto.h>
 
 #include "config.h"
+#include "encode.h"
 #include "util.h"
 
 #define CONF_MAX_FILE	(1u << 20)
@@ -47,8 +48,6 @@ const char *const job_names[JOB__COUNT] = {
 };
 
 static const int parallel_default[JOB__COUNT] = { 20, 20, 5, 10, 10 };
-#define PARALLEL_MIN	1
-#define PARALLEL_MAX	1000
 
 int
 job_kind_from_name(const char *name)
@@ -480,10 +479,12 @@ parse_key(struct parser *p, int line, char *name, char *v)
 		p->par_seen[j] = line;
 		if (*v == '\0')
 			return;
-		if (rb_parse_long(v, PARALLEL_MIN, PARALLEL_MAX, &l) == -1) {
+		if (rb_parse_long(v, CONFIG_PARALLEL_MIN, CONFIG_PARALLEL_MAX,
+		    &l) == -1) {
 			problem(p, line, name, "in [%s]: '%.*s' is not a whole "
 			    "number from %d to %d", job_names[j],
-			    CONF_SHOW_MAX, v, PARALLEL_MIN, PARALLEL_MAX);
+			    CONF_SHOW_MAX, v, CONFIG_PARALLEL_MIN,
+			    CONFIG_PARALLEL_MAX);
 			return;
 		}
 		p->cfg->parallel[j] = (int)l;

@@ -39,6 +39,10 @@ enum job_kind {
 extern const char *const job_names[JOB__COUNT];
 int	job_kind_from_name(const char *name);	/* -1 if unknown */
 
+/* [JOB] parallel and every job's --parallel: workers at once. */
+#define CONFIG_PARALLEL_MIN	1
+#define CONFIG_PARALLEL_MAX	1000
+
 struct rb_config {
 	char	*path;			/* the file that was read */
 	char	*database_url;		/* required */

@@ -62,17 +62,6 @@ copy_field_from_name(const char *name)
 	return 0;
 }
 
-size_t
-copy_utf8_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; s != NULL && *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0u) != 0x80u)
-			n++;
-	return n;
-}
-
 bool
 copy_has_markup(const char *s)
 {
@@ -312,7 +301,7 @@ clean_plain(const char *what, const char *in, size_t maxchars, char **out,
 		return rb_err_set(err, 422, "invalid_answer",
 		    "The %s contains markup; it must be plain text.", what);
 	}
-	if ((chars = copy_utf8_len(s)) > maxchars) {
+	if ((chars = rb_utf8_len(s)) > maxchars) {
 		free(s);
 		return rb_err_set(err, 422, "invalid_answer",
 		    "The %s is %zu characters long; at most %zu are allowed.",

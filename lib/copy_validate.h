@@ -68,8 +68,6 @@ void	copy_free(struct copy *c);
 /* The description cleaner on its own; *out is owned by the caller. */
 int	copy_sanitize_html(const char *in, char **out, struct rb_err *err)
 	    RB_WUR;
-/* Code points of valid UTF-8 s (bytes of invalid sequences count one each). */
-size_t	copy_utf8_len(const char *s);
 /* True when s contains something a browser would read as markup. */
 bool	copy_has_markup(const char *s);
 

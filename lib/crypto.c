@@ -15,6 +15,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "encode.h"
 #include "util.h"
 
 #define SEAL_NONCE_LEN	12

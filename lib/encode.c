@@ -6,6 +6,7 @@
 
 #include <openssl/evp.h>
 
+#include "encode.h"
 #include "util.h"
 
 #define B64_MAX_IN	(16u << 20)	/* nothing we encode is larger */

@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "db.h"
+#include "env.h"
 #include "http.h"
 #include "job_int.h"
 #include "log.h"
@@ -35,7 +36,6 @@
 #define JOB_POLL_DEFAULT_MS	10000
 #define JOB_DB_MAX_FAILURES	20	/* consecutive, then the run fails */
 #define JOB_DB_MAX_WAIT_MS	30000	/* backoff cap: ~8 min in all */
-#define JOB_PARALLEL_MAX	1024
 
 static volatile sig_atomic_t got_term;	/* signal number */
 static volatile sig_atomic_t got_chld;
@@ -143,22 +143,6 @@ usage(FILE *f, const struct job_def *def)
 	    "run.\n",
 	    def->program, def->summary != NULL ? def->summary : "",
 	    CONFIG_DEFAULT_PATH, job_names[def->kind]);
-}
-
-static int
-env_int(const char *name, long def, long min, long max)
-{
-	const char *v = getenv(name);
-	long l;
-
-	if (v == NULL || *v == '\0')
-		return (int)def;
-	if (rb_parse_long(v, min, max, &l) == -1) {
-		log_warn("ignoring %s=%s: not a number in [%ld, %ld]", name, v,
-		    min, max);
-		return (int)def;
-	}
-	return (int)l;
 }
 
 static void
@@ -791,11 +775,12 @@ job_main(const struct job_def *def, int argc, char **argv)
 			r->dry_run = true;
 			break;
 		case 'p':
-			if (rb_parse_long(optarg, 1, JOB_PARALLEL_MAX,
-			    &parallel) == -1) {
+			if (rb_parse_long(optarg, CONFIG_PARALLEL_MIN,
+			    CONFIG_PARALLEL_MAX, &parallel) == -1) {
 				(void)fprintf(stderr, "%s: --parallel wants a "
-				    "number from 1 to %d, not '%s'\n",
-				    def->program, JOB_PARALLEL_MAX, optarg);
+				    "number from %d to %d, not '%s'\n",
+				    def->program, CONFIG_PARALLEL_MIN,
+				    CONFIG_PARALLEL_MAX, optarg);
 				return JOB_EXIT_CANNOT_RUN;
 			}
 			break;
@@ -824,16 +809,15 @@ job_main(const struct job_def *def, int argc, char **argv)
 		log_err("%s", err.msg);
 		goto out;
 	}
+	/* Both were checked against CONFIG_PARALLEL_MIN..MAX. */
 	r->parallel = parallel > 0 ? (int)parallel : r->cfg.parallel[def->kind];
-	if (r->parallel < 1 || r->parallel > JOB_PARALLEL_MAX)
-		r->parallel = 1;
-	r->grace_s = env_int("REBOSS_JOB_GRACE_SEC", JOB_GRACE_DEFAULT_S, 0,
-	    86400);
-	r->lease_s = env_int("REBOSS_JOB_LEASE_SEC", JOB_LEASE_DEFAULT_S, 5,
-	    86400);
-	r->poll_ms = env_int("REBOSS_JOB_POLL_MS", JOB_POLL_DEFAULT_MS, 10,
-	    3600000);
-	r->handoff = env_int("REBOSS_JOB_SESSIONS", 1, 0, 1) == 1;
+	r->grace_s = (int)rb_env_long("REBOSS_JOB_GRACE_SEC", 0, 86400,
+	    JOB_GRACE_DEFAULT_S);
+	r->lease_s = (int)rb_env_long("REBOSS_JOB_LEASE_SEC", 5, 86400,
+	    JOB_LEASE_DEFAULT_S);
+	r->poll_ms = (int)rb_env_long("REBOSS_JOB_POLL_MS", 10, 3600000,
+	    JOB_POLL_DEFAULT_MS);
+	r->handoff = rb_env_long("REBOSS_JOB_SESSIONS", 0, 1, 1) == 1;
 	if (gethostname(r->host, sizeof(r->host) - 1) == -1)
 		rb_strlcpy(r->host, "unknown", sizeof(r->host));
 	r->ref.job_type = job_names[def->kind];

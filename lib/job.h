@@ -137,6 +137,11 @@ int	job_skip(struct rb_err *err, const char *fmt, ...) RB_PRINTF(2, 3);
 /* The whole main() of a job program; returns the exit status. */
 int	job_main(const struct job_def *def, int argc, char **argv);
 
+/* Test hook for crash drills: when the environment sets knob to N
+ * (1..1000000), the worker kills itself with SIGKILL the Nth time it
+ * passes here; *count counts the passes (a static of the caller). */
+void	job_crash_point(const char *knob, long *count);
+
 /* "killed by signal 9 (SIGKILL)", "exited with status 3": the cause the
  * parent records for a worker that ended without recording its shop. */
 void	job_describe_wait_status(int status, char *buf, size_t size);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "env.h"
 #include "http.h"
 #include "job_int.h"
 #include "log.h"
@@ -261,4 +262,15 @@ job_worker_main(const struct job_worker *w)
 	if (!worker_db_return(&db, backend))
 		code += JOB_WORKER_NOSESSION;
 	rb_child_exit(code);
+}
+
+void
+job_crash_point(const char *knob, long *count)
+{
+	long n = rb_env_long(knob, 1, 1000000, 0);
+
+	if (n == 0 || ++*count < n)
+		return;
+	log_warn("%s: killing this worker on purpose", knob);
+	(void)raise(SIGKILL);
 }

@@ -19,6 +19,7 @@
 #include <openssl/evp.h>
 #include <openssl/param_build.h>
 
+#include "encode.h"
 #include "jwt.h"
 #include "util.h"
 

@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "db.h"
+#include "encode.h"
 #include "migrate.h"
 #include "util.h"
 

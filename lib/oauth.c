@@ -68,12 +68,6 @@ oauth_table(enum oauth_provider p)
 	return (unsigned)p < OAUTH__COUNT ? tables[p] : NULL;
 }
 
-const char *
-oauth_scopes(enum oauth_provider p)
-{
-	return (unsigned)p < OAUTH__COUNT ? scopes[p] : NULL;
-}
-
 /* ---- encoding helpers ---------------------------------------------------- */
 
 static bool

@@ -48,8 +48,6 @@ const char *oauth_provider_name(enum oauth_provider p);
 int	oauth_provider_from_name(const char *name);
 /* "pinterest_auth", "meta_auth", "google_auth". */
 const char *oauth_table(enum oauth_provider p);
-/* The scopes asked for, space-separated. */
-const char *oauth_scopes(enum oauth_provider p);
 
 /* {api_url}/api/oauth/{provider}/callback (api_url's trailing '/' dropped). */
 int	oauth_redirect_uri(const struct rb_config *cfg, enum oauth_provider p,

@@ -27,17 +27,6 @@
 
 /* ---- pure parts ------------------------------------------------------------ */
 
-size_t
-pinterest_utf8_len(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s != '\0'; s++)
-		if (((unsigned char)*s & 0xc0) != 0x80)
-			n++;
-	return n;
-}
-
 /* Appends the plain text of s to b: tags dropped (a tag boundary counts as
  * a space), &amp; &lt; &gt; &quot; &#39; &nbsp; decoded, control characters
  * and runs of whitespace made one space. */
@@ -106,7 +95,7 @@ pinterest_trim(const char *s, size_t max)
 		rb_buf_free(&b);
 		return NULL;
 	}
-	if (pinterest_utf8_len(b.data) <= max || max == 0) {
+	if (rb_utf8_len(b.data) <= max || max == 0) {
 		if (max == 0)
 			b.data[0] = '\0';
 		return b.data;

@@ -106,8 +106,6 @@ int	pinterest_pin_delete(struct pinterest *pc, const char *pin_id,
  * when cut.  Never splits a UTF-8 sequence.  Returns a malloc'd string or
  * NULL (out of memory). */
 char	*pinterest_trim(const char *s, size_t max);
-/* Number of UTF-8 code points of s. */
-size_t	pinterest_utf8_len(const char *s);
 /* An absolute https URL of at most PINTEREST_LINK_MAX bytes with a host,
  * no userinfo, no whitespace or control characters.  allow_http: also
  * "http://" (image sources). */

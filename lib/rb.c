@@ -4,7 +4,6 @@
 #include <string.h>
 
 #include "rb.h"
-#include "util.h"
 
 int
 rb_err_set(struct rb_err *err, int status, const char *code,
@@ -27,4 +26,17 @@ rb_err_clear(struct rb_err *err)
 {
 	if (err != NULL)
 		memset(err, 0, sizeof(*err));
+}
+
+size_t
+rb_strlcpy(char *dst, const char *src, size_t size)
+{
+	size_t n = strlen(src);
+
+	if (size > 0) {
+		size_t c = n < size - 1 ? n : size - 1;
+		memcpy(dst, src, c);
+		dst[c] = '\0';
+	}
+	return n;
 }

@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "encode.h"
 #include "http.h"
 #include "log.h"
 #include "shopify_app.h"

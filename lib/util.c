@@ -31,19 +31,6 @@
 
 #define RB_BUF_DEFAULT_MAX	(64u << 20)
 
-size_t
-rb_strlcpy(char *dst, const char *src, size_t size)
-{
-	size_t n = strlen(src);
-
-	if (size > 0) {
-		size_t c = n < size - 1 ? n : size - 1;
-		memcpy(dst, src, c);
-		dst[c] = '\0';
-	}
-	return n;
-}
-
 static int
 buf_reserve(struct rb_buf *b, size_t extra)
 {
@@ -125,6 +112,68 @@ rb_parse_long(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/*
+ * Strict UTF-8 (no overlongs, surrogates or code points past U+10FFFF)
+ * without NUL, C0 controls, DEL or C1 controls.  Returns the number of
+ * code points, or -1.
+ */
+long
+rb_utf8_text_chars(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+	long chars = 0;
+
+	while (i < n) {
+		unsigned c = s[i], cp, need, k;
+
+		if (c < 0x80) {
+			if (c < 0x20 || c == 0x7f)
+				return -1;
+			i++;
+			chars++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			need = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			need = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			need = 3;
+			cp = c & 0x07;
+		} else
+			return -1;
+		if (n - i <= need)
+			return -1;
+		for (k = 1; k <= need; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return -1;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) ||
+		    (cp >= 0x80 && cp <= 0x9f))
+			return -1;
+		i += need + 1;
+		chars++;
+	}
+	return chars;
+}
+
+/* Code points of a NUL-terminated UTF-8 string (NULL: 0); counts lead
+ * bytes only, so it never reads past the NUL. */
+size_t
+rb_utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; s != NULL && *s != '\0'; s++)
+		if (((unsigned char)*s & 0xc0u) != 0x80u)
+			n++;
+	return n;
 }
 
 int

@@ -13,9 +13,6 @@
 
 #include "rb.h"
 
-/* Copies at most size-1 bytes, always NUL-terminates; returns strlen(src). */
-size_t	rb_strlcpy(char *dst, const char *src, size_t size);
-
 /* Growable byte buffer with a hard cap; data is always NUL-terminated. */
 struct rb_buf {
 	char	*data;
@@ -32,28 +29,12 @@ void	rb_buf_free(struct rb_buf *b);
 /* Whole string must be a base-10 integer within [min, max]. */
 int	rb_parse_long(const char *s, long min, long max, long *out) RB_WUR;
 
-/* Exactly 2*n hex digits into n bytes. */
-int	rb_hex_decode(const char *hex, unsigned char *out, size_t n) RB_WUR;
-void	rb_hex_encode(const unsigned char *in, size_t n, char *out /* 2n+1 */);
-/* Value of one hex digit (0-9, a-f, A-F), or -1. */
-int	rb_hexval(int c);
-
 /* Strict UTF-8 text (no overlongs, surrogates or code points past
  * U+10FFFF) without NUL, C0 controls, DEL or C1 controls: the number of
  * code points, or -1. */
 long	rb_utf8_text_chars(const unsigned char *s, size_t n);
-
-/* base64url without padding (JWT, state values, PKCE). */
-int	rb_b64url_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
-int	rb_b64url_decode(const char *in, size_t n, unsigned char **out,
-	    size_t *outlen) RB_WUR;
-/* The same, but only the one canonical spelling of non-empty input. */
-int	rb_b64url_decode_strict(const char *in, size_t n, unsigned char **out,
-	    size_t *outlen) RB_WUR;
-/* standard base64 with padding */
-int	rb_b64_encode(const unsigned char *in, size_t n, char **out) RB_WUR;
-int	rb_b64_decode(const char *in, size_t n, unsigned char **out,
-	    size_t *outlen) RB_WUR;
+/* Code points of a NUL-terminated (already valid) UTF-8 string; NULL: 0. */
+size_t	rb_utf8_len(const char *s);
 
 /* Reads a whole file of at most max bytes; *out NUL-terminated. */
 int	rb_read_file(const char *path, size_t max, char **out, size_t *len,

@@ -6,6 +6,7 @@
 
 #include "copy_validate.h"
 #include "tap.h"
+#include "util.h"
 
 static void
 html(const char *in, const char *want, const char *name)
@@ -99,7 +100,7 @@ main(void)
 	ok(copy_has_markup("a <b>x</b>"), "tag is markup");
 	ok(copy_has_markup("Tom &amp; Jerry"), "entity is markup");
 	ok(!copy_has_markup("Tom & Jerry < 5"), "bare & and < are text");
-	is_int(copy_utf8_len("Größe"), 5, "code points, not bytes");
+	is_int(rb_utf8_len("Größe"), 5, "code points, not bytes");
 
 	/* ---- full answers ---- */
 	ok(validate("{\"title\":\"  Sunset   Poster\\n\",\"description_html\":"

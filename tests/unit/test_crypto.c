@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "encode.h"
 #include "util.h"
 #include "tap.h"
 

@@ -15,6 +15,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "encode.h"
 #include "jwt.h"
 #include "util.h"
 #include "tap.h"

@@ -11,6 +11,7 @@
 #include "http.h"
 #include "pinterest.h"
 #include "tap.h"
+#include "util.h"
 
 static void
 set_hdr(struct http_response *r, const char *name, const char *value)
@@ -35,7 +36,7 @@ test_trim(void)
 		big[i] = (char)('a' + i % 26);
 	big[250] = '\0';
 	t = pinterest_trim(big, PINTEREST_TITLE_MAX);
-	is_int(pinterest_utf8_len(t), PINTEREST_TITLE_MAX, "cut to 100 chars");
+	is_int(rb_utf8_len(t), PINTEREST_TITLE_MAX, "cut to 100 chars");
 	ok(strcmp(t + strlen(t) - 3, "\xe2\x80\xa6") == 0, "ends with an ellipsis");
 	free(t);
 
@@ -46,7 +47,7 @@ test_trim(void)
 	}
 	big[600] = '\0';
 	t = pinterest_trim(big, PINTEREST_TITLE_MAX);
-	is_int(pinterest_utf8_len(t), PINTEREST_TITLE_MAX,
+	is_int(rb_utf8_len(t), PINTEREST_TITLE_MAX,
 	    "counted in characters, not bytes");
 	ok(strlen(t) == 99 * 2 + 3, "no UTF-8 sequence split (%zu bytes)",
 	    strlen(t));
@@ -57,7 +58,7 @@ test_trim(void)
 	for (i = 0; i < 200; i++)
 		big[i] = i % 10 == 9 ? ' ' : 'w';
 	t = pinterest_trim(big, 95);
-	ok(pinterest_utf8_len(t) <= 95, "description within its limit");
+	ok(rb_utf8_len(t) <= 95, "description within its limit");
 	ok(t[strlen(t) - 4] == 'w', "cut at a word, no space before \xe2\x80\xa6");
 	free(t);
 
@@ -65,10 +66,10 @@ test_trim(void)
 		big[i] = 'd';
 	big[2000] = '\0';
 	t = pinterest_trim(big, PINTEREST_DESCRIPTION_MAX);
-	is_int(pinterest_utf8_len(t), 800, "description <= 800");
+	is_int(rb_utf8_len(t), 800, "description <= 800");
 	free(t);
 	t = pinterest_trim(big, PINTEREST_ALT_TEXT_MAX);
-	is_int(pinterest_utf8_len(t), 500, "alt text <= 500");
+	is_int(rb_utf8_len(t), 500, "alt text <= 500");
 	free(t);
 	t = pinterest_trim("short", 100);
 	is_str(t, "short", "short text unchanged");
@@ -122,11 +123,11 @@ test_bodies(void)
 	o = s != NULL ? json_loads(s, 0, NULL) : NULL;
 	is_str(json_string_value(json_object_get(o, "board_id")),
 	    "549755885175", "board_id");
-	is_int(pinterest_utf8_len(json_string_value(json_object_get(o,
+	is_int(rb_utf8_len(json_string_value(json_object_get(o,
 	    "title"))), 100, "title trimmed to 100");
 	is_str(json_string_value(json_object_get(o, "description")),
 	    "A bold print.", "description is plain text");
-	is_int(pinterest_utf8_len(json_string_value(json_object_get(o,
+	is_int(rb_utf8_len(json_string_value(json_object_get(o,
 	    "alt_text"))), 300, "alt text (from title) kept up to 500");
 	is_str(json_string_value(json_object_get(o, "link")), in.link, "link");
 	is_str(json_string_value(json_object_get(json_object_get(o,

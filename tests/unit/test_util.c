@@ -9,6 +9,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "encode.h"
 #include "rb.h"
 #include "tap.h"
 #include "util.h"

@@ -279,7 +279,7 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct input in;
-	size_t perm[MAX_LINES], i, k, piece;
+	size_t perm[MAX_LINES] = { 0 }, i, k, piece;
 	char *a, *b;
 	bool ra, rb;
 	uint32_t seed;

@@ -226,9 +226,8 @@ shop_zone(struct st *st, struct rb_err *err)
 	cur = json_string_value(json_object_get(shop, "currencyCode"));
 	st->all_orders = has_scope(data, "read_all_orders");
 	if (!st->all_orders)
-		log_warn("the app lacks read_all_orders: Shopify shows only "
-		    "the orders of the last 60 days, so refunds and edits of "
-		    "older orders cannot reach the sales");
+		log_warn("no read_all_orders: sales history is the last 60 "
+		    "days");
 	if (tz == NULL || !sales_tz_valid(tz)) {
 		json_decref(data);
 		return rb_err_set(err, 502, "invalid_timezone",

@@ -652,7 +652,12 @@ export const defaultResolvers = {
       const p = ctx.shop.data.Product.find((x) => x.id === v.productId);
       return `${p?.title ?? ''} - ${v.title}`;
     },
-    availableForSale: (v) => Number(v.inventoryQuantity ?? 0) > 0,
+    // Shopify: an untracked variant is always for sale; a tracked one
+    // while it has stock, or without stock with inventoryPolicy CONTINUE.
+    availableForSale: (v) => v.tracked === false || Number(v.inventoryQuantity ?? 0) > 0 ||
+      v.inventoryPolicy === 'CONTINUE',
+    inventoryItem: (v) => ({ __typename: 'InventoryItem', id: gid('InventoryItem', v.id), tracked: v.tracked !== false,
+      sku: v.sku ?? null, requiresShipping: true }),
   },
 };
 

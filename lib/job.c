@@ -669,10 +669,11 @@ finish(struct run *r)
 	free(json);
 	(void)sd_notify(0, "STOPPING=1");
 	notify_status(r);
-	log_notice("run %s %s: %zu of %zu shops processed (%zu of them "
-	    "skipped with a reason), %zu failed, %zu done by other runs, %zu "
-	    "interrupted, %lld s", r->ref.run_id, status, r->processed,
-	    r->nshops, r->withheld, r->failed, r->skipped, r->cancelled,
+	/* "P of T shops processed, F failed" leads: tools and the demo read it. */
+	log_notice("run %s %s: %zu of %zu shops processed, %zu failed, %zu "
+	    "skipped with a reason, %zu done by other runs, %zu interrupted, "
+	    "%lld s", r->ref.run_id, status, r->processed, r->nshops,
+	    r->failed, r->withheld, r->skipped, r->cancelled,
 	    (long long)((rb_mono_ms() - r->t0) / 1000));
 	if (r->full)
 		write_metrics(r, status);

@@ -2,19 +2,26 @@
 // the whole stack on loopback with a throwaway database, started by the same
 // harness the integration tests use (PostgreSQL, migrations, the fake Shopify
 // seeded with the demo shops, reboss-api under spawn-fcgi, nginx with TLS),
-// the sandbox OAuth providers (and OpenAI when its fake exists), the demo
-// shops connected for a demo user through the real API, every job program
-// that was built run once, "rebossctl status", and then the API stays up
-// until Ctrl-C, which stops everything.  Owner: packaging (issue 7).
+// the sandbox OAuth providers, Pinterest and OpenAI, the demo shops
+// connected for a demo user through the real API, the owner's dashboard
+// settings and a Pinterest link (integration/lib/demo_world.mjs says what
+// they are), every job program run once, each followed by what it changed
+// (a product retired and its replacement created, one rewritten, pins),
+// "rebossctl status", and then the API stays up until Ctrl-C, which stops
+// everything.  Owner: packaging (issue 7).
 //
 //   REBOSS_BUILDDIR=build node tests/demo.mjs      (tests/demo.sh does this)
 //   ... node tests/demo.mjs --once   (or REBOSS_DEMO_ONCE=1): no waiting:
 //       calls the printed get-collections command itself, prints the
 //       result, stops everything and exits 0 when every step worked, else 1
 //       (tests/integration/demo.test.mjs runs this).
+//   REBOSS_DEMO_STATE=FILE with --once: before stopping, the rows the jobs
+//       wrote and the fakes' state go to FILE as JSON (demo.test.mjs judges
+//       the jobs' effects from it; the stack is gone when the demo ends).
 //
 // Lines meant to be read by programs (one per step):
 //   job reboss-<name>: exit N, P/T shops processed, F failed
+//   => <shop>: RETIRED|CREATED|REWROTE|PINNED "<title>" ...   (what it changed)
 //   rebossctl status: exit N
 //   demo pids: PID...        (--once: every process the demo started, 8 a line)
 //   demo dir: DIR            (--once: the throwaway directory)
@@ -24,9 +31,13 @@ import { spawn, execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { appendFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { randomBytes } from 'node:crypto';
 
 import { startStack, buildDir, childPids, REPO } from './integration/harness.mjs';
+import { seedDashboard, linkPinterest, jobEffects, demoState, waitForCompleteDay }
+  from './integration/lib/demo_world.mjs';
+import { createFakeOpenAI } from './fakes/openai.mjs';
+import { attachFakePinterest } from './fakes/pinterest.mjs';
 import { seedDemo, DEMO_SHOPS } from './fakes/shopify.mjs';
 
 const JOBS = ['sales-tracker', 'replace-job', 'product-creation', 'product-optimize', 'pinterest-sync'];
@@ -52,10 +63,13 @@ function runJob(bin, args, env) {
 const shq = (a) => (/^[A-Za-z0-9_\/.:=@%+,-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`);
 
 // The job's own closing log line (lib/job.c): "run <id> <status>: P of T
-// shops processed, F failed, ...".
+// shops processed, F failed, ...".  Each count is read by its own words, so
+// the order of the clauses may change.
 function jobSummary(name, r) {
-  const m = /run \S+ \S+: (\d+) of (\d+) shops processed, (\d+) failed/.exec(r.out);
-  return m ? `job ${name}: exit ${r.code}, ${m[1]}/${m[2]} shops processed, ${m[3]} failed`
+  const line = r.out.split('\n').find((l) => /\brun \S+ \S+: .*\bshops processed\b/.test(l)) ?? '';
+  const p = /(\d+) of (\d+) shops processed/.exec(line);
+  const f = /(\d+) failed/.exec(line);
+  return p && f ? `job ${name}: exit ${r.code}, ${p[1]}/${p[2]} shops processed, ${f[1]} failed`
     : `job ${name}: exit ${r.code}, no summary line`;
 }
 
@@ -88,12 +102,17 @@ async function stackPids() {
   }
 }
 
-async function optionalFake(file, exportName) {
-  const p = path.join(REPO, 'tests/fakes', file);
-  if (!existsSync(p)) return null;
-  const mod = await import(pathToFileURL(p).href);
-  if (typeof mod[exportName] !== 'function') return null;
-  return mod[exportName]();
+// The sandbox OpenAI's answer for a product (its fields as the job asks).
+function demoCopy({ schema, product }) {
+  const t = product?.title ?? 'Product';
+  const all = {
+    title: `${t}: Hand-Drawn Print, Made to Order`,
+    description_html: `<p>${t}, printed for you when you order it.</p><ul><li>Dishwasher safe</li></ul>`,
+    tags: ['gift', 'made-to-order'],
+    seo_title: `${t} | Demo One`,
+    seo_description: `${t}: a hand-drawn print, made to order by Demo One.`,
+  };
+  return Object.fromEntries(Object.keys(schema?.properties ?? {}).map((k) => [k, all[k] ?? '']));
 }
 
 const bdir = buildDir();
@@ -116,20 +135,14 @@ try {
   say('starting PostgreSQL, the sandbox Shopify, reboss-api and nginx (throwaway, loopback only)');
   stack = await startStack({ workers: 4 });
   seedDemo(stack.fake);
-
-  // The sandbox upstreams of the other jobs, where the project has fakes.
-  const extra = {};
-  const oauth = await optionalFake('oauth.mjs', 'createFakeOAuth');
-  if (oauth) { fakes.push(oauth); Object.assign(extra, oauth.config); }
-  const openai = await optionalFake('openai.mjs', 'createFakeOpenAI');
-  if (openai) { fakes.push(openai); Object.assign(extra, openai.config || {}); }
-  const pinterest = await optionalFake('pinterest.mjs', 'createFakePinterest');
-  if (pinterest) { fakes.push(pinterest); Object.assign(extra, pinterest.config || {}); }
-  // Keys the harness did not set already; jobs read the file when they start.
-  const fresh = Object.entries(extra).filter(([k]) => !(k in stack.config) && typeof extra[k] !== 'object');
-  if (fresh.length)
-    await appendFile(stack.confFile, '# sandbox upstreams (tests/demo.mjs)\n' +
-      fresh.map(([k, v]) => `${k} = ${v}`).join('\n') + '\n');
+  // The sandbox Pinterest API lives on the harness's OAuth fake (same
+  // tokens); OpenAI is its own server.  Jobs read the file when they start.
+  const pin = attachFakePinterest(stack.oauth);
+  const openai = await createFakeOpenAI({ key: `sk-demo-${randomBytes(12).toString('hex')}` });
+  fakes.push(openai);
+  openai.answer = demoCopy;
+  await appendFile(stack.confFile, '# sandbox OpenAI (tests/demo.mjs)\n' +
+    `openai_api_base = ${openai.baseUrl}\nopenai_api_key = ${openai.key}\nopenai_model = gpt-4.1-mini\n`);
 
   say('connecting the demo shops for the demo user (POST /api/shops)');
   process.stdout.write(`  demo user: ${DEMO_USER}\n`);
@@ -139,8 +152,27 @@ try {
     const r = await stack.curl('/api/shops', { token, body: { shop_domain: s.domain, access_token: s.token } });
     if (r.status !== 201 && r.status !== 200)
       throw new Error(`POST /api/shops ${s.domain}: ${r.status} ${r.body}`);
-    shops.push(r.json.shop);
+    shops.push({ ...r.json.shop, domain: s.domain });
     process.stdout.write(`  ${s.domain}: shop ${r.json.shop.id} (${r.json.shop.shop_name ?? s.name})\n`);
+  }
+
+  say('the owner\'s dashboard settings (demo-one: catalog, POD AI, Pinterest)');
+  await seedDashboard(stack, DEMO_USER, shops);
+  await linkPinterest(stack, token, shops[0].id);
+  process.stdout.write([
+    '  demo-one: Posters is managed: a poster that sold nothing for 14 days is',
+    '            replaced by the next design of the queue (1 waiting);',
+    '            POD AI rewrites one mug a night; Posters is pinned to Pinterest',
+    '            (linked through the sandbox consent page).',
+    '  demo-two: one new product a day from its design queue (1 waiting).', ''].join('\n'));
+
+  // replace_job judges only complete days: right after local midnight the
+  // sales tracker cannot call yesterday complete yet.
+  const wait = waitForCompleteDay(DEMO_SHOPS[0].ianaTimezone);
+  if (wait > 0) {
+    say(`waiting ${Math.ceil(wait / 1000)} s: it is just after midnight in ${DEMO_SHOPS[0].ianaTimezone}`);
+    process.stdout.write('  and yesterday\'s sales count as complete 10 minutes after midnight.\n');
+    await new Promise((res) => setTimeout(res, wait));
   }
 
   const env = { ...process.env, REBOSS_CONFIG: stack.confFile, REBOSS_SQLDIR: path.join(REPO, 'sql') };
@@ -158,6 +190,8 @@ try {
     const log = path.join(stack.dir, `reboss-${j}.log`);
     await writeFile(log, r.out);
     for (const l of whatHappened(r.out)) process.stdout.write(`${l}\n`);
+    // "=> " marks a change; an indented line goes on with the one above.
+    for (const l of await jobEffects(stack, j)) process.stdout.write(`${l.startsWith(' ') ? '  ' : '=> '}${l}\n`);
     process.stdout.write(`reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
       ' (0 all done, 1 some shops failed, 2 could not run)\n');
     process.stdout.write(`  its whole log: ${log}\n`);
@@ -208,6 +242,10 @@ try {
     process.stdout.write(`curl get-collections: HTTP ${status}, ${cols ? cols.length : 'no'} collections\n`);
     if (r.e) problems.push(`curl failed: ${r.stderr.trim() || r.e.message}`);
     if (status !== 200 || !cols || cols.length === 0) problems.push(`get-collections HTTP ${status}`);
+    if (process.env.REBOSS_DEMO_STATE) {
+      await writeFile(process.env.REBOSS_DEMO_STATE,
+        JSON.stringify(await demoState(stack, { pin, openai }, shops), null, 1) + '\n');
+    }
     process.stdout.write(problems.length ? `demo once: FAILED (${problems.join('; ')})\n` : 'demo once: ok\n');
     await stopAll(problems.length ? 1 : 0);
   } else {

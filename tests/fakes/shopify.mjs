@@ -1647,31 +1647,52 @@ function readBody(req, limit) {
 
 // ------------------------------------------------------------------- demo ---
 
+// The demo shops' app was installed with every scope ReBoss asks for
+// (read_all_orders too, so no 60-day warning).
+const DEMO_SCOPES = [...DEFAULT_SCOPES, 'read_all_orders'];
 export const DEMO_SHOPS = [
   { domain: 'demo-one.myshopify.com', token: 'shpat_demo_one_0000000000000000000000', name: 'Demo One',
-    email: 'owner@demo-one.example', currency: 'USD', ianaTimezone: 'America/New_York', planDisplayName: 'Basic' },
+    email: 'owner@demo-one.example', currency: 'USD', ianaTimezone: 'America/New_York', planDisplayName: 'Basic',
+    scopes: DEMO_SCOPES },
   { domain: 'demo-two.myshopify.com', token: 'shpat_demo_two_0000000000000000000000', name: 'Demo Two',
-    email: 'owner@demo-two.example', currency: 'EUR', ianaTimezone: 'Europe/Berlin', planDisplayName: 'Shopify' },
+    email: 'owner@demo-two.example', currency: 'EUR', ianaTimezone: 'Europe/Berlin', planDisplayName: 'Shopify',
+    scopes: DEMO_SCOPES },
 ];
 
-/** Seeds the two demo shops (see README.md). */
-export function seedDemo(fake) {
+const DEMO_DAY = 86400_000;
+
+/**
+ * Seeds the two demo shops (see README.md).  Products were published
+ * weeks before `now` and orders came in over the last days, so that the
+ * jobs have real work (tests/demo.mjs): Forest Poster sold nothing for
+ * weeks, the other posters sold in the last days.
+ */
+export function seedDemo(fake, now = Date.now()) {
   const [one, two] = DEMO_SHOPS.map((s) => fake.addShop(s));
+  const ago = (days) => toIso(new Date(now - days * DEMO_DAY));
   const posters = fake.addCollection(one.domain, { title: 'Posters', handle: 'posters' });
   const mugs = fake.addCollection(one.domain, { title: 'Mugs', handle: 'mugs' });
   fake.addCollection(one.domain, { title: 'Empty Custom', handle: 'empty-custom' });
+  // title, type, tags, price, collection, days since published, units sold
+  // [days ago, quantity]...
   const items = [
-    ['Sunset Poster', 'poster', ['summer', 'wall-art'], '24.00', posters],
-    ['Forest Poster', 'poster', ['wall-art'], '22.00', posters],
-    ['Ocean Poster', 'poster', ['summer', 'wall-art'], '26.00', posters],
-    ['Cat Mug', 'mug', ['animals'], '14.00', mugs],
-    ['Dog Mug', 'mug', ['animals', 'summer'], '14.00', mugs],
-    ['Retired Mug', 'mug', ['animals'], '12.00', mugs],
+    ['Sunset Poster', 'poster', ['summer', 'wall-art'], '24.00', posters, 40, [[1, 2], [3, 1]]],
+    ['Forest Poster', 'poster', ['wall-art'], '22.00', posters, 40, [[33, 1]]],
+    ['Ocean Poster', 'poster', ['summer', 'wall-art'], '26.00', posters, 39, [[2, 1]]],
+    ['Cat Mug', 'mug', ['animals'], '14.00', mugs, 30, [[4, 1]]],
+    ['Dog Mug', 'mug', ['animals', 'summer'], '14.00', mugs, 35, [[5, 2]]],
+    ['Retired Mug', 'mug', ['animals'], '12.00', mugs, 90, []],
   ];
-  for (const [title, productType, tags, price, col] of items) {
-    fake.addProduct(one.domain, { title, productType, tags, price, collections: [col],
+  for (const [title, productType, tags, price, col, age, sales] of items) {
+    const p = fake.addProduct(one.domain, { title, productType, tags, price, collections: [col],
       status: title.startsWith('Retired') ? 'ARCHIVED' : 'ACTIVE', vendor: 'Demo One',
+      descriptionHtml: `<p>${title}: printed on demand.</p>`,
+      createdAt: ago(age + 1), updatedAt: ago(age), publishedAt: title.startsWith('Retired') ? null : ago(age),
       imageUrl: `https://cdn.shopify.example/${slugify(title)}.png` });
+    for (const [days, quantity] of sales) {
+      fake.addOrder(one.domain, { processedAt: ago(days), updatedAt: ago(days),
+        lines: [{ productId: p.id, quantity, price }] });
+    }
   }
   fake.addCollection(one.domain, { title: 'Summer', handle: 'summer', type: 'smart',
     rules: [{ column: 'TAG', relation: 'EQUALS', condition: 'summer' }] });
@@ -1683,8 +1704,13 @@ export function seedDemo(fake) {
   for (let i = 1; i <= 30; i++) {
     const c = fake.addCollection(two.domain, { title: `Collection ${String(i).padStart(2, '0')}`,
       handle: `collection-${i}` });
-    fake.addProduct(two.domain, { title: `Product ${i}`, productType: i % 2 ? 'shirt' : 'hoodie',
-      tags: [i % 3 ? 'basic' : 'premium'], price: String(10 + i), collections: [c] });
+    const p = fake.addProduct(two.domain, { title: `Product ${i}`, productType: i % 2 ? 'shirt' : 'hoodie',
+      tags: [i % 3 ? 'basic' : 'premium'], price: String(10 + i), collections: [c],
+      createdAt: ago(61 - i), updatedAt: ago(60 - i), publishedAt: ago(60 - i) });
+    if (i % 4 === 0) {
+      fake.addOrder(two.domain, { processedAt: ago(i / 4), updatedAt: ago(i / 4),
+        lines: [{ productId: p.id, quantity: 1, price: p.variants[0].price }] });
+    }
   }
   fake.addCollection(two.domain, { title: 'Premium', handle: 'premium', type: 'smart',
     rules: [{ column: 'TAG', relation: 'EQUALS', condition: 'premium' }] });

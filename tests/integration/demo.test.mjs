@@ -3,13 +3,20 @@
 // its apt-get, npm ci and make steps find nothing to do), whose exit status
 // is the demo's.
 // Asserts that the demo stack starts, every job program runs over every
-// demo shop with exit 0, "rebossctl status" prints its table, the printed
-// get-collections curl command returns the demo shop's collections, and
-// that nothing the demo started (processes, its temp dir) outlives it.
+// demo shop with exit 0 and real work: from the state the demo leaves
+// (REBOSS_DEMO_STATE: its database rows and the fakes' catalogs, judged
+// here), the seeded orders stored, a product retired on fresh sales and
+// its slot filled by a new product, a product created for the daily quota,
+// one rewritten with its own tags kept, pins for the synced collection's
+// products, each told on one line of the output; "rebossctl status" prints
+// its table, no line is over 100 characters, the printed get-collections
+// curl command returns the demo shop's collections, and nothing the demo
+// started (processes, its temp dir) outlives it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -23,9 +30,9 @@ const DEMO = path.resolve(HERE, '../demo.sh');
 const LIMIT_MS = 300000;
 const JOBS = ['sales-tracker', 'replace-job', 'product-creation', 'product-optimize', 'pinterest-sync'];
 
-function runDemo() {
+function runDemo(stateFile) {
   return new Promise((resolve) => {
-    const env = { ...process.env, REBOSS_BUILDDIR: buildDir() };
+    const env = { ...process.env, REBOSS_BUILDDIR: buildDir(), REBOSS_DEMO_STATE: stateFile };
     delete env.REBOSS_KEEP_TMP;	// the leftover check needs the cleanup
     delete env.REBOSS_DEMO_ONCE;
     delete env.COLUMNS;	// rebossctl status: 80 columns when not on a terminal
@@ -51,7 +58,16 @@ function leftover(pid) {
 
 test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { timeout: LIMIT_MS + 15000 }, async () => {
   const t0 = Date.now();
-  const r = await runDemo();
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'reboss-demo-test-'));
+  const stateFile = path.join(tmp, 'state.json');
+  let r;
+  let state = null;
+  try {
+    r = await runDemo(stateFile);
+    if (fs.existsSync(stateFile)) state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
+  } finally {
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
   const secs = (Date.now() - t0) / 1000;
   const ctx = `\n--- stdout (tail) ---\n${r.out.slice(-4000)}\n--- stderr ---\n${r.err.slice(-2000)}`;
   assert.equal(r.timedOut, false, `demo.sh --once ran over ${LIMIT_MS / 1000} s${ctx}`);
@@ -67,6 +83,9 @@ test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { 
     assert.equal(Number(m[2]), DEMO_SHOPS.length, `reboss-${j}: shops processed`);
     assert.equal(m[4], '0', `reboss-${j}: shops failed`);
   }
+
+  assert.ok(state, `the demo left no state in REBOSS_DEMO_STATE${ctx}`);
+  jobEffects(state, r.out);
 
   // rebossctl status: its table, one completed run per job.
   assert.match(r.out, /^rebossctl status: exit 0$/m, ctx);
@@ -112,3 +131,111 @@ test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { 
   assert.equal(pg.code, 1, `pgrep -f ${dir} found: ${pg.stdout}`);
   console.log(`# demo --once took ${secs.toFixed(1)} s`);
 });
+
+// Each job did real work (judged from the rows the jobs wrote and the
+// fakes' state, not from what the demo printed), and the output names it.
+function jobEffects(st, out) {
+  const { db } = st;
+  const sh = (s) => st.shopify[s.domain];
+  const product = (s, id) => sh(s).products.find((p) => p.id === id);
+  const collection = (s, id) => sh(s).collections.find((c) => c.id === id);
+  const shopOf = (id) => st.shops.find((s) => s.id === id);
+  const said = (re, what) => assert.match(out, re, `the output tells ${what}`);
+  const title = (t) => t.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  assert.deepEqual(st.violations, { shopify: [], openai: [], pinterest: [] }, 'the fakes found nothing wrong');
+
+  // sales_tracker stored every shop's seeded orders, complete through a day.
+  for (const s of st.shops) {
+    const c = db.sales_cursors.find((x) => x.shop_id === s.id);
+    assert.ok(c && c.last_orders > 0 && /^\d{4}-\d{2}-\d{2}$/.test(c.complete_through), `${s.domain}: orders stored`);
+  }
+  const units = (shopId, pid, from, to) => db.product_sales_daily.filter((x) => x.shop_id === shopId &&
+    x.product_id === pid && x.day >= from && x.day <= to).reduce((a, x) => a + x.units, 0);
+
+  // replace_job: a product retired on fresh, complete sales, as the shop's
+  // settings say (a draft); its slot filled by a new product in the same
+  // collection made from the design that waited in the queue.
+  const retired = db.replace_decisions.filter((d) => d.verdict === 'retire' && d.outcome === 'done');
+  assert.ok(retired.length >= 1, 'a product was retired');
+  for (const d of retired) {
+    const s = shopOf(d.shop_id);
+    const p = product(s, d.product_id);
+    assert.equal(d.action, 'draft');
+    assert.equal(p.status, 'DRAFT', `${p.title} is a draft in Shopify`);
+    const through = db.sales_cursors.find((x) => x.shop_id === d.shop_id).complete_through;
+    assert.ok(d.window_end <= through, `judged on complete days only (${d.window_end} <= ${through})`);
+    assert.equal(units(d.shop_id, d.product_id, d.window_start, d.window_end), d.units, 'units as stored');
+    assert.ok(d.units < d.threshold, `${p.title} sold below the threshold`);
+    const slot = db.catalog_slots.find((x) => x.decision_id === d.id);
+    assert.ok(slot?.filled_at, `the slot of ${p.title} was filled`);
+    const cp = db.created_products.find((x) => x.slot_id === slot.id);
+    const design = db.design_queue.find((x) => x.id === slot.filled_by);
+    const np = product(s, cp.product_id);
+    assert.equal(design.status, 'created');
+    assert.equal(np.title, design.title, 'the replacement is the queued design');
+    assert.equal(np.status, 'ACTIVE');
+    assert.ok(np.publishedAt, 'the replacement is published');
+    assert.ok(collection(s, d.collection_id).productIds.includes(np.id), 'the replacement is in the collection');
+    said(new RegExp(`^=> ${s.domain.split('.')[0]}: RETIRED "${title(p.title)}"`, 'm'), `${p.title} retired`);
+    said(new RegExp(`^=> ${s.domain.split('.')[0]}: CREATED "${title(np.title)}" in place of "${title(p.title)}"$`, 'm'),
+      `${np.title} replaces ${p.title}`);
+  }
+  // The products that sold enough in their window were kept, still active.
+  for (const d of db.replace_decisions.filter((x) => x.verdict === 'keep')) {
+    if (/_passed$/.test(d.reason)) assert.ok(d.units >= d.threshold, `kept for its sales (${d.reason})`);
+    assert.equal(product(shopOf(d.shop_id), d.product_id).status, 'ACTIVE');
+  }
+
+  // product_creation: the daily quota made a product from the queue too.
+  const quota = db.created_products.filter((x) => x.slot_id === null);
+  assert.ok(quota.length >= 1, 'a product was created for the daily quota');
+  for (const cp of quota) {
+    const s = shopOf(cp.shop_id);
+    const np = product(s, cp.product_id);
+    const design = db.design_queue.find((x) => x.id === cp.queue_item_id);
+    assert.equal(np?.title, design.title);
+    assert.equal(np.status, 'ACTIVE');
+    assert.ok(collection(s, cp.collection_id).productIds.includes(np.id), 'in its collection');
+    said(new RegExp(`^=> ${s.domain.split('.')[0]}: CREATED "${title(np.title)}" \\(today's quota\\)$`, 'm'),
+      `${np.title} created`);
+  }
+
+  // product_optimize: Shopify holds the new copy; the product's own tags
+  // are kept (merged), the answer's added.
+  const opt = db.product_optimizations.filter((x) => x.status === 'applied');
+  assert.equal(opt.length, 1, 'one product rewritten (one per run)');
+  assert.equal(st.openaiAnswers, 1, 'one OpenAI call');
+  for (const o of opt) {
+    const s = shopOf(o.shop_id);
+    const p = product(s, o.product_id);
+    assert.notEqual(o.after.title, o.before.title);
+    assert.equal(p.title, o.after.title, 'the new title is in Shopify');
+    assert.equal(p.descriptionHtml, o.after.description_html);
+    for (const t of o.before.tags) assert.ok(p.tags.includes(t), `the owner's tag ${t} is kept`);
+    assert.deepEqual([...p.tags].sort(), [...o.after.tags].sort());
+    assert.ok(p.tags.length > o.before.tags.length, 'tags were added');
+    said(new RegExp(`^=> ${s.domain.split('.')[0]}: REWROTE "${title(o.before.title)}"`, 'm'), `${o.before.title} rewritten`);
+  }
+
+  // pinterest_sync: a pin per active product of the synced collection at
+  // the (fake) Pinterest, linking its storefront page, on the collection's
+  // board; the retired product is not pinned.
+  const pinned = db.pinterest_pins.filter((x) => x.state === 'pinned');
+  assert.ok(pinned.length >= 1, 'products were pinned');
+  for (const x of pinned) {
+    const s = shopOf(x.shop_id);
+    const p = product(s, x.product_id);
+    const pin = st.pinterest.pins.find((y) => y.id === x.pin_id);
+    const board = db.pinterest_boards.find((b) => b.shop_id === x.shop_id && b.board_id === x.board_id);
+    assert.ok(pin, `pin ${x.pin_id} exists at Pinterest`);
+    assert.equal(pin.board_id, x.board_id);
+    assert.equal(st.pinterest.boards.find((b) => b.id === pin.board_id)?.name, board.name);
+    assert.equal(pin.link, `https://${s.domain}/products/${p.handle}`);
+    assert.equal(p.status, 'ACTIVE');
+    assert.ok(collection(s, x.collection_id).productIds.includes(p.id), 'of the synced collection');
+    assert.ok(!retired.some((d) => d.product_id === p.id), 'a retired product is not pinned');
+    said(new RegExp(`^=> ${s.domain.split('.')[0]}: PINNED "${title(p.title)}" to board "${title(board.name)}"$`, 'm'),
+      `${p.title} pinned`);
+  }
+  assert.equal(st.pinterest.pins.length, pinned.length, 'no pin the database does not know');
+}

@@ -73,9 +73,26 @@ function jobSummary(name, r) {
     : `job ${name}: exit ${r.code}, no summary line`;
 }
 
+// text as lines of at most width characters, broken between words, the
+// later ones indented; at most max lines (the last one cut with "...").
+function wrap(text, width, indent, max = 3) {
+  const out = [];
+  let line = /^ */.exec(text)[0];
+  for (const w of text.trimStart().split(' ')) {
+    if (line && [...line].length + 1 + [...w].length > width) {
+      out.push(line);
+      line = indent + w;
+    } else line = line.trim() ? `${line} ${w}` : line + w;
+  }
+  out.push(line);
+  const cut = (l) => ([...l].length > width ? [...l].slice(0, width - 3).join('') + '...' : l);
+  if (out.length > max) out.splice(max - 1, out.length, `${out[max - 1]} ...`);
+  return out.map(cut);
+}
+
 // What a job did, shop by shop, for a person at an 80-column terminal: its
 // info/notice/warning lines that name a shop ("demo-one: 2 products
-// created"), without the journal fields, at most 78 characters each.
+// created"), without the journal fields, wrapped at 78 characters.
 function whatHappened(out) {
   const lines = [];
   for (const l of out.split('\n')) {
@@ -83,7 +100,7 @@ function whatHappened(out) {
     if (!m || !m[3] || /^shop \S+ done in /.test(m[2])) continue;
     const shop = /SHOP_DOMAIN=([a-z0-9-]+)\.myshopify\.com/.exec(m[3])?.[1] ?? '?';
     const text = `  ${shop}: ${m[1] === 'info' || m[1] === 'notice' ? '' : m[1] + ': '}${m[2]}`;
-    lines.push(text.length > 78 ? text.slice(0, 75) + '...' : text);
+    lines.push(...wrap(text, 78, ' '.repeat(shop.length + 4)));
   }
   return lines;
 }
@@ -132,7 +149,7 @@ process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
 
 try {
-  say('starting PostgreSQL, the sandbox Shopify, reboss-api and nginx (throwaway, loopback only)');
+  say('starting PostgreSQL, the sandboxes, reboss-api and nginx (loopback only)');
   stack = await startStack({ workers: 4 });
   seedDemo(stack.fake);
   // The sandbox Pinterest API lives on the harness's OAuth fake (same
@@ -192,8 +209,9 @@ try {
     for (const l of whatHappened(r.out)) process.stdout.write(`${l}\n`);
     // "=> " marks a change; an indented line goes on with the one above.
     for (const l of await jobEffects(stack, j)) process.stdout.write(`${l.startsWith(' ') ? '  ' : '=> '}${l}\n`);
-    process.stdout.write(`reboss-${j}: exit ${r.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s` +
-      ' (0 all done, 1 some shops failed, 2 could not run)\n');
+    const meaning = { 0: 'all done', 1: 'some shops failed', 2: 'could not run' }[r.code] ?? 'killed';
+    process.stdout.write(`reboss-${j}: exit ${r.code} (${meaning}) after ` +
+      `${((Date.now() - t0) / 1000).toFixed(1)} s\n`);
     process.stdout.write(`  its whole log: ${log}\n`);
     process.stdout.write(jobSummary(`reboss-${j}`, r) + '\n');
     if (r.code !== 0) problems.push(`reboss-${j} exit ${r.code}`);

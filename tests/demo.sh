@@ -8,10 +8,13 @@
 #   4. runs tests/demo.mjs: a throwaway PostgreSQL, the migrations, the
 #      sandbox Shopify seeded with the demo shops (and the other sandbox
 #      upstreams the tests use), reboss-api under spawn-fcgi and nginx with
-#      TLS, all on loopback; connects the demo shops for a demo user; runs
-#      every job once; prints "rebossctl status" and a curl command with a
-#      demo bearer token, and keeps the API up.  Ctrl-C stops everything and
-#      removes the throwaway data (REBOSS_KEEP_TMP=1 keeps it).
+#      TLS, all on loopback; connects the demo shops for a demo user, sets
+#      their owner's dashboard settings and links Pinterest; runs every job
+#      once and prints what each changed (a product retired and replaced,
+#      one created, one rewritten, pins); prints "rebossctl status" and
+#      names the file holding a curl command with a demo bearer token, and
+#      keeps the API up.  Ctrl-C stops everything and removes the throwaway
+#      data (REBOSS_KEEP_TMP=1 keeps it).
 #
 #   tests/demo.sh --once   does all of it, stops, and exits 0 when every step
 #                          worked, else 1 (CI runs this).

@@ -21,6 +21,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { buildDir } from './harness.mjs';
+import { waitForCompleteDay } from './lib/demo_world.mjs';
 import { DEMO_SHOPS } from '../fakes/shopify.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -99,6 +100,9 @@ test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { 
   // within 80; the curl commands (a long token) are in the file it names.
   const long = r.out.split('\n').filter((l) => [...l].length > 100);
   assert.deepEqual(long, [], 'lines over 100 characters');
+  // Only a line that names a file (the temp dir's path) may pass 80.
+  const wide = r.out.split('\n').filter((l) => [...l].length > 80 && !/(^|\s)\/\S/.test(l));
+  assert.deepEqual(wide, [], 'lines over 80 characters that name no file');
   const table = r.out.slice(r.out.indexOf('=== rebossctl status'), r.out.indexOf('rebossctl status: exit'));
   assert.deepEqual(table.split('\n').filter((l) => [...l].length > 80), [], 'status wider than 80 columns');
   // The curl command is in the file the output names, and --once ran it.
@@ -130,6 +134,19 @@ test('demo.sh --once: stack up, five jobs, status, curl, everything stopped', { 
   const pg = await new Promise((resolve) => execFile('pgrep', ['-f', dir], (e, stdout) => resolve({ code: e ? e.code : 0, stdout })));
   assert.equal(pg.code, 1, `pgrep -f ${dir} found: ${pg.stdout}`);
   console.log(`# demo --once took ${secs.toFixed(1)} s`);
+});
+
+// replace_job judges complete days only, and the tracker calls yesterday
+// complete 10 minutes after local midnight: the demo waits out that window
+// (else the retirement would be skipped, honestly, and the demo fail).
+test('the demo waits for a complete day only just around midnight', () => {
+  const at = (iso) => waitForCompleteDay('America/New_York', Date.parse(iso));
+  assert.equal(at('2026-12-04T17:00:00Z'), 0, 'noon in New York');
+  assert.equal(at('2026-12-04T05:11:00Z'), 0, '00:11 in New York');
+  assert.equal(at('2026-12-04T05:05:30Z'), 330_000, '00:05:30 -> 5.5 minutes');
+  assert.equal(at('2026-12-04T04:58:00Z'), 780_000, '23:58 -> 13 minutes');
+  assert.equal(at('2026-12-04T04:57:59Z'), 0, '23:57:59');
+  assert.equal(waitForCompleteDay('Europe/Berlin', Date.parse('2026-07-01T22:00:00Z')), 660_000, 'Berlin, summer time');
 });
 
 // Each job did real work (judged from the rows the jobs wrote and the

@@ -1647,8 +1647,9 @@ function readBody(req, limit) {
 
 // ------------------------------------------------------------------- demo ---
 
-// The demo shops' app was installed with every scope ReBoss asks for
-// (read_all_orders too, so no 60-day warning).
+// The demo shops granted the default scopes and read_all_orders (an owner
+// may; shopify_scopes in reboss.conf asks for it), so their sales history
+// has no 60-day limit and the demo shows no such warning.
 const DEMO_SCOPES = [...DEFAULT_SCOPES, 'read_all_orders'];
 export const DEMO_SHOPS = [
   { domain: 'demo-one.myshopify.com', token: 'shpat_demo_one_0000000000000000000000', name: 'Demo One',

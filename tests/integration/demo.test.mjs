@@ -27,7 +27,7 @@ import { DEMO_SHOPS } from '../fakes/shopify.mjs';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DEMO = path.resolve(HERE, '../demo.sh');
 // A guard against a demo that never ends, not a speed test: generous, since
-// the machine may be busy (~7 s on an idle one).
+// the machine may be busy (~15 s in a CI run, ~50 s with a load of 15).
 const LIMIT_MS = 300000;
 const JOBS = ['sales-tracker', 'replace-job', 'product-creation', 'product-optimize', 'pinterest-sync'];
 

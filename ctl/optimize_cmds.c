@@ -219,7 +219,8 @@ cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 	const char *p[1];
 	char shop_id[37], domain[SHOPIFY_DOMAIN_MAX], gid[64], *token = NULL;
 	json_t *fields = NULL, *before = NULL, *in = NULL, *vars = NULL;
-	json_t *data = NULL, *ue;
+	json_t *data = NULL;
+	char msg[320];
 	PGresult *r = NULL;
 	int rc = EXIT_UNUSABLE;
 
@@ -282,14 +283,10 @@ cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 	token = NULL;
 	if (shopify_graphql(&sh, M_UPDATE, vars, &data, &err) == -1)
 		goto fail;
-	ue = json_object_get(json_object_get(data, "productUpdate"),
-	    "userErrors");
-	if (json_array_size(ue) > 0) {
-		const char *m = json_string_value(json_object_get(
-		    json_array_get(ue, 0), "message"));
-
+	if (shopify_user_error(json_object_get(data, "productUpdate"), msg,
+	    sizeof(msg))) {
 		fprintf(stderr, "rebossctl: Shopify refused the old copy: "
-		    "%.300s\n", m != NULL ? m : "(no message)");
+		    "%s\n", msg);
 		rc = EXIT_PROBLEM;
 		goto out;
 	}

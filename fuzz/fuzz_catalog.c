@@ -2,8 +2,8 @@
  * fuzz_catalog.c - the catalog cycle's settings and what Shopify says
  * back (owner: fuzzing): catalog_settings_parse (the dashboard's row as
  * JSON), catalog_template_check and catalog_price_ok (the creation
- * template), catalog_user_error (a mutation payload's userErrors, as
- * replace_job and product_creation report them).
+ * template), shopify_user_error (a mutation payload's userErrors, as
+ * every job and rebossctl report them; lib/shopify.c).
  *
  * Input: byte 0 = mode (mod 4), the rest:
  *   0: a catalog_settings row (JSON); 1: a template (JSON);
@@ -28,6 +28,7 @@
 #include <stdbool.h>
 
 #include "catalog_settings.h"
+#include "shopify.h"
 #include "fuzz.h"
 
 const char fuzz_target[] = "catalog";
@@ -215,7 +216,7 @@ settings(json_t *row)
 	FUZZ_CHECK(s.template == NULL);
 }
 
-/* The model of catalog_user_error's text. */
+/* The model of shopify_user_error's text. */
 static void
 user_errors(size_t size, json_t *payload)
 {
@@ -229,7 +230,7 @@ user_errors(size_t size, json_t *payload)
 	if (buf == NULL)
 		abort();
 	memset(buf, 0x5a, size + 1);
-	got = catalog_user_error(payload, buf, size);
+	got = shopify_user_error(payload, buf, size);
 	FUZZ_CHECK(got == (json_is_array(ue) && json_array_size(ue) > 0));
 	FUZZ_CHECK((unsigned char)buf[size] == 0x5a);
 	if (!got || size == 0)

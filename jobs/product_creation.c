@@ -399,7 +399,7 @@ create_in_shopify(struct pc *pc, struct item *it, json_t *t,
 		if (shopify_graphql(&pc->sh, M_SET, v, &data, err) == -1)
 			goto fail;
 		pay = json_object_get(data, "productSet");
-		if (catalog_user_error(pay, msg, sizeof(msg))) {
+		if (shopify_user_error(pay, msg, sizeof(msg))) {
 			rb_err_set(err, 422, "item_failed", "Design %.8s "
 			    "(\"%.60s\"): Shopify refused it: %s", it->id,
 			    it->title, msg);
@@ -453,7 +453,7 @@ publish(struct pc *pc, struct item *it, json_t *product, char *published,
 	}
 	json_decref(v);
 	pay = json_object_get(data, "publishablePublish");
-	if (catalog_user_error(pay, msg, sizeof(msg))) {
+	if (shopify_user_error(pay, msg, sizeof(msg))) {
 		rb_err_set(err, 422, "item_failed", "Design %.8s: Shopify did "
 		    "not publish it to the Online Store: %s", it->id, msg);
 		json_decref(data);

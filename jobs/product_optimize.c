@@ -404,7 +404,8 @@ static int
 update_product(struct opt *o, const char *gid, const struct copy *c,
     struct rb_err *err)
 {
-	json_t *in, *vars = NULL, *data = NULL, *ue, *seo, *tags;
+	json_t *in, *vars = NULL, *data = NULL, *seo, *tags;
+	char msg[320];
 	size_t i;
 	int rc = -1;
 
@@ -441,15 +442,10 @@ update_product(struct opt *o, const char *gid, const struct copy *c,
 		goto oom;
 	if (shopify_graphql(&o->sh, M_UPDATE, vars, &data, err) == -1)
 		goto out;
-	ue = json_object_get(json_object_get(data, "productUpdate"),
-	    "userErrors");
-	if (json_array_size(ue) > 0) {
-		const char *m = json_string_value(json_object_get(
-		    json_array_get(ue, 0), "message"));
-
+	if (shopify_user_error(json_object_get(data, "productUpdate"), msg,
+	    sizeof(msg))) {
 		rb_err_set(err, 422, "shopify_user_error",
-		    "Shopify refused the new copy: %.300s",
-		    m != NULL ? m : "(no message)");
+		    "Shopify refused the new copy: %s", msg);
 		goto out;
 	}
 	if (json_object_get(json_object_get(data, "productUpdate"),

@@ -313,7 +313,7 @@ retire(struct rj *rj, const struct replace_decision *d, json_t *prod,
 		goto oom;
 	if (shopify_graphql(&rj->sh, M_UPDATE, v, &data, err) == -1)
 		goto fail;
-	if (catalog_user_error(json_object_get(data, "productUpdate"), msg,
+	if (shopify_user_error(json_object_get(data, "productUpdate"), msg,
 	    sizeof(msg))) {
 		rb_err_set(err, 422, "shopify_user_error", "Shopify refused to "
 		    "retire product %lld: %s", d->product_id, msg);

@@ -722,7 +722,8 @@ bulk_run(struct st *st, const char *from, const char *to, json_t **data,
     const char **url, struct rb_err *err)
 {
 	char q[1024];
-	json_t *v = NULL, *op, *ue;
+	json_t *v = NULL, *op;
+	char msg[256] = "";
 	const char *id, *status;
 	long wait = 1000;
 	char opid[256];
@@ -744,14 +745,12 @@ bulk_run(struct st *st, const char *from, const char *to, json_t **data,
 	v = NULL;
 	op = json_object_get(json_object_get(*data, "bulkOperationRunQuery"),
 	    "bulkOperation");
-	ue = json_object_get(json_object_get(*data, "bulkOperationRunQuery"),
-	    "userErrors");
 	id = opt_str(op, "id");
-	if (id == NULL || json_array_size(ue) > 0) {
-		const char *m = opt_str(json_array_get(ue, 0), "message");
-
+	if (shopify_user_error(json_object_get(*data,
+	    "bulkOperationRunQuery"), msg, sizeof(msg)) || id == NULL) {
 		rb_err_set(err, 502, "shopify_bulk_failed", "Shopify refused "
-		    "the bulk order export: %.200s", m ? m : "no operation");
+		    "the bulk order export: %s", id == NULL && msg[0] == '\0' ?
+		    "no operation" : msg);
 		goto fail;
 	}
 	(void)rb_strlcpy(opid, id, sizeof(opid));

@@ -435,49 +435,6 @@ catalog_iso_utc(time_t t, char out[32])
 		(void)rb_strlcpy(out, "1970-01-01T00:00:00Z", 32);
 }
 
-/* Appends s to buf (size bytes, *o used), cutting what does not fit. */
-static void
-cat_cut(char *buf, size_t size, size_t *o, const char *s)
-{
-	size_t n = strlen(s);
-
-	if (*o + 1 >= size)
-		return;
-	if (n > size - 1 - *o)
-		n = size - 1 - *o;
-	memcpy(buf + *o, s, n);
-	*o += n;
-	buf[*o] = '\0';
-}
-
-bool
-catalog_user_error(json_t *payload, char *buf, size_t size)
-{
-	json_t *ue = json_object_get(payload, "userErrors"), *e, *f, *x;
-	const char *m;
-	size_t i, o = 0;
-
-	if (json_array_size(ue) == 0)
-		return false;
-	if (size == 0)
-		return true;
-	/* Written straight into buf, cut at its size: a field path of any
-	 * length cannot leave it unwritten (an rb_buf cap once did). */
-	buf[0] = '\0';
-	e = json_array_get(ue, 0);
-	m = json_string_value(json_object_get(e, "message"));
-	f = json_object_get(e, "field");
-	json_array_foreach(f, i, x) {
-		cat_cut(buf, size, &o, i ? "." : "");
-		cat_cut(buf, size, &o, json_is_string(x) ?
-		    json_string_value(x) : "?");
-	}
-	if (json_array_size(f) > 0)
-		cat_cut(buf, size, &o, ": ");
-	cat_cut(buf, size, &o, m ? m : "error");
-	return true;
-}
-
 /* ---- shop access ----------------------------------------------------------- */
 
 static int

@@ -97,8 +97,5 @@ int	catalog_open_shop(struct job_ctx *ctx, struct shopify *sh, char *tz,
 
 /* "%Y-%m-%dT%H:%M:%SZ" */
 void	catalog_iso_utc(time_t t, char out[32]);
-/* First userErrors[].message of a payload, with its field path, into buf;
- * returns true when there was one. */
-bool	catalog_user_error(json_t *payload, char *buf, size_t size);
 
 #endif

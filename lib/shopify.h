@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <signal.h>
+#include <stdbool.h>
 
 #include "rb.h"
 
@@ -77,5 +78,10 @@ long	shopify_throttle_wait_ms(double needed, double available,
 	    double restore_rate);
 /* "gid://shopify/Collection/123" -> 123; -1 if not that form. */
 long long shopify_gid_id(const char *gid);
+/* A mutation payload's first userErrors[] entry as "field.path: message"
+ * (the message alone without a field; "error" without a message) into buf,
+ * cut at size; true when the payload has userErrors.  The one parser of
+ * userErrors: every job and rebossctl use it (fuzz/fuzz_catalog.c). */
+bool	shopify_user_error(json_t *payload, char *buf, size_t size);
 
 #endif

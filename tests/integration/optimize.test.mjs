@@ -278,6 +278,36 @@ describe('reboss-product-optimize', () => {
     assert.match(st[0].last_error, /1 of 2 product/);
   });
 
+  test('userErrors from Shopify fail that product with the field and message; the next one goes on', async () => {
+    const d = 'opt-refused.myshopify.com';
+    const s = await addShop(d, 2);
+    ai.reset();
+    const real = productUpdateResolvers.Mutation.productUpdate;
+    let refused = null;
+    shopify.addResolvers({ Mutation: { productUpdate: (r, args, ctx) => {
+      if (ctx.domain !== d || refused !== null) return real(r, args, ctx);
+      refused = args.product.id;
+      return { product: null, userErrors: [{ field: ['product', 'title'], message: 'Title is not allowed' }] };
+    } } });
+    let r;
+    try {
+      r = await runJob(['--shop', d]);
+    } finally {
+      shopify.addResolvers({ Mutation: { productUpdate: real } });
+    }
+    assert.equal(r.code, 1, 'the shop is reported failed');
+    const rowsR = await audit(d);
+    const failed = rowsR.filter((x) => x.status === 'failed');
+    const applied = rowsR.filter((x) => x.status === 'applied');
+    assert.equal(failed.length, 1);
+    assert.equal(applied.length, 1, 'the next product is still optimized');
+    assert.equal(`gid://shopify/Product/${failed[0].product_id}`, refused);
+    assert.equal(failed[0].error, 'Shopify refused the new copy: product.title: Title is not allowed',
+      'Shopify\'s words with the field they name (lib/shopify.c shopify_user_error)');
+    const p = s.products.find((x) => x.id === failed[0].product_id);
+    assert.deepEqual(copyOf(p), s.before.get(p.id), 'the refused product is as it was');
+  });
+
   test('an answer cut off at the token limit (finish_reason length) fails that product, nothing applied', async () => {
     const d = 'opt-length.myshopify.com';
     const s = await addShop(d, 2);

@@ -50,6 +50,7 @@
 #include "job.h"
 #include "log.h"
 #include "pinterest.h"
+#include "shop_limits.h"
 #include "util.h"
 
 #define PS_MIN_VALID_S	(24L * 3600)	/* refresh a token expiring sooner */
@@ -411,7 +412,7 @@ sync_pins(struct sync *s, struct rb_err *err)
 {
 	const char *p[1];
 	PGresult *r;
-	int i, rc = -1;
+	int i, n, rc = -1;
 
 	p[0] = s->ctx->shop->id;
 	r = db_query(s->ctx->db, "SELECT p.product_id::text, p.title, "
@@ -436,7 +437,14 @@ sync_pins(struct sync *s, struct rb_err *err)
 		rc = 0;
 		goto out;
 	}
-	for (i = 0; i < PQntuples(r); i++) {
+	/* The owner's pins_per_run under the operator's cap. */
+	n = PQntuples(r);
+	if (n > s->ctx->limits->pins_per_run) {
+		log_notice("pins_per_run: %ld of %d new pin(s) wait for the "
+		    "next run", n - s->ctx->limits->pins_per_run, n);
+		n = (int)s->ctx->limits->pins_per_run;
+	}
+	for (i = 0; i < n; i++) {
 		if (stopped(s, err) == -1)
 			goto out;
 		if (pin_one(s, r, i, err) == -1)

@@ -50,6 +50,7 @@
 #include "log.h"
 #include "replace.h"
 #include "sales.h"
+#include "shop_limits.h"
 #include "shopify.h"
 #include "util.h"
 
@@ -672,15 +673,17 @@ fail:
 	return -1;
 }
 
-/* How many slots are open (not claimed by a 'creating' item) and how much
- * of today's quota is left. */
+/* How many slots are open (not claimed by a 'creating' item), how much
+ * of today's quota is left, and how many products the shop's
+ * creations_per_day (under the operator's cap) still allows today. */
 static int
-plan(struct pc *pc, long *slots, long *quota, struct rb_err *err)
+plan(struct pc *pc, long *slots, long *quota, long *allowed,
+    struct rb_err *err)
 {
 	char day[SALES_DAY_LEN];
 	const char *p[3];
 	PGresult *r;
-	long used;
+	long used, made;
 
 	if (sales_local_day(pc->now, pc->tz, day) == -1)
 		return rb_err_set(err, 500, "invalid_timezone", "The shop's "
@@ -692,13 +695,18 @@ plan(struct pc *pc, long *slots, long *quota, struct rb_err *err)
 	    "public.catalog_slots s WHERE s.shop_id = $1 AND s.filled_at IS "
 	    "NULL), (SELECT count(*) FROM public.created_products c WHERE "
 	    "c.shop_id = $1 AND c.slot_id IS NULL AND c.created_at >= "
-	    "($2::date::timestamp AT TIME ZONE $3))", 3, p, err);
+	    "($2::date::timestamp AT TIME ZONE $3)), (SELECT count(*) FROM "
+	    "public.created_products c WHERE c.shop_id = $1 AND c.created_at "
+	    ">= ($2::date::timestamp AT TIME ZONE $3))", 3, p, err);
 	if (r == NULL)
 		return -1;
 	*slots = strtol(PQgetvalue(r, 0, 0), NULL, 10);
 	used = strtol(PQgetvalue(r, 0, 1), NULL, 10);
+	made = strtol(PQgetvalue(r, 0, 2), NULL, 10);
 	PQclear(r);
 	*quota = pc->set.daily_quota > used ? pc->set.daily_quota - used : 0;
+	*allowed = pc->ctx->limits->creations_per_day > made ?
+	    pc->ctx->limits->creations_per_day - made : 0;
 	return 0;
 }
 
@@ -756,7 +764,7 @@ oldest_slot(struct pc *pc, char *id, size_t idsize, long long *col,
 static int
 create_new(struct pc *pc, struct rb_err *err)
 {
-	long slots = 0, quota = 0, want, skip = 0, done = 0;
+	long slots = 0, quota = 0, allowed = 0, want, skip = 0, done = 0;
 	long long def_col, scol;
 	struct item it;
 	json_t *t = NULL;
@@ -765,9 +773,15 @@ create_new(struct pc *pc, struct rb_err *err)
 	char col[24];
 	int rc;
 
-	if (plan(pc, &slots, &quota, err) == -1)
+	if (plan(pc, &slots, &quota, &allowed, err) == -1)
 		return -1;
 	want = slots + quota;
+	if (want > allowed) {
+		log_notice("creations_per_day: %ld of %ld product(s) wait for "
+		    "tomorrow (%ld more allowed today)", want - allowed, want,
+		    allowed);
+		want = allowed;
+	}
 	def_col = pc->set.creation_collection ? pc->set.creation_collection :
 	    pc->set.nmanaged ? pc->set.managed[0] : 0;
 	log_info("%ld open slots, %ld left of today's quota of %d", slots,

@@ -46,9 +46,10 @@
 #include "job.h"
 #include "log.h"
 #include "openai.h"
+#include "shop_limits.h"
+#include "shop_token.h"
 #include "shopify.h"
 #include "util.h"
-#include "shop_token.h"
 
 #define OPT_MAX_FAILURES	3	/* failed tries before a product is left */
 #define OPT_MAX_COMPLETION	1500L	/* max_completion_tokens per call */
@@ -118,6 +119,10 @@ load_settings(struct opt *o, bool *enabled, struct rb_err *err)
 		return rb_err_set(err, 500, "invalid_settings",
 		    "The shop's POD AI settings could not be read.");
 	}
+	/* The owner's openai_tokens_per_day and the operator's cap bound
+	 * the POD AI budget. */
+	o->budget = shop_limit_min(o->ctx->limits->openai_tokens_per_day,
+	    o->budget);
 	o->manage_tags = strcmp(PQgetvalue(r, 0, 7), "t") == 0;
 	(void)rb_strlcpy(o->protect_tag, PQgetvalue(r, 0, 8),
 	    sizeof(o->protect_tag));

@@ -67,6 +67,7 @@
 #include "log.h"
 #include "replace.h"
 #include "sales.h"
+#include "shop_limits.h"
 #include "shopify.h"
 #include "util.h"
 
@@ -757,7 +758,10 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 	pa.start_min_sales = rj->set.start_min_sales;
 	pa.post_days = rj->set.post_days;
 	pa.post_min_sales = rj->set.post_min_sales;
-	pa.max_replacements = rj->set.max_replacements;
+	/* The owner's retirements_per_run and the operator's cap bound the
+	 * rule's own max_replacements. */
+	pa.max_replacements = (int)shop_limit_min(
+	    rj->ctx->limits->retirements_per_run, rj->set.max_replacements);
 	pa.managed = rj->set.managed;
 	pa.nmanaged = rj->set.nmanaged;
 	pa.protect_tag = rj->set.protect_tag;

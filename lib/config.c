@@ -135,6 +135,16 @@ static const struct key keys[] = {
 	{ "api_body_max", K_LONG, OFF(api_body_max), NULL, 65536,
 	    1024, 16777216, 0 },
 	{ "api_workers", K_INT, OFF(api_workers), NULL, 4, 1, 256, 0 },
+	/* Operator-wide caps no shop setting can exceed (shop_limits.c);
+	 * the defaults are shop_settings' CHECK bounds. */
+	{ "max_creations_per_day", K_LONG, OFF(max_creations_per_day), NULL,
+	    250, 0, 250, 0 },
+	{ "max_retirements_per_run", K_LONG, OFF(max_retirements_per_run),
+	    NULL, 1000, 0, 1000, 0 },
+	{ "max_pins_per_run", K_LONG, OFF(max_pins_per_run), NULL, 1000, 0,
+	    1000, 0 },
+	{ "max_openai_tokens_per_day", K_LONG, OFF(max_openai_tokens_per_day),
+	    NULL, 1000000, 0, 100000000, 0 },
 	/* A Slack/Discord webhook URL is a credential: secret. */
 	{ "alert_webhook_url", K_URL, OFF(alert_webhook_url), NULL, 0, 0, 0,
 	    F_SECRET },

@@ -74,6 +74,11 @@ struct rb_config {
 	/* Our own keys (documented in reboss.conf(5)). */
 	long	 api_body_max;		/* request body cap, bytes: 65536 */
 	int	 api_workers;		/* prefork pool size: 4 */
+	/* Caps over every shop's shop_settings (lib/shop_limits.h). */
+	long	 max_creations_per_day;		/* 250 */
+	long	 max_retirements_per_run;	/* 1000 */
+	long	 max_pins_per_run;		/* 1000 */
+	long	 max_openai_tokens_per_day;	/* 1000000 */
 	/* Monitoring (rebossctl alert/check, lib/metrics.c). */
 	char	*alert_webhook_url;	/* secret: Slack/Discord/generic */
 	char	*alert_email;		/* "a@b, c@d": through sendmail -t */

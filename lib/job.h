@@ -86,6 +86,7 @@
 
 struct db;
 struct http_client;
+struct shop_limits;
 
 #define JOB_EXIT_OK		0
 #define JOB_EXIT_FAILED		1
@@ -109,6 +110,9 @@ struct job_ctx {
 	volatile const sig_atomic_t *stop; /* set on SIGTERM: end safely */
 	const char		*run_id;	/* job_runs.id */
 	void			*user;		/* def->user */
+	/* The owner's limits under the operator's caps (shop_limits.h);
+	 * a job the owner turned off never gets here. */
+	const struct shop_limits *limits;
 };
 
 struct job_def {

@@ -33,6 +33,7 @@
 #include "http.h"
 #include "job_int.h"
 #include "log.h"
+#include "shop_limits.h"
 #include "util.h"
 
 static volatile sig_atomic_t worker_stop;
@@ -163,6 +164,7 @@ job_worker_main(const struct job_worker *w)
 	struct db db;
 	struct rb_err err, rerr;
 	struct job_ctx ctx;
+	struct shop_limits lim;
 	struct http_client *http = NULL;
 	const char *outcome;
 	const char *msg;
@@ -206,7 +208,15 @@ job_worker_main(const struct job_worker *w)
 		ctx.stop = &worker_stop;
 		ctx.run_id = w->ref->run_id;
 		ctx.user = w->def->user;
-		rc = w->def->process_shop(&ctx, &err);
+		ctx.limits = &lim;
+		rc = shop_limits_load(&db, w->cfg, w->shop->id, w->def->kind,
+		    &lim, &err);
+		if (rc == 0 && !lim.enabled)
+			rc = job_skip(&err, "%s is turned off for this shop "
+			    "(shop_settings.%s_enabled)", job_names[w->def->kind],
+			    job_names[w->def->kind]);
+		else if (rc == 0)
+			rc = w->def->process_shop(&ctx, &err);
 	}
 	dur = (long long)(rb_mono_ms() - t0);
 	if (db.in_tx) {

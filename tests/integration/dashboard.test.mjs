@@ -82,6 +82,8 @@ describe('the dashboard, tab by tab, as two users', () => {
     ['PinterestSync', 'pinterest_boards', "(shop_id, collection_id, name) VALUES ($S, 7, 'Posters')"],
     ['PinterestSync', 'pinterest_pins', "(shop_id, product_id, collection_id, board_id, link) VALUES ($S, 1, 7, '123', 'https://x')"],
     ['PinterestSync', 'pinterest_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
+    ['GeneralSettings / RateLimits', 'shop_settings', '(shop_id, creations_per_day) VALUES ($S, 3)',
+      { writable: '(shop_id) VALUES ($S)' }],
     ['MetaAdsSync / GoogleAdsManager', 'meta_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
     ['MetaAdsSync / GoogleAdsManager', 'google_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
   ];

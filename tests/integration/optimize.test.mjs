@@ -389,6 +389,30 @@ describe('reboss-product-optimize', () => {
     assert.equal(used[0].n, 2);
   });
 
+  // Issue 18: the owner's openai_tokens_per_day (shop_settings) and the
+  // operator's max_openai_tokens_per_day bound the POD AI budget.
+  test('openai_tokens_per_day and the operator\'s cap bound the daily budget', async () => {
+    const d = 'opt-limit.myshopify.com';
+    const s = await addShop(d, 5, { daily_token_budget: 100000 });
+    await pg.psql(`INSERT INTO public.shop_settings (shop_id, openai_tokens_per_day) VALUES ('${s.id}', 250)`);
+    ai.reset();
+    ai.usage = { prompt_tokens: 60, completion_tokens: 40 };
+    let r = await runJob(['--shop', d]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(answeredRequests().length, 2, 'two calls of 100 tokens fit the shop\'s 250');
+    const d2 = 'opt-cap.myshopify.com';
+    await addShop(d2, 5, { daily_token_budget: 100000 });
+    const capped = path.join(tmp, 'capped.conf');
+    await fs.writeFile(capped, `${await fs.readFile(conf, 'utf8')}max_openai_tokens_per_day = 150\n`);
+    ai.reset();
+    ai.usage = { prompt_tokens: 60, completion_tokens: 40 };
+    r = await new Promise((resolve) => execFile(job, ['--config', capped, '--shop', d2], {
+      env: { ...process.env, REBOSS_CONFIG: '', NOTIFY_SOCKET: '' }, timeout: 300_000,
+    }, (error, stdout, stderr) => resolve({ code: error ? error.code : 0, stderr })));
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(answeredRequests().length, 1, 'the operator\'s 150 allows one call of 100');
+  });
+
   test('dashboard role: own settings and audit only', async () => {
     const s = shops.get('opt-main.myshopify.com');
     const uid = (await rows(`SELECT user_id FROM public.shops WHERE id = '${s.id}'`))[0].user_id;

@@ -252,6 +252,27 @@ describe('reboss-pinterest-sync', () => {
     noViolations();
   });
 
+  // Issue 18: the owner's pins_per_run (shop_settings); the rest follow.
+  test('pins_per_run: at most that many new pins per run, the rest in the next run', async () => {
+    const s = await addShop('pin-limit', { collections: [{ id: 301, name: 'Limited' }],
+      products: [1, 2, 3].map((id) => ({ id, collections: [301] })) });
+    await stack.pg.psql(`INSERT INTO shop_settings (shop_id, pins_per_run) VALUES (${q(s.id)}, 2)`);
+    let r = await runJob(['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(pinsOf('pin-limit').length, 2, 'two of three');
+    r = await runJob(['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(pinsOf('pin-limit').length, 3, 'the third in the next run');
+    await stack.pg.psql(`UPDATE shop_settings SET pins_per_run = 0 WHERE shop_id = ${q(s.id)}`);
+    await stack.pg.psql(`INSERT INTO products (shop_id, product_id, title, handle, status, collection_ids,
+      image_url, online_store_url, last_seen_at) VALUES (${q(s.id)}, 4, 'Four', 'p-4', 'ACTIVE', '{301}',
+      'https://cdn.example/pin-limit/4.png', ${q(linkOf('pin-limit', 4))}, now() - interval '1 hour')`);
+    r = await runJob(['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(pinsOf('pin-limit').length, 3, 'pins_per_run 0: no new pin');
+    noViolations();
+  });
+
   test('a shop without Pinterest linked succeeds with nothing to do', async () => {
     const id = await addShopRow(stack, userId, 'pin-none.myshopify.com');
     const n = pin.requests.length;

@@ -69,7 +69,8 @@ async function assertExact(domain) {
 }
 
 // A shop in the fake and in the database (plain token: the job seals it).
-async function addShop(domain, tz, { products = 4, orders = 12, collections = 2, daysBack = 50 } = {}) {
+async function addShop(domain, tz, { products = 4, orders = 12, collections = 2, daysBack = 50,
+  updatedWhenProcessed = false } = {}) {
   const token = `shpat_${randomBytes(12).toString('hex')}`;
   fake.addShop({ domain, token, ianaTimezone: tz, currency: tz.startsWith('Europe') ? 'EUR' : 'USD' });
   const cols = [];
@@ -92,7 +93,13 @@ async function addShop(domain, tz, { products = 4, orders = 12, collections = 2,
         discount: rnd() < 0.3 ? '1.25' : '0.00' });
     }
     if (rnd() < 0.1) lines.push({ productId: null, quantity: 1, price: '5.00', title: 'Gift wrap' });
-    fake.addOrder(domain, { processedAt: new Date(t).toISOString(), lines });
+    // Default: every order updated now (as if just edited).  A test that
+    // reads [from, run start) in one export wants them last updated when
+    // processed: an order updated in the very second the run starts is
+    // (rightly) left to the next run's overlap, which made such a test
+    // depend on the clock.
+    const iso = new Date(t).toISOString();
+    fake.addOrder(domain, { processedAt: iso, lines, ...(updatedWhenProcessed ? { updatedAt: iso } : {}) });
   }
   const id = randomUUID();
   await pg.psql(`INSERT INTO public.shops (id, user_id, shop_domain, access_token)
@@ -348,7 +355,7 @@ describe('reboss-sales-tracker', () => {
 
   test('a large backfill goes through a bulk operation', async () => {
     const d = 'sales-bulk.myshopify.com';
-    await addShop(d, 'Australia/Sydney', { orders: 1050, products: 6 });
+    await addShop(d, 'Australia/Sydney', { orders: 1050, products: 6, updatedWhenProcessed: true });
     resetFake();
     const r = await run(['--shop', d]);
     assert.equal(r.code, 0, r.stderr);
@@ -367,7 +374,7 @@ describe('reboss-sales-tracker', () => {
 
   test('a bulk export Shopify refuses (userErrors) fails the shop with Shopify\'s words; nothing stored; the next run converges', async () => {
     const d = 'sales-bulk-busy.myshopify.com';
-    const s = await addShop(d, 'Europe/Paris', { orders: 12, products: 3 });
+    const s = await addShop(d, 'Europe/Paris', { orders: 12, products: 3, updatedWhenProcessed: true });
     // A bulk query of this app still running (a run killed mid-export):
     // Shopify refuses another one with OPERATION_IN_PROGRESS.
     const busy = { __typename: 'BulkOperation', id: 990001, gid: 'gid://shopify/BulkOperation/990001',

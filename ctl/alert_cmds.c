@@ -427,7 +427,7 @@ add_run(const struct rb_config *cfg, struct db *db, int job, struct alert *a,
 	rc = 0;
 	goto done;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 done:
 	PQclear(run);
 	PQclear(errs);
@@ -684,7 +684,7 @@ check_jobs(struct check *c, struct db *db, struct rb_err *err)
 	rc = 0;
 done:
 	if (rc == -1 && err->msg[0] == '\0')
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 	PQclear(res);
 	rb_buf_free(&arr);
 	return rc;
@@ -706,7 +706,7 @@ check_shops_tokens(struct check *c, struct db *db, struct rb_err *err)
 	if (n > 0) {
 		if ((names = clean_copy(PQgetvalue(res, 0, 1), 120)) == NULL) {
 			PQclear(res);
-			return rb_err_set(err, 500, "out_of_memory", "OOM");
+			return rb_err_oom(err);
 		}
 		problem(c, ST_WARNING, "%ld shop%s failing %s runs in a row "
 		    "(%s)", n, n == 1 ? "" : "s", CHECK_FAILS_IN_A_ROW, names);
@@ -725,7 +725,7 @@ check_shops_tokens(struct check *c, struct db *db, struct rb_err *err)
 	if (expired + soon > 0 &&
 	    (names = clean_copy(PQgetvalue(res, 0, 2), 120)) == NULL) {
 		PQclear(res);
-		return rb_err_set(err, 500, "out_of_memory", "OOM");
+		return rb_err_oom(err);
 	}
 	if (expired > 0) {
 		problem(c, ST_CRITICAL, "%ld token%s expired", expired,

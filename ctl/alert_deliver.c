@@ -66,7 +66,7 @@ post_webhook(const struct rb_config *cfg, const char *body,
 
 	alert_url_host(cfg->alert_webhook_url, host, sizeof(host));
 	if ((hc = http_client_new(cfg)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (http_request(hc, &req, &resp, err) == -1) {
 		rb_err_set(err, 502, "alert_undeliverable", "webhook %s: %s",
 		    host, err->msg);
@@ -251,7 +251,7 @@ spool_write(const struct rb_config *cfg, enum alert_channel ch,
 	o = json_pack("{s:s, s:I, s:s}", "channel", alert_channel_names[ch],
 	    "created", (json_int_t)time(NULL), "payload", payload);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto done;
 	}
 	len = strlen(text);

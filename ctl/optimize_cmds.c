@@ -153,7 +153,7 @@ shop_token(struct db *db, const struct rb_config *cfg, const char *shop_id,
 		    token, &len, err);
 	else
 		n = (*token = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 :
-		    rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		    rb_err_oom(err);
 	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
 	PQclear(r);
 	return n;
@@ -266,7 +266,7 @@ cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 	if (fields == NULL || before == NULL ||
 	    (in = restore_input(gid, fields, before)) == NULL ||
 	    (vars = json_pack("{s:O}", "product", in)) == NULL) {
-		rb_err_set(&err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(&err);
 		goto fail;
 	}
 	if (shop_token(db, cfg, shop_id, &token, &err) == -1)

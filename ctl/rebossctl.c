@@ -769,7 +769,7 @@ seal_one(struct db *db, const unsigned char key[32], const char *id,
 		goto fail;
 	}
 	if ((plain = strdup(PQgetvalue(res, 0, 0))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	/* libpq's copy is wiped as far as we can reach it. */

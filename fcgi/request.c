@@ -145,8 +145,7 @@ int
 api_reply(struct api_ctx *ctx, int status, json_t *reply, struct rb_err *err)
 {
 	if (reply == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	json_decref(ctx->reply);
 	ctx->reply = reply;
 	ctx->status = status;

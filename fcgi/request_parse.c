@@ -277,8 +277,7 @@ read_exact(req_read_fn rd, void *arg, long clen, char **buf,
 	int got = 0, n;
 
 	if ((*buf = malloc((size_t)clen)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	while (got < clen) {
 		n = rd(arg, *buf + got, (int)clen - got);
 		if (n <= 0)

@@ -106,8 +106,7 @@ h_shops_jobs(struct api_ctx *ctx, struct rb_err *err)
 	    "shop_id", ctx->id, "jobs", jobs), err);
 	goto done;
 oom:
-	rb_err_set(err, 500, "out_of_memory",
-	    "The server ran out of memory; try again.");
+	rb_err_oom(err);
 done:
 	json_decref(jobs);
 	PQclear(res);
@@ -263,8 +262,7 @@ h_shops_roi(struct api_ctx *ctx, struct rb_err *err)
 	}
 	if (PQntuples(range) != 1 || (j = roi_jobs(jobs)) == NULL ||
 	    (o = roi_openai(ctx->cfg, ai)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto done;
 	}
 	rc = api_reply(ctx, 200, json_pack("{s:b,s:s,s:s,s:s,s:O,s:O}",

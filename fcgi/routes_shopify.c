@@ -172,8 +172,7 @@ load_shop(struct api_ctx *ctx, const char *shop_id,
 		/* Written plain (by the dashboard): use it, and seal it in
 		 * place unless someone changed it meanwhile. */
 		if ((*token = strdup(stored)) == NULL) {
-			rb_err_set(err, 500, "out_of_memory",
-			    "The server ran out of memory; try again.");
+			rb_err_oom(err);
 			goto fail;
 		}
 		rb_err_clear(&serr);

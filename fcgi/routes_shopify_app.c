@@ -150,8 +150,7 @@ redirect_front(struct api_ctx *ctx, const char *shop_id, const char *key,
 		    "frontend_url is not set in the configuration; the "
 		    "operator must set it.");
 	if (missing != NULL && (enc = http_urlencode(missing)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	n = strlen(f);
 	while (n > 0 && f[n - 1] == '/')
 		n--;
@@ -429,8 +428,7 @@ apply_topic(struct api_ctx *ctx, struct db *db, enum topic t,
 		break;
 	}
 	if (*detail == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	return 0;
 }
 

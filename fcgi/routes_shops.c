@@ -173,8 +173,7 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 	    "created", created, "shop", out), err);
 	goto fail;
 oom:
-	rb_err_set(err, 500, "out_of_memory",
-	    "The server ran out of memory; try again.");
+	rb_err_oom(err);
 fail:
 	if (in_tx)
 		db_rollback(db);
@@ -203,8 +202,7 @@ h_shops_integrations(struct api_ctx *ctx, struct rb_err *err)
 	if (json_object_set_new(st, "success", json_true()) == -1 ||
 	    json_object_set_new(st, "shop_id", json_string(ctx->id)) == -1) {
 		json_decref(st);
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	}
 	return api_reply(ctx, 200, st, err);
 }

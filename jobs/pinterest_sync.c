@@ -124,7 +124,7 @@ board_pins(struct sync *s, const char *board_id, json_t **pins,
 	if (pinterest_board_pins(&s->pc, board_id, &items, err) == -1)
 		return -1;
 	if (json_object_set_new(s->board_pins, board_id, items) == -1)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	*pins = items;
 	return 0;
 }
@@ -356,8 +356,7 @@ pin_one(struct sync *s, PGresult *r, int i, struct rb_err *err)
 		size_t n = strlen(title) + strlen(bdesc) + 3;
 
 		if ((desc = malloc(n)) == NULL)
-			return rb_err_set(err, 500, "out_of_memory",
-			    "Out of memory.");
+			return rb_err_oom(err);
 		(void)snprintf(desc, n, "%s. %s", title, bdesc);
 	}
 	memset(&in, 0, sizeof(in));
@@ -479,7 +478,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	}
 	PQclear(r);
 	if ((s.board_pins = json_object()) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (!ctx->dry_run) {
 		if (pinterest_open(&s.pc, ctx->http, ctx->cfg, ctx->db,
 		    ctx->shop->id, PS_MIN_VALID_S, ctx->stop, err) == -1)

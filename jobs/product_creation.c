@@ -158,7 +158,7 @@ item_template(struct pc *pc, struct item *it, json_t **out,
 
 	*out = NULL;
 	if ((t = json_deep_copy(pc->set.template)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	(void)snprintf(what, sizeof(what), "overrides of design %.8s", it->id);
 	json_object_foreach(o, k, v) {
 		if (strcmp(k, "product_type") == 0 || strcmp(k, "vendor") == 0
@@ -221,7 +221,7 @@ item_template(struct pc *pc, struct item *it, json_t **out,
 	*out = t;
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	json_decref(t);
 	return -1;
@@ -426,7 +426,7 @@ create_in_shopify(struct pc *pc, struct item *it, json_t *t,
 	json_decref(data);
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	json_decref(in);
 	json_decref(v);
@@ -447,7 +447,7 @@ publish(struct pc *pc, struct item *it, json_t *product, char *published,
 	v = json_pack("{s:O, s:s}", "id", json_object_get(product, "id"),
 	    "pub", pc->online_store);
 	if (v == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (shopify_graphql(&pc->sh, M_PUBLISH, v, &data, err) == -1) {
 		json_decref(v);
 		return -1;
@@ -584,7 +584,7 @@ load_item(PGresult *r, int i, struct item *it, struct rb_err *err)
 	    it->image_url == NULL) || it->tags == NULL || it->overrides ==
 	    NULL) {
 		item_free(it);
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	}
 	if (!PQgetisnull(r, i, 6))
 		(void)rb_strlcpy(it->handle, PQgetvalue(r, i, 6),

@@ -293,7 +293,7 @@ insert_row(struct opt *o, long long pid, const char *status, json_t *before,
 	as = after != NULL ? json_dumps(after, JSON_COMPACT) : NULL;
 	fs = json_dumps(o->field_names, JSON_COMPACT);
 	if (bs == NULL || fs == NULL || (after != NULL && as == NULL)) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	p[0] = o->ctx->shop->id;
@@ -415,7 +415,7 @@ update_product(struct opt *o, const char *gid, const struct copy *c,
 	int rc = -1;
 
 	if ((in = json_pack("{s:s}", "id", gid)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if ((c->fields & COPY_TITLE) != 0 &&
 	    json_object_set_new(in, "title", json_string(c->title)) == -1)
 		goto oom;
@@ -462,7 +462,7 @@ update_product(struct opt *o, const char *gid, const struct copy *c,
 	rc = 0;
 	goto out;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 out:
 	json_decref(in);
 	json_decref(vars);
@@ -490,7 +490,7 @@ optimize_one(struct opt *o, long long pid, const char *system,
 	rb_err_clear(&why);
 	(void)snprintf(gid, sizeof(gid), "gid://shopify/Product/%lld", pid);
 	if ((vars = json_pack("{s:s}", "id", gid)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (shopify_graphql(&o->sh, Q_PRODUCT, vars, &data, err) == -1)
 		goto out;
 	prod = json_object_get(data, "product");
@@ -509,7 +509,7 @@ optimize_one(struct opt *o, long long pid, const char *system,
 	    "productType")), "vendor", json_string_value(json_object_get(prod,
 	    "vendor")))) == NULL ||
 	    (user_s = json_dumps(user, JSON_COMPACT)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 
@@ -580,7 +580,7 @@ optimize_one(struct opt *o, long long pid, const char *system,
 			    "differently", pid);
 	}
 	if ((after = copy_json(&c)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	/* pending first: a crash after the update still leaves "before" */
@@ -643,7 +643,7 @@ load_rules(struct opt *o, struct rb_err *err)
 	return 0;
 oom:
 	json_decref(cols);
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 static int
@@ -728,7 +728,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 		goto out;
 	if ((schema = answer_schema(o.fields)) == NULL ||
 	    (system = system_prompt(&o)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

@@ -142,7 +142,7 @@ member_page(void *arg, json_t *nodes)
 	}
 	return 0;
 oom:
-	return rb_err_set(rj->err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(rj->err);
 }
 
 static int
@@ -157,8 +157,7 @@ read_members(struct rj *rj, struct rb_err *err)
 		(void)snprintf(g, sizeof(g), "gid://shopify/Collection/%lld",
 		    rj->set.managed[i]);
 		if ((v = json_pack("{s:s}", "id", g)) == NULL)
-			return rb_err_set(err, 500, "out_of_memory",
-			    "Out of memory.");
+			return rb_err_oom(err);
 		if (shopify_graphql(&rj->sh, Q_COLLECTION, v, &data, err) == -1)
 			goto fail;
 		if (!json_is_object(json_object_get(data, "collection"))) {
@@ -210,7 +209,7 @@ read_sales(struct rj *rj, long today, struct replace_sale **out, size_t *n,
 	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) ==
 	    NULL) {
 		PQclear(r);
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	}
 	for (i = 0; i < rows; i++) {
 		id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
@@ -332,7 +331,7 @@ retire(struct rj *rj, const struct replace_decision *d, json_t *prod,
 	json_decref(data);
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	json_decref(in);
 	json_decref(v);
@@ -365,7 +364,7 @@ record_retired(struct rj *rj, const char *decision_id, const char *pid,
 	*opened = false;
 	catalog_iso_utc(rj->now, asof);
 	if ((tcols = json_dumps(cols, JSON_COMPACT)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (db_begin(rj->ctx->db, err) == -1)
 		goto fail;
 	p[0] = decision_id;
@@ -549,7 +548,7 @@ reconcile_one(struct rj *rj, const char *did, const char *pid,
 	rc = 0;
 	goto out;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 out:
 	json_decref(v);
 	json_decref(data);
@@ -722,7 +721,7 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 	if ((ps = calloc(np + 1, sizeof(*ps))) == NULL ||
 	    (tags = calloc(nt + 1, sizeof(*tags))) == NULL ||
 	    (cols = calloc(nc + 1, sizeof(*cols))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	i = 0;
@@ -875,7 +874,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	if (catalog_now(ctx->db, &rj.now, err) == -1)
 		goto out;
 	if ((rj.products = json_object()) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	if (catalog_open_shop(ctx, &rj.sh, rj.tz, sizeof(rj.tz), err) == -1)

@@ -241,7 +241,7 @@ shop_zone(struct st *st, struct rb_err *err)
 	    sizeof(st->currency));
 	json_decref(data);
 	if ((st->acc = sales_bulk_new(st->tz)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (st->ctx->dry_run)
 		return 0;
 	/* Written while the first page of products is read. */
@@ -385,7 +385,7 @@ product_page(void *arg, json_t *nodes)
 	    "$1::uuid, $2::jsonb, $3::timestamptz)", 3, text, NULL,
 	    page_err);
 oom:
-	rb_err_set(page_err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(page_err);
 fail:
 	free(text);
 	json_decref(rows);
@@ -447,7 +447,7 @@ orders_push(struct st *st, struct sales_order *o, const char *updated,
 	return 0;
 oom:
 	sales_order_free(o);
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 /* Writes the orders collected in st: replaces their ledger rows and
@@ -526,7 +526,7 @@ store_orders(struct st *st, struct rb_err *err)
 	free(tids);
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	if (in_tx)
 		db_rollback(db);
@@ -594,7 +594,7 @@ fetch_refunds(struct st *st, struct rb_err *err)
 	sales_bulk_clear_pending(st->acc);
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	json_decref(v);
 	json_decref(data);
@@ -795,7 +795,7 @@ bulk_run(struct st *st, const char *from, const char *to, json_t **data,
 	*url = opt_str(op, "url");
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	json_decref(v);
 	json_decref(*data);
@@ -880,7 +880,7 @@ count_orders(struct st *st, const char *from, const char *to, long limit,
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
 	if ((v = json_pack("{s:s, s:I}", "q", qs, "limit", (json_int_t)limit))
 	    == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (shopify_graphql(&st->sh, Q_ORDERS_COUNT, v, &data, err) == -1) {
 		json_decref(v);
 		return -1;
@@ -990,7 +990,7 @@ sync_orders(struct st *st, struct rb_err *err)
 	if (n < 0 || (size_t)n >= sizeof(qs))
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
 	if ((v = json_pack("{s:s}", "q", qs)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	page_err = err;
 	orders_clear(st);
 	st->nbatch = 0;
@@ -1056,7 +1056,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	memset(&st, 0, sizeof(st));
 	st.ctx = ctx;
 	if ((st.updated = json_array()) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 
 	if (open_token(&st, &token, err) == -1)
 		goto out;

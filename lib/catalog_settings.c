@@ -327,7 +327,7 @@ catalog_settings_parse(json_t *row, struct catalog_settings *s,
 	else
 		s->template = json_deep_copy(v);
 	if (s->template == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (catalog_template_check(s->template, "creation_template",
 	    err) == -1) {
 		catalog_settings_free(s);

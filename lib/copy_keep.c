@@ -134,7 +134,7 @@ copy_keep(struct copy *c, const json_t *before_tags, const char *before_title,
 	*title_kept = false;
 	if ((c->fields & COPY_TAGS) != 0 && keep_tags(c, before_tags, own) ==
 	    -1)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if ((c->fields & COPY_TITLE) != 0 && before_title != NULL &&
 	    title_moves(own->rules, before_title, c->title)) {
 		free(c->title);

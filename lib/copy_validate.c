@@ -257,7 +257,7 @@ copy_sanitize_html(const char *in, char **out, struct rb_err *err)
 	return 0;
 oom:
 	rb_buf_free(&b);
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 /* Plain text: white space runs (newlines, tabs) become one space, ends
@@ -272,7 +272,7 @@ clean_plain(const char *what, const char *in, size_t maxchars, char **out,
 
 	*out = NULL;
 	if ((s = malloc(strlen(in) + 1)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	for (i = 0; in[i] != '\0'; i++) {
 		unsigned char c = (unsigned char)in[i];
 
@@ -337,7 +337,7 @@ clean_tags(const json_t *arr, struct copy *c, struct rb_err *err)
 		    "The answer has %zu tags; at most %d are allowed.", n,
 		    COPY_TAGS_MAX);
 	if ((c->tags = calloc(n + 1, sizeof(*c->tags))) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	json_array_foreach(arr, i, v) {
 		if (!json_is_string(v))
 			return rb_err_set(err, 422, "invalid_answer",

@@ -62,7 +62,7 @@ crypto_seal(const unsigned char key[32], const char *aad, const char *plain,
 	}
 	rawlen = SEAL_NONCE_LEN + len + SEAL_TAG_LEN;	/* bounded above */
 	if ((raw = malloc(rawlen)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if (RAND_bytes(raw, SEAL_NONCE_LEN) != 1)
@@ -91,13 +91,13 @@ crypto_seal(const unsigned char key[32], const char *aad, const char *plain,
 	    raw + SEAL_NONCE_LEN + len) != 1)
 		goto crypto_fail;
 	if (rb_b64url_encode(raw, rawlen, &b64) == -1) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	b64len = strlen(b64);
 	reslen = sizeof(SEAL_PREFIX) - 1 + b64len;
 	if ((res = malloc(reslen + 1)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	memcpy(res, SEAL_PREFIX, sizeof(SEAL_PREFIX) - 1);
@@ -156,7 +156,7 @@ crypto_open(const unsigned char key[32], const char *aad, const char *sealed,
 	ctlen = rawlen - SEAL_NONCE_LEN - SEAL_TAG_LEN;
 	memcpy(tag, raw + rawlen - SEAL_TAG_LEN, SEAL_TAG_LEN);
 	if ((out = malloc(ctlen + 1)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if ((ctx = EVP_CIPHER_CTX_new()) == NULL ||

@@ -169,7 +169,7 @@ db_connect(struct db *db, const char *conninfo, struct rb_err *err)
 		return rb_err_set(err, 500, "database_unavailable",
 		    "No database_url is configured.");
 	if ((db->conninfo = strdup(conninfo)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (open_conn(db, err) == -1) {
 		db_cleanse_free(db->conninfo);
 		db->conninfo = NULL;

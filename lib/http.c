@@ -750,7 +750,7 @@ http_request(struct http_client *hc, const struct http_request *req,
 	curl_slist_free_all(hdrs);
 	return 0;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	rb_err_oom(err);
 fail:
 	if (hf != HF_NONE)
 		log_warn("HTTP %s %s failed: %s", req->method, safe_url,

@@ -368,8 +368,7 @@ integrations_get_token(struct db *db, struct http_client *http,
 	in_tx = false;
 	crypto_free_secret(*access_token);
 	if ((*access_token = strdup(t.access_token)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	log_info("integrations: refreshed the %s token of shop %s",
@@ -489,7 +488,7 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	rc = 0;
 	goto done;
 oom:
-	rb_err_set(err, 500, "out_of_memory", "The server ran out of memory.");
+	rb_err_oom(err);
 done:
 	json_decref(o);
 	PQclear(res);

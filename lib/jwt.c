@@ -315,7 +315,7 @@ jwks_load(struct jwt_keys *keys, const char *text, struct rb_err *err)
 	}
 	if ((keys->jwk = calloc(json_array_size(arr) + 1,
 	    sizeof(*keys->jwk))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	json_array_foreach(arr, i, o) {
@@ -388,7 +388,7 @@ jwt_keys_load(struct jwt_keys **keys, const char *hs_secret,
 		goto fail;
 	}
 	if ((k = calloc(1, sizeof(*k))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if (hs_secret != NULL) {
@@ -400,7 +400,7 @@ jwt_keys_load(struct jwt_keys **keys, const char *hs_secret,
 			goto fail;
 		}
 		if ((k->hs = malloc(hslen)) == NULL) {
-			rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+			rb_err_oom(err);
 			goto fail;
 		}
 		memcpy(k->hs, hs_secret, hslen);
@@ -411,7 +411,7 @@ jwt_keys_load(struct jwt_keys **keys, const char *hs_secret,
 	if (jwks_json != NULL && jwks_load(k, jwks_json, err) == -1)
 		goto fail;
 	if ((k->seen = calloc(1, sizeof(*k->seen))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	*keys = k;

@@ -95,7 +95,7 @@ metrics_format_run(const struct metrics_run *m, struct rb_buf *b,
 		goto oom;
 	return 0;
 oom:
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 double
@@ -351,7 +351,7 @@ metrics_format_upstream(const char *job, const struct metrics_upstream *u,
 	}
 	return 0;
 oom:
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 /* ---- reboss-api ------------------------------------------------------------ */
@@ -479,7 +479,7 @@ metrics_format_api(const struct metrics_api_route *routes,
 	}
 	return 0;
 oom:
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 int

@@ -90,7 +90,7 @@ list_dir(const char *dir, struct mlist *l, struct rb_err *err)
 			goto fail;
 		}
 		if ((nv = realloc(l->v, (l->n + 1) * sizeof(*nv))) == NULL) {
-			rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+			rb_err_oom(err);
 			goto fail;
 		}
 		l->v = nv;

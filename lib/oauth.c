@@ -509,8 +509,7 @@ oauth_parse_token_response(enum oauth_provider p, long status,
 	rc = 0;
 	goto done;
 oom:
-	rb_err_set(err, 500, "out_of_memory",
-	    "The server ran out of memory; try again.");
+	rb_err_oom(err);
 fail:
 	oauth_tokens_free(t);
 done:
@@ -559,8 +558,7 @@ token_call(struct http_client *http, enum oauth_provider p,
 		if (rb_buf_puts(&full, url) == -1 ||
 		    rb_buf_puts(&full, strchr(url, '?') ? "&" : "?") == -1 ||
 		    rb_buf_append(&full, form->data, form->len) == -1) {
-			rb_err_set(err, 500, "out_of_memory",
-			    "The server ran out of memory; try again.");
+			rb_err_oom(err);
 			goto fail;
 		}
 		req.url = full.data;
@@ -757,8 +755,7 @@ toolong:
 	    "The %s base URL in the configuration is too long.", who(p));
 	goto fail;
 oom:
-	rb_err_set(err, 500, "out_of_memory",
-	    "The server ran out of memory; try again.");
+	rb_err_oom(err);
 fail:
 	oauth_tokens_free(t);
 done:
@@ -809,8 +806,7 @@ oauth_refresh(struct http_client *http, const struct rb_config *cfg,
 		    cfg->google_client_secret) == 0;
 	}
 	if (!ok) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if (token_call(http, p, "POST", url, &form, up.data, CALL_REFRESH, t,
@@ -856,8 +852,7 @@ oauth_revoke(struct http_client *http, const struct rb_config *cfg,
 	memset(&resp, 0, sizeof(resp));
 	rb_err_clear(&herr);
 	if (buf_param(&form, "token", token) == -1) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	req.method = "POST";

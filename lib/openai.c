@@ -57,7 +57,7 @@ openai_open(struct openai *oa, struct http_client *http,
 		return rb_err_set(err, 503, "openai_not_configured",
 		    "openai_model is too long.");
 	if ((oa->auth = malloc(klen + 32)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	n = snprintf(oa->auth, klen + 32, "Authorization: Bearer %s",
 	    cfg->openai_api_key);
 	if (n < 0 || (size_t)n >= klen + 32) {
@@ -444,7 +444,7 @@ openai_chat_json(struct openai *oa, const struct openai_chat *chat,
 	if ((req = openai_chat_request(oa->model, chat)) == NULL ||
 	    (body = json_dumps(req, JSON_COMPACT)) == NULL) {
 		json_decref(req);
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	}
 	json_decref(req);
 	want = (long)(strlen(body) / 4) + (chat->max_completion_tokens > 0 ?

@@ -246,7 +246,7 @@ dump_or_oom(json_t *o, struct rb_err *err)
 
 	json_decref(o);
 	if (s == NULL)
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 	return s;
 }
 
@@ -259,7 +259,7 @@ pinterest_board_body(const char *name, const char *description,
 	if ((n = pinterest_trim(name, PINTEREST_BOARD_NAME_MAX)) == NULL ||
 	    (d = pinterest_trim(description, PINTEREST_BOARD_DESC_MAX)) ==
 	    NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	if (*n == '\0') {
@@ -298,7 +298,7 @@ pinterest_pin_body(const struct pinterest_pin_in *in, struct rb_err *err)
 	    (d = pinterest_trim(in->description, PINTEREST_DESCRIPTION_MAX))
 	    == NULL || (a = pinterest_trim(in->alt_text != NULL ?
 	    in->alt_text : in->title, PINTEREST_ALT_TEXT_MAX)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto out;
 	}
 	if (*t == '\0') {
@@ -582,13 +582,12 @@ list_all(struct pinterest *pc, const char *path, json_t **items,
 
 	*items = NULL;
 	if ((all = json_array()) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	bookmark[0] = '\0';
 	do {
 		if (bookmark[0] != '\0') {
 			if ((enc = http_urlencode(bookmark)) == NULL) {
-				rb_err_set(err, 500, "out_of_memory",
-				    "Out of memory.");
+				rb_err_oom(err);
 				goto fail;
 			}
 			w = snprintf(p, sizeof(p), "%s?page_size=%s&bookmark=%s",

@@ -21,6 +21,13 @@ rb_err_set(struct rb_err *err, int status, const char *code,
 	return -1;
 }
 
+int
+rb_err_oom(struct rb_err *err)
+{
+	return rb_err_set(err, 500, "out_of_memory",
+	    "The server ran out of memory; try again.");
+}
+
 void
 rb_err_clear(struct rb_err *err)
 {

@@ -27,6 +27,8 @@ struct rb_err {
 int	rb_err_set(struct rb_err *err, int status, const char *code,
 	    const char *fmt, ...) RB_PRINTF(4, 5);
 void	rb_err_clear(struct rb_err *err);
+/* The one out-of-memory error: 500 out_of_memory; returns -1. */
+int	rb_err_oom(struct rb_err *err);
 
 /* Copies at most size-1 bytes, always NUL-terminates; returns strlen(src). */
 size_t	rb_strlcpy(char *dst, const char *src, size_t size);

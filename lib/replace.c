@@ -309,7 +309,7 @@ oom_tz:
 oom:
 	free(cand);
 	free(ds);
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 int

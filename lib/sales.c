@@ -255,8 +255,7 @@ sales_order_add(struct sales_order *o, long long product, long long units,
 
 			nl = realloc(o->lines, cap * sizeof(*nl));
 			if (nl == NULL)
-				return rb_err_set(err, 500, "out_of_memory",
-				    "Out of memory.");
+				return rb_err_oom(err);
 			o->lines = nl;
 			o->cap = cap;
 		}

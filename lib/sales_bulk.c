@@ -50,7 +50,7 @@ struct sales_bulk {
 static int
 oom(struct rb_err *err)
 {
-	return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+	return rb_err_oom(err);
 }
 
 static int

@@ -44,7 +44,7 @@ shop_token_open(struct db *db, const unsigned char key[32],
 	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
 	PQclear(r);
 	if (*token == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	if (!seal_plain)
 		return 0;
 	if (crypto_seal(key, aad, *token, strlen(*token), &sealed, err) == -1)

@@ -686,7 +686,7 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 		goto fail;
 	}
 	if ((text = shopify_graphql_body(query, vars, &text_len)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	rc = snprintf(auth, sizeof(auth), "X-Shopify-Access-Token: %s",
@@ -872,7 +872,7 @@ shopify_paginate(struct shopify *s, const char *query, json_t *vars,
 		if ((cursor = strdup(json_string_value(endc))) == NULL ||
 		    json_object_set_new(v, "cursor", json_string(cursor)) ==
 		    -1) {
-			rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+			rb_err_oom(err);
 			goto fail;
 		}
 		json_decref(data);
@@ -1033,7 +1033,7 @@ shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
 		goto fail;
 	}
 	if ((*shop = shop_to_rest(g)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	json_decref(data);
@@ -1084,8 +1084,7 @@ coll_page(void *vctx, json_t *nodes)
 		e |= json_object_set(c->by_gid, gid, o);
 		e |= json_array_append_new(c->list, o);
 		if (e != 0)
-			return rb_err_set(c->err, 500, "out_of_memory",
-			    "Out of memory.");
+			return rb_err_oom(c->err);
 	}
 	return 0;
 }
@@ -1266,8 +1265,7 @@ smart_page(void *vctx, json_t *nodes)
 			json_array_foreach(conds, k, cond)
 				if (add_rules(rules, cond) == -1) {
 					json_decref(rules);
-					return rb_err_set(c->err, 500,
-					    "out_of_memory", "Out of memory.");
+					return rb_err_oom(c->err);
 				}
 		}
 		if (json_object_set_new(o, "collection_type",
@@ -1275,8 +1273,7 @@ smart_page(void *vctx, json_t *nodes)
 		    json_object_set_new(o, "rules", rules) == -1 ||
 		    json_object_set_new(o, "disjunctive",
 		    json_boolean(disj)) == -1)
-			return rb_err_set(c->err, 500, "out_of_memory",
-			    "Out of memory.");
+			return rb_err_oom(c->err);
 		disj = false;
 	}
 	return 0;
@@ -1300,7 +1297,7 @@ shopify_get_collections(struct shopify *s, json_t **collections,
 	}
 	if ((c.list = json_array()) == NULL ||
 	    (c.by_gid = json_object()) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if (shopify_paginate(s, Q_COLLECTIONS, NULL, "collections", coll_page,

@@ -355,13 +355,11 @@ shopify_app_query_message(const char *query, struct rb_buf *msg,
 
 	hmac[0] = '\0';
 	if ((pairs = calloc(SHOPIFY_APP_PAIRS_MAX, sizeof(*pairs))) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	if (parse_pairs(query, pairs, &n, err) == -1)
 		goto done;
 	if (pairs_message(pairs, n, msg) == -1) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto done;
 	}
 	if ((h = pair_get(pairs, n, "hmac")) != NULL &&
@@ -446,8 +444,7 @@ shopify_app_verify_callback(const char *query, const char *secret,
 		    "shopify_client_secret is not set; the operator must set "
 		    "it.");
 	if ((pairs = calloc(SHOPIFY_APP_PAIRS_MAX, sizeof(*pairs))) == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	if (parse_pairs(query, pairs, &n, err) == -1)
 		goto done;
 	h = pair_get(pairs, n, "hmac");
@@ -634,8 +631,7 @@ shopify_app_parse_token_response(long status, const char *body, size_t len,
 	}
 	if ((t->access_token = strdup(at)) == NULL ||
 	    (rt != NULL && (t->refresh_token = strdup(rt)) == NULL)) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto done;
 	}
 	rb_strlcpy(t->scope, scope != NULL ? scope : "", sizeof(t->scope));
@@ -682,8 +678,7 @@ shopify_app_exchange_code(struct http_client *http,
 	    "client_secret", cfg->shopify_client_secret, "code", code,
 	    "expiring", "1");
 	if (o == NULL || (body = json_dumps(o, JSON_COMPACT)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		rb_err_oom(err);
 		goto done;
 	}
 	req.method = "POST";

@@ -130,8 +130,7 @@ validate_string(const struct field_spec *sp, const json_t *v,
 		    "Field %s has a broken validator.", sp->name);
 	}
 	if (out->str == NULL)
-		return rb_err_set(err, 500, "out_of_memory",
-		    "The server ran out of memory; try again.");
+		return rb_err_oom(err);
 	out->present = true;
 	return 0;
 bad_domain:

@@ -581,21 +581,183 @@ http_setup(struct http_client *hc, const struct http_request *req,
 	return 0;
 }
 
+/* One request's limits (the request's or the defaults) and how it is
+ * named in logs and errors: never a query, userinfo or secret path. */
+struct http_plan {
+	char	safe_url[256];
+	char	host[128];
+	long	connect_ms, timeout_ms, cap_ms;
+	int	max_attempts;
+	bool	safe;		/* may be sent again after a failure */
+};
+
+static void
+http_plan_init(const struct http_request *req, struct http_plan *p)
+{
+	http_safe_url(req->url, p->safe_url, sizeof(p->safe_url));
+	if (req->secret_path) {
+		char *h = strstr(p->safe_url, "://");
+
+		h = h != NULL ? h + 3 : p->safe_url;
+		h[strcspn(h, "/")] = '\0';
+	}
+	http_host(req->url, p->host, sizeof(p->host));
+	p->connect_ms = req->connect_timeout_ms > 0 ?
+	    req->connect_timeout_ms : HTTP_DEF_CONNECT_MS;
+	p->timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
+	    HTTP_DEF_TIMEOUT_MS;
+	p->max_attempts = req->max_attempts > 0 ? req->max_attempts :
+	    HTTP_DEF_ATTEMPTS;
+	if (p->max_attempts > HTTP_MAX_ATTEMPTS)
+		p->max_attempts = HTTP_MAX_ATTEMPTS;
+	p->cap_ms = req->max_retry_wait_ms > 0 ? req->max_retry_wait_ms :
+	    HTTP_DEF_RETRY_WAIT_MS;
+	p->safe = http_method_safe(req->method) || req->retry_unsafe;
+}
+
+/* Whether an attempt that ended as hf (status when it got an answer)
+ * may be tried again: connection failures always (nothing was sent);
+ * 429, 5xx, timeouts and cut answers only when the request is safe. */
+static bool
+http_may_retry(enum http_fail hf, long status, bool safe)
+{
+	switch (hf) {
+	case HF_NONE:
+		return (status == 429 || status >= 500) && safe;
+	case HF_CONNECT:
+		return true;
+	case HF_TIMEOUT:
+	case HF_UNREACHABLE:
+	case HF_TRUNCATED:
+		return safe;
+	default:
+		return false;
+	}
+}
+
+/* Waits before the next attempt (Retry-After when the answer had one,
+ * else backoff); -1 when the program is stopping. */
+static int
+http_retry_wait(struct http_client *hc, const struct http_request *req,
+    const struct http_plan *p, const struct http_response *resp,
+    enum http_fail hf, CURLcode rc, int attempt, struct rb_err *err)
+{
+	long status = resp->status, wait_ms;
+
+	wait_ms = http_backoff_ms(attempt,
+	    hf == HF_NONE ? resp->retry_after_ms : -1, p->cap_ms);
+	if (hf == HF_NONE && status == 429)
+		metrics_upstream_wait(req->service, wait_ms);
+	if (hf == HF_NONE)
+		log_warn("HTTP %s %s: status %ld, attempt %d of %d, retrying "
+		    "in %ld ms", req->method, p->safe_url, status, attempt,
+		    p->max_attempts, wait_ms);
+	else
+		log_warn("HTTP %s %s: %s, attempt %d of %d, retrying in %ld "
+		    "ms", req->method, p->safe_url, curl_easy_strerror(rc),
+		    attempt, p->max_attempts, wait_ms);
+	if (rb_sleep_ms(wait_ms, hc->stop) == -1)
+		return rb_err_set(err, 503, "cancelled", "The request to %s "
+		    "was cancelled because the program is stopping.",
+		    p->host);
+	return 0;
+}
+
+/* The error of a request whose last attempt ended as hf. */
+static int
+http_fail_err(enum http_fail hf, CURLcode rc, const struct http_plan *p,
+    size_t max, int attempts, struct rb_err *err)
+{
+	switch (hf) {
+	case HF_TOO_LARGE:
+		return rb_err_set(err, 502, "upstream_too_large",
+		    "The answer of %s was larger than %zu bytes and was "
+		    "refused.", p->host, max);
+	case HF_TRUNCATED:
+		return rb_err_set(err, 502, "upstream_truncated",
+		    "The answer of %s was cut off before its end after %d "
+		    "attempt(s).", p->host, attempts);
+	case HF_TLS:
+		return rb_err_set(err, 502, "upstream_tls",
+		    "The TLS certificate of %s was not accepted: %s.", p->host,
+		    curl_easy_strerror(rc));
+	case HF_TIMEOUT:
+		return rb_err_set(err, 504, "upstream_timeout",
+		    "%s did not answer in time (%ld ms) after %d attempt(s).",
+		    p->host, p->timeout_ms, attempts);
+	default:
+		return rb_err_set(err, 502, "upstream_unreachable",
+		    "%s could not be reached after %d attempt(s): %s.",
+		    p->host, attempts, curl_easy_strerror(rc));
+	}
+}
+
+/* Sends the request until it gets an answer that needs no retry, may
+ * not be sent again, or has used its attempts; *hf and *rc tell how the
+ * last attempt ended.  -1: cancelled, or the sink stopped the answer. */
+static int
+http_attempts(struct http_client *hc, const struct http_request *req,
+    const struct http_plan *p, struct curl_slist *hdrs, struct http_xfer *x,
+    enum http_fail *hf, CURLcode *rc, struct rb_err *err)
+{
+	struct http_response *resp = x->resp;
+	long status;
+	int attempt;
+
+	for (attempt = 1; ; attempt++) {
+		if (hc->stop != NULL && *hc->stop)
+			return rb_err_set(err, 503, "cancelled", "The request "
+			    "to %s was cancelled because the program is "
+			    "stopping.", p->host);
+		rb_buf_free(&x->body);
+		x->body.max = x->max;
+		x->too_large = false;
+		resp->nhdr = 0;
+		resp->status = 0;
+		resp->retry_after_ms = -1;
+		resp->attempts = attempt;
+		if (http_setup(hc, req, hdrs, x, p->connect_ms,
+		    p->timeout_ms) == -1)
+			return rb_err_set(err, 500, "internal_error", "libcurl "
+			    "refused an option for %s %s.", req->method,
+			    p->safe_url);
+		*rc = curl_easy_perform(hc->curl);
+		*hf = http_classify(*rc, x->too_large);
+		status = 0;
+		if (*hf == HF_NONE) {
+			(void)curl_easy_getinfo(hc->curl,
+			    CURLINFO_RESPONSE_CODE, &status);
+			resp->status = status;
+			resp->retry_after_ms = http_parse_retry_after(
+			    http_header(resp, "retry-after"), (long)time(NULL));
+		}
+		metrics_upstream_request(req->service, *hf != HF_NONE ||
+		    status == 429 || status >= 500);
+		if (x->sink_stopped)
+			return rb_err_set(err, 502, "sink_stopped", "The reader "
+			    "of the answer of %s stopped it.", p->host);
+		if (!http_may_retry(*hf, status, p->safe) ||
+		    attempt >= p->max_attempts || x->sunk)
+			return 0;
+		if (http_retry_wait(hc, req, p, resp, *hf, *rc, attempt,
+		    err) == -1)
+			return -1;
+	}
+}
+
 int
 http_request(struct http_client *hc, const struct http_request *req,
     struct http_response *resp, struct rb_err *err)
 {
 	struct curl_slist *hdrs = NULL, *tmp;
 	struct http_xfer x;
-	char safe_url[256], host[128];
-	long connect_ms, timeout_ms, cap_ms, wait_ms, status;
-	int max_attempts, attempt;
+	struct http_plan p;
 	enum http_fail hf = HF_NONE;
 	CURLcode rc = CURLE_OK;
 	size_t i;
-	bool safe;
 
 	memset(&x, 0, sizeof(x));
+	memset(&p, 0, sizeof(p));
 	if (resp != NULL) {
 		memset(resp, 0, sizeof(*resp));
 		resp->retry_after_ms = -1;
@@ -606,28 +768,10 @@ http_request(struct http_client *hc, const struct http_request *req,
 		    "http_request was called without a client, method or URL.");
 		goto fail;
 	}
-	http_safe_url(req->url, safe_url, sizeof(safe_url));
-	if (req->secret_path) {
-		char *h = strstr(safe_url, "://");
-
-		h = h != NULL ? h + 3 : safe_url;
-		h[strcspn(h, "/")] = '\0';
-	}
-	http_host(req->url, host, sizeof(host));
-	connect_ms = req->connect_timeout_ms > 0 ? req->connect_timeout_ms :
-	    HTTP_DEF_CONNECT_MS;
-	timeout_ms = req->timeout_ms > 0 ? req->timeout_ms :
-	    HTTP_DEF_TIMEOUT_MS;
+	http_plan_init(req, &p);
 	x.max = req->max_response > 0 ? req->max_response :
 	    HTTP_DEF_MAX_RESPONSE;
 	x.body.max = x.max;
-	max_attempts = req->max_attempts > 0 ? req->max_attempts :
-	    HTTP_DEF_ATTEMPTS;
-	if (max_attempts > HTTP_MAX_ATTEMPTS)
-		max_attempts = HTTP_MAX_ATTEMPTS;
-	cap_ms = req->max_retry_wait_ms > 0 ? req->max_retry_wait_ms :
-	    HTTP_DEF_RETRY_WAIT_MS;
-	safe = http_method_safe(req->method) || req->retry_unsafe;
 
 	/* "Expect:" off: no 1 s pause before bodies over 1 KiB. */
 	if ((hdrs = curl_slist_append(NULL, "Expect:")) == NULL)
@@ -637,107 +781,14 @@ http_request(struct http_client *hc, const struct http_request *req,
 			goto oom;
 		hdrs = tmp;
 	}
-
 	x.resp = resp;
 	x.curl = hc->curl;
 	x.sink = req->sink;
 	x.sink_arg = req->sink_arg;
-	for (attempt = 1; ; attempt++) {
-		bool retry = false;
-
-		if (hc->stop != NULL && *hc->stop) {
-			rb_err_set(err, 503, "cancelled",
-			    "The request to %s was cancelled because the "
-			    "program is stopping.", host);
-			goto fail;
-		}
-		rb_buf_free(&x.body);
-		x.body.max = x.max;
-		x.too_large = false;
-		resp->nhdr = 0;
-		resp->status = 0;
-		resp->retry_after_ms = -1;
-		resp->attempts = attempt;
-		if (http_setup(hc, req, hdrs, &x, connect_ms, timeout_ms) == -1) {
-			rb_err_set(err, 500, "internal_error",
-			    "libcurl refused an option for %s %s.",
-			    req->method, safe_url);
-			goto fail;
-		}
-		rc = curl_easy_perform(hc->curl);
-		hf = http_classify(rc, x.too_large);
-		status = 0;
-		if (hf == HF_NONE) {
-			(void)curl_easy_getinfo(hc->curl,
-			    CURLINFO_RESPONSE_CODE, &status);
-			resp->status = status;
-			resp->retry_after_ms = http_parse_retry_after(
-			    http_header(resp, "retry-after"), (long)time(NULL));
-			if ((status == 429 || status >= 500) && safe)
-				retry = true;
-		} else if (hf == HF_CONNECT) {
-			retry = true;
-		} else if (hf == HF_TIMEOUT || hf == HF_UNREACHABLE ||
-		    hf == HF_TRUNCATED) {
-			retry = safe;
-		}
-		metrics_upstream_request(req->service, hf != HF_NONE ||
-		    status == 429 || status >= 500);
-		if (x.sink_stopped) {
-			rb_err_set(err, 502, "sink_stopped", "The reader of "
-			    "the answer of %s stopped it.", host);
-			goto fail;
-		}
-		if (!retry || attempt >= max_attempts || x.sunk)
-			break;
-		wait_ms = http_backoff_ms(attempt,
-		    hf == HF_NONE ? resp->retry_after_ms : -1, cap_ms);
-		if (hf == HF_NONE && status == 429)
-			metrics_upstream_wait(req->service, wait_ms);
-		if (hf == HF_NONE)
-			log_warn("HTTP %s %s: status %ld, attempt %d of %d, "
-			    "retrying in %ld ms", req->method, safe_url, status,
-			    attempt, max_attempts, wait_ms);
-		else
-			log_warn("HTTP %s %s: %s, attempt %d of %d, retrying "
-			    "in %ld ms", req->method, safe_url,
-			    curl_easy_strerror(rc), attempt, max_attempts,
-			    wait_ms);
-		if (rb_sleep_ms(wait_ms, hc->stop) == -1) {
-			rb_err_set(err, 503, "cancelled",
-			    "The request to %s was cancelled because the "
-			    "program is stopping.", host);
-			goto fail;
-		}
-	}
-
-	switch (hf) {
-	case HF_NONE:
-		break;
-	case HF_TOO_LARGE:
-		rb_err_set(err, 502, "upstream_too_large",
-		    "The answer of %s was larger than %zu bytes and was "
-		    "refused.", host, x.max);
+	if (http_attempts(hc, req, &p, hdrs, &x, &hf, &rc, err) == -1)
 		goto fail;
-	case HF_TRUNCATED:
-		rb_err_set(err, 502, "upstream_truncated",
-		    "The answer of %s was cut off before its end after %d "
-		    "attempt(s).", host, resp->attempts);
-		goto fail;
-	case HF_TLS:
-		rb_err_set(err, 502, "upstream_tls",
-		    "The TLS certificate of %s was not accepted: %s.", host,
-		    curl_easy_strerror(rc));
-		goto fail;
-	case HF_TIMEOUT:
-		rb_err_set(err, 504, "upstream_timeout",
-		    "%s did not answer in time (%ld ms) after %d attempt(s).",
-		    host, timeout_ms, resp->attempts);
-		goto fail;
-	default:
-		rb_err_set(err, 502, "upstream_unreachable",
-		    "%s could not be reached after %d attempt(s): %s.",
-		    host, resp->attempts, curl_easy_strerror(rc));
+	if (hf != HF_NONE) {
+		http_fail_err(hf, rc, &p, x.max, resp->attempts, err);
 		goto fail;
 	}
 	if (x.body.data == NULL && rb_buf_append(&x.body, "", 0) == -1)
@@ -746,14 +797,14 @@ http_request(struct http_client *hc, const struct http_request *req,
 	resp->len = x.body.len;
 	x.body.data = NULL;
 	log_debug("HTTP %s %s: status %ld in %d attempt(s), %zu bytes",
-	    req->method, safe_url, resp->status, resp->attempts, resp->len);
+	    req->method, p.safe_url, resp->status, resp->attempts, resp->len);
 	curl_slist_free_all(hdrs);
 	return 0;
 oom:
 	rb_err_oom(err);
 fail:
 	if (hf != HF_NONE)
-		log_warn("HTTP %s %s failed: %s", req->method, safe_url,
+		log_warn("HTTP %s %s failed: %s", req->method, p.safe_url,
 		    err != NULL ? err->code : curl_easy_strerror(rc));
 	curl_slist_free_all(hdrs);
 	rb_buf_free(&x.body);

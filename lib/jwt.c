@@ -658,17 +658,130 @@ check_times(long long exp, bool has_nbf, long long nbf, time_t now,
 	return 0;
 }
 
+/* The header's alg and kid, and the signature over "header.payload"
+ * (signed = dot2 - token bytes) checked with a key we trust: HS256 with
+ * the shared secret, ES256/RS256 with a JWKS key.  Nothing of the
+ * payload is read before this returns 0. */
+static int
+check_signature(const struct jwt_keys *keys, const char *token, size_t len,
+    const char *dot1, const char *dot2, struct rb_err *err)
+{
+	json_t *hdr = NULL, *v;
+	const char *alg, *kid = NULL, *why = NULL;
+	const struct jwk *key;
+	unsigned char *sig = NULL;
+	size_t siglen, signed_len = (size_t)(dot2 - token);
+	bool ec;
+
+	if ((hdr = part_json(token, (size_t)(dot1 - token))) == NULL) {
+		why = "its header is not a base64url JSON object";
+		goto fail;
+	}
+	v = json_object_get(hdr, "alg");
+	if (!json_is_string(v)) {
+		why = "its header has no alg";
+		goto fail;
+	}
+	alg = json_string_value(v);
+	if (json_object_get(hdr, "crit") != NULL) {
+		why = "its header has critical extensions";
+		goto fail;
+	}
+	if ((v = json_object_get(hdr, "kid")) != NULL) {
+		if (!json_is_string(v) || json_string_length(v) == 0 ||
+		    json_string_length(v) > JWK_KID_MAX ||
+		    strlen(json_string_value(v)) != json_string_length(v)) {
+			why = "its key id is malformed";
+			goto fail;
+		}
+		kid = json_string_value(v);
+	}
+	if (rb_b64url_decode_strict(dot2 + 1, len - (signed_len + 1), &sig,
+	    &siglen) == -1) {
+		why = "its signature is missing or not base64url";
+		goto fail;
+	}
+	if (strcmp(alg, "HS256") == 0) {
+		if (keys->hs == NULL)
+			why = "HS256 is not accepted here";
+		else if (verify_hs256(keys, token, signed_len, sig,
+		    siglen) == -1)
+			why = "its signature does not verify";
+	} else if (strcmp(alg, "ES256") == 0 || strcmp(alg, "RS256") == 0) {
+		ec = alg[0] == 'E';
+		why = "no key";
+		if ((key = find_key(keys, ec ? JWK_EC : JWK_RSA, kid,
+		    &why)) != NULL)
+			why = verify_pkey(key->pkey, ec, token, signed_len,
+			    sig, siglen) == -1 ?
+			    "its signature does not verify" : NULL;
+	} else
+		why = "its alg is not HS256, ES256 or RS256";
+fail:
+	free(sig);
+	json_decref(hdr);
+	return why == NULL ? 0 : invalid(err, why);
+}
+
+/* The claims of a payload whose signature verified: times, audience,
+ * issuer (when jwt_issuer is set), subject, role and email. */
+static int
+check_claims(const struct jwt_keys *keys, json_t *payload, time_t now,
+    struct jwt_claims *claims, bool *has_nbf, long long *nbf,
+    struct rb_err *err)
+{
+	json_t *v;
+	long long exp;
+	size_t i;
+
+	if (numeric_date(json_object_get(payload, "exp"), &exp) == -1)
+		return invalid(err, "it has no expiry time");
+	if (check_times(exp, false, 0, now, err) == -1)
+		return -1;
+	if ((v = json_object_get(payload, "nbf")) != NULL) {
+		if (numeric_date(v, nbf) == -1)
+			return invalid(err, "its not-before time is malformed");
+		*has_nbf = true;
+		if (check_times(exp, true, *nbf, now, err) == -1)
+			return -1;
+	}
+	if (check_aud(json_object_get(payload, "aud")) == -1)
+		return invalid(err, "its audience is not \"" JWT_AUD "\"");
+	if (keys->issuer != NULL) {
+		v = json_object_get(payload, "iss");
+		if (!json_is_string(v) || json_string_length(v) !=
+		    strlen(keys->issuer) || strcmp(json_string_value(v),
+		    keys->issuer) != 0)
+			return invalid(err, "its issuer is not the expected one "
+			    "(jwt_issuer)");
+	}
+	v = json_object_get(payload, "sub");
+	if (!json_is_string(v) || !rb_is_uuid(json_string_value(v)))
+		return invalid(err, "its subject is not a user id");
+	rb_strlcpy(claims->sub, json_string_value(v), sizeof(claims->sub));
+	for (i = 0; claims->sub[i] != '\0'; i++) {	/* as PostgreSQL prints */
+		if (claims->sub[i] >= 'A' && claims->sub[i] <= 'F')
+			claims->sub[i] = (char)(claims->sub[i] - 'A' + 'a');
+	}
+	if (copy_claim(payload, "role", claims->role,
+	    sizeof(claims->role)) == -1)
+		return invalid(err, "its role is malformed");
+	if (copy_claim(payload, "email", claims->email,
+	    sizeof(claims->email)) == -1)
+		return invalid(err, "its email is malformed");
+	claims->exp = exp;
+	return 0;
+}
+
 int
 jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
     struct jwt_claims *claims, struct rb_err *err)
 {
-	json_t *hdr = NULL, *payload = NULL, *v;
-	const char *dot1, *dot2, *alg, *kid = NULL, *why;
-	const struct jwk *key;
+	json_t *payload = NULL;
+	const char *dot1, *dot2;
 	struct jwt_seen *seen = NULL;
-	unsigned char *sig = NULL;
-	size_t len, siglen, i;
-	long long exp, nbf = 0;
+	size_t len;
+	long long nbf = 0;
 	bool has_nbf = false;
 
 	memset(claims, 0, sizeof(*claims));
@@ -705,62 +818,8 @@ jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 		invalid(err, "it does not have three parts");
 		goto fail;
 	}
-	if ((hdr = part_json(token, (size_t)(dot1 - token))) == NULL) {
-		invalid(err, "its header is not a base64url JSON object");
+	if (check_signature(keys, token, len, dot1, dot2, err) == -1)
 		goto fail;
-	}
-	v = json_object_get(hdr, "alg");
-	if (!json_is_string(v)) {
-		invalid(err, "its header has no alg");
-		goto fail;
-	}
-	alg = json_string_value(v);
-	if (json_object_get(hdr, "crit") != NULL) {
-		invalid(err, "its header has critical extensions");
-		goto fail;
-	}
-	if ((v = json_object_get(hdr, "kid")) != NULL) {
-		if (!json_is_string(v) || json_string_length(v) == 0 ||
-		    json_string_length(v) > JWK_KID_MAX ||
-		    strlen(json_string_value(v)) != json_string_length(v)) {
-			invalid(err, "its key id is malformed");
-			goto fail;
-		}
-		kid = json_string_value(v);
-	}
-	if (rb_b64url_decode_strict(dot2 + 1,
-	    len - (size_t)(dot2 + 1 - token), &sig, &siglen) == -1) {
-		invalid(err, "its signature is missing or not base64url");
-		goto fail;
-	}
-	if (strcmp(alg, "HS256") == 0) {
-		if (keys->hs == NULL) {
-			invalid(err, "HS256 is not accepted here");
-			goto fail;
-		}
-		if (verify_hs256(keys, token, (size_t)(dot2 - token), sig,
-		    siglen) == -1) {
-			invalid(err, "its signature does not verify");
-			goto fail;
-		}
-	} else if (strcmp(alg, "ES256") == 0 || strcmp(alg, "RS256") == 0) {
-		bool ec = alg[0] == 'E';
-
-		why = "no key";
-		if ((key = find_key(keys, ec ? JWK_EC : JWK_RSA, kid,
-		    &why)) == NULL) {
-			invalid(err, why);
-			goto fail;
-		}
-		if (verify_pkey(key->pkey, ec, token, (size_t)(dot2 - token),
-		    sig, siglen) == -1) {
-			invalid(err, "its signature does not verify");
-			goto fail;
-		}
-	} else {
-		invalid(err, "its alg is not HS256, ES256 or RS256");
-		goto fail;
-	}
 
 	/* Signed by a key we trust: now the claims mean something. */
 	if ((payload = part_json(dot1 + 1, (size_t)(dot2 - dot1 - 1))) ==
@@ -768,56 +827,9 @@ jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 		invalid(err, "its payload is not a base64url JSON object");
 		goto fail;
 	}
-	if (numeric_date(json_object_get(payload, "exp"), &exp) == -1) {
-		invalid(err, "it has no expiry time");
+	if (check_claims(keys, payload, now, claims, &has_nbf, &nbf,
+	    err) == -1)
 		goto fail;
-	}
-	if (check_times(exp, false, 0, now, err) == -1)
-		goto fail;
-	if ((v = json_object_get(payload, "nbf")) != NULL) {
-		if (numeric_date(v, &nbf) == -1) {
-			invalid(err, "its not-before time is malformed");
-			goto fail;
-		}
-		has_nbf = true;
-		if (check_times(exp, true, nbf, now, err) == -1)
-			goto fail;
-	}
-	if (check_aud(json_object_get(payload, "aud")) == -1) {
-		invalid(err, "its audience is not \"" JWT_AUD "\"");
-		goto fail;
-	}
-	if (keys->issuer != NULL) {
-		v = json_object_get(payload, "iss");
-		if (!json_is_string(v) || json_string_length(v) !=
-		    strlen(keys->issuer) || strcmp(json_string_value(v),
-		    keys->issuer) != 0) {
-			invalid(err, "its issuer is not the expected one "
-			    "(jwt_issuer)");
-			goto fail;
-		}
-	}
-	v = json_object_get(payload, "sub");
-	if (!json_is_string(v) || !rb_is_uuid(json_string_value(v))) {
-		invalid(err, "its subject is not a user id");
-		goto fail;
-	}
-	rb_strlcpy(claims->sub, json_string_value(v), sizeof(claims->sub));
-	for (i = 0; claims->sub[i] != '\0'; i++) {	/* as PostgreSQL prints */
-		if (claims->sub[i] >= 'A' && claims->sub[i] <= 'F')
-			claims->sub[i] = (char)(claims->sub[i] - 'A' + 'a');
-	}
-	if (copy_claim(payload, "role", claims->role,
-	    sizeof(claims->role)) == -1) {
-		invalid(err, "its role is malformed");
-		goto fail;
-	}
-	if (copy_claim(payload, "email", claims->email,
-	    sizeof(claims->email)) == -1) {
-		invalid(err, "its email is malformed");
-		goto fail;
-	}
-	claims->exp = exp;
 	if (seen != NULL) {
 		memcpy(seen->token, token, len);
 		seen->len = len;
@@ -825,14 +837,10 @@ jwt_verify(const struct jwt_keys *keys, const char *token, time_t now,
 		seen->nbf = nbf;
 		seen->claims = *claims;
 	}
-	free(sig);
-	json_decref(hdr);
 	json_decref(payload);
 	return 0;
 fail:
 	memset(claims, 0, sizeof(*claims));
-	free(sig);
-	json_decref(hdr);
 	json_decref(payload);
 	return -1;
 }

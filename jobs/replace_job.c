@@ -691,44 +691,34 @@ fill_budget(struct rj *rj, long *budget, struct rb_err *err)
 	return 0;
 }
 
+/* The products of rj->products (gid -> {title, status, publishedAt,
+ * tags, cols}) as replace_decide() reads them.  The strings point into
+ * rj->products; *tags and *cols hold every product's slices. */
 static int
-decide_and_act(struct rj *rj, struct rb_err *err)
+products_from_json(struct rj *rj, struct replace_product **pps, size_t *np,
+    const char ***ptags, long long **pcols, struct rb_err *err)
 {
-	struct replace_product *ps = NULL;
-	struct replace_sale *sales = NULL;
-	struct replace_decision *ds = NULL;
-	struct replace_params pa;
-	const char **tags = NULL;
-	long long *cols = NULL;
-	size_t np, ns = 0, nd = 0, i, j, nt = 0, nc = 0, ti = 0, ci = 0;
-	size_t nretired = 0, nfailed = 0, nkeep = 0, ndry = 0;
-	const char *key;
+	struct replace_product *ps;
+	const char **tags;
+	long long *cols;
+	size_t i = 0, j, nt = 0, nc = 0, ti = 0, ci = 0;
+	const char *key, *pub;
 	json_t *p, *x;
 	time_t t;
-	long today;
-	bool dry = rj->ctx->dry_run || rj->set.dry_run;
-	char did[24], pid[24], col[24], first_err[300] = "";
-	bool opened;
-	struct rb_err aerr;
-	int rc = -1;
 
-	np = json_object_size(rj->products);
+	*np = json_object_size(rj->products);
 	json_object_foreach(rj->products, key, p) {
 		nt += json_array_size(json_object_get(p, "tags"));
 		nc += json_array_size(json_object_get(p, "cols"));
 	}
 	/* +1: never NULL, so "tags + ti" is never arithmetic on NULL (UB) */
-	if ((ps = calloc(np + 1, sizeof(*ps))) == NULL ||
-	    (tags = calloc(nt + 1, sizeof(*tags))) == NULL ||
-	    (cols = calloc(nc + 1, sizeof(*cols))) == NULL) {
-		rb_err_oom(err);
-		goto out;
-	}
-	i = 0;
+	*pps = ps = calloc(*np + 1, sizeof(*ps));
+	*ptags = tags = calloc(nt + 1, sizeof(*tags));
+	*pcols = cols = calloc(nc + 1, sizeof(*cols));
+	if (ps == NULL || tags == NULL || cols == NULL)
+		return rb_err_oom(err);
 	json_object_foreach(rj->products, key, p) {
-		const char *pub = json_string_value(json_object_get(p,
-		    "publishedAt"));
-
+		pub = json_string_value(json_object_get(p, "publishedAt"));
 		ps[i].id = shopify_gid_id(key);
 		ps[i].title = json_string_value(json_object_get(p, "title"));
 		ps[i].status = json_string_value(json_object_get(p, "status"));
@@ -745,105 +735,139 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 		ps[i].ncollections = (size_t)(cols + ci - ps[i].collections);
 		i++;
 	}
+	return 0;
+}
+
+/* The rule's parameters from the shop's settings and limits. */
+static int
+decide_params(struct rj *rj, struct replace_params *pa, struct rb_err *err)
+{
+	memset(pa, 0, sizeof(*pa));
+	pa->start_days = rj->set.start_days;
+	pa->start_min_sales = rj->set.start_min_sales;
+	pa->post_days = rj->set.post_days;
+	pa->post_min_sales = rj->set.post_min_sales;
+	/* The owner's retirements_per_run and the operator's cap bound the
+	 * rule's own max_replacements. */
+	pa->max_replacements = (int)shop_limit_min(
+	    rj->ctx->limits->retirements_per_run, rj->set.max_replacements);
+	pa->managed = rj->set.managed;
+	pa->nmanaged = rj->set.nmanaged;
+	pa->protect_tag = rj->set.protect_tag;
+	pa->tz = rj->tz;
+	pa->now = rj->now;
+	pa->fill_limited = !rj->set.allow_shrink;
+	if (pa->fill_limited && fill_budget(rj, &pa->fill_budget, err) == -1)
+		return -1;
+	return 0;
+}
+
+/* What acting on a shop's decisions did. */
+struct act_tally {
+	size_t	retired, failed, kept, dry;
+	char	first_err[300];
+};
+
+/* Records one decision and, for a retirement outside a dry run, acts on
+ * it.  A failed retirement is counted (and recorded unless Shopify may
+ * have applied it); -1 only for what stops the shop. */
+static int
+act_one(struct rj *rj, const struct replace_decision *d, bool dry,
+    struct act_tally *t, struct rb_err *err)
+{
+	char g[64], did[24], pid[24], col[24];
+	struct rb_err aerr;
+	json_t *prod;
+	bool opened;
+
+	(void)snprintf(g, sizeof(g), "gid://shopify/Product/%lld",
+	    d->product_id);
+	prod = json_object_get(rj->products, g);
+	if (d->verdict != REPLACE_RETIRE || dry) {
+		t->kept += d->verdict != REPLACE_RETIRE;
+		t->dry += d->verdict == REPLACE_RETIRE;
+		return store_decision(rj, d, prod, d->verdict !=
+		    REPLACE_RETIRE ? "none" : "dry_run", NULL, did,
+		    sizeof(did), err);
+	}
+	if (*rj->ctx->stop)
+		return rb_err_set(err, 503, "cancelled", "The run was stopped "
+		    "before this shop was finished.");
+	if (store_decision(rj, d, prod, "failed", INTERRUPTED, did,
+	    sizeof(did), err) == -1)
+		return -1;
+	rb_err_clear(&aerr);
+	if (retire(rj, d, prod, &aerr) == -1) {
+		if (strcmp(aerr.code, "cancelled") == 0) {
+			*err = aerr;
+			return -1;
+		}
+		t->failed++;
+		if (t->first_err[0] == '\0')
+			(void)rb_strlcpy(t->first_err, aerr.msg,
+			    sizeof(t->first_err));
+		if (maybe_applied(&aerr)) {
+			log_warn("%s (the next run asks Shopify whether "
+			    "product %lld was retired)", aerr.msg,
+			    d->product_id);
+			return 0;
+		}
+		log_warn("%s", aerr.msg);
+		return fail_decision(rj, did, aerr.msg, err);
+	}
+	job_crash_point("REBOSS_TEST_CRASH_AFTER_RETIRE", &crash_retires);
+	(void)snprintf(pid, sizeof(pid), "%lld", d->product_id);
+	(void)snprintf(col, sizeof(col), "%lld", d->collection_id);
+	if (record_retired(rj, did, pid, col, rj->set.action,
+	    json_object_get(prod, "cols"), NULL, &opened, err) == -1)
+		return -1;
+	if (!opened)
+		log_info("decision %s was recorded by another run meanwhile",
+		    did);
+	t->retired++;
+	log_info("retired product %lld (%s, %s): %lld of %d units in %s..%s",
+	    d->product_id, catalog_action_name(rj->set.action), d->reason,
+	    d->units, d->threshold, d->window_start, d->window_end);
+	return 0;
+}
+
+static int
+decide_and_act(struct rj *rj, struct rb_err *err)
+{
+	struct replace_product *ps = NULL;
+	struct replace_sale *sales = NULL;
+	struct replace_decision *ds = NULL;
+	struct replace_params pa;
+	struct act_tally t;
+	const char **tags = NULL;
+	long long *cols = NULL;
+	size_t np = 0, ns = 0, nd = 0, i;
+	long today;
+	bool dry = rj->ctx->dry_run || rj->set.dry_run;
+	int rc = -1;
+
+	memset(&t, 0, sizeof(t));
+	if (products_from_json(rj, &ps, &np, &tags, &cols, err) == -1)
+		goto out;
 	if (replace_local_day(rj->now, rj->tz, &today) == -1) {
 		rb_err_set(err, 500, "invalid_timezone", "The shop's time zone "
 		    "is not known on this host.");
 		goto out;
 	}
-	if (read_sales(rj, today, &sales, &ns, err) == -1)
+	if (read_sales(rj, today, &sales, &ns, err) == -1 ||
+	    decide_params(rj, &pa, err) == -1 ||
+	    replace_decide(ps, np, sales, ns, &pa, &ds, &nd, err) == -1)
 		goto out;
-	memset(&pa, 0, sizeof(pa));
-	pa.start_days = rj->set.start_days;
-	pa.start_min_sales = rj->set.start_min_sales;
-	pa.post_days = rj->set.post_days;
-	pa.post_min_sales = rj->set.post_min_sales;
-	/* The owner's retirements_per_run and the operator's cap bound the
-	 * rule's own max_replacements. */
-	pa.max_replacements = (int)shop_limit_min(
-	    rj->ctx->limits->retirements_per_run, rj->set.max_replacements);
-	pa.managed = rj->set.managed;
-	pa.nmanaged = rj->set.nmanaged;
-	pa.protect_tag = rj->set.protect_tag;
-	pa.tz = rj->tz;
-	pa.now = rj->now;
-	pa.fill_limited = !rj->set.allow_shrink;
-	if (pa.fill_limited && fill_budget(rj, &pa.fill_budget, err) == -1)
-		goto out;
-	if (replace_decide(ps, np, sales, ns, &pa, &ds, &nd, err) == -1)
-		goto out;
-	for (i = 0; i < nd; i++) {
-		const struct replace_decision *d = &ds[i];
-		char g[64];
-		json_t *prod;
-
-		(void)snprintf(g, sizeof(g), "gid://shopify/Product/%lld",
-		    d->product_id);
-		prod = json_object_get(rj->products, g);
-		if (d->verdict != REPLACE_RETIRE) {
-			nkeep++;
-			if (store_decision(rj, d, prod, "none", NULL, did,
-			    sizeof(did), err) == -1)
-				goto out;
-			continue;
-		}
-		if (dry) {
-			ndry++;
-			if (store_decision(rj, d, prod, "dry_run", NULL, did,
-			    sizeof(did), err) == -1)
-				goto out;
-			continue;
-		}
-		if (*rj->ctx->stop) {
-			rb_err_set(err, 503, "cancelled", "The run was stopped "
-			    "before this shop was finished.");
+	for (i = 0; i < nd; i++)
+		if (act_one(rj, &ds[i], dry, &t, err) == -1)
 			goto out;
-		}
-		if (store_decision(rj, d, prod, "failed", INTERRUPTED, did,
-		    sizeof(did), err) == -1)
-			goto out;
-		rb_err_clear(&aerr);
-		if (retire(rj, d, prod, &aerr) == -1) {
-			if (strcmp(aerr.code, "cancelled") == 0) {
-				*err = aerr;
-				goto out;
-			}
-			nfailed++;
-			if (first_err[0] == '\0')
-				(void)rb_strlcpy(first_err, aerr.msg,
-				    sizeof(first_err));
-			if (maybe_applied(&aerr)) {
-				log_warn("%s (the next run asks Shopify whether "
-				    "product %lld was retired)", aerr.msg,
-				    d->product_id);
-				continue;
-			}
-			log_warn("%s", aerr.msg);
-			if (fail_decision(rj, did, aerr.msg, err) == -1)
-				goto out;
-			continue;
-		}
-		job_crash_point("REBOSS_TEST_CRASH_AFTER_RETIRE", &crash_retires);
-		(void)snprintf(pid, sizeof(pid), "%lld", d->product_id);
-		(void)snprintf(col, sizeof(col), "%lld", d->collection_id);
-		if (record_retired(rj, did, pid, col, rj->set.action,
-		    json_object_get(prod, "cols"), NULL, &opened, err) == -1)
-			goto out;
-		if (!opened)
-			log_info("decision %s was recorded by another run "
-			    "meanwhile", did);
-		nretired++;
-		log_info("retired product %lld (%s, %s): %lld of %d units in "
-		    "%s..%s", d->product_id, catalog_action_name(
-		    rj->set.action), d->reason, d->units, d->threshold,
-		    d->window_start, d->window_end);
-	}
 	log_info("%zu products judged: %zu retired, %zu would be retired "
-	    "(dry run), %zu kept or skipped, %zu failed", nd, nretired, ndry,
-	    nkeep, nfailed);
-	if (nfailed > 0) {
+	    "(dry run), %zu kept or skipped, %zu failed", nd, t.retired,
+	    t.dry, t.kept, t.failed);
+	if (t.failed > 0) {
 		rb_err_set(err, 502, "retire_failed", "%zu of %zu retirements "
-		    "failed; the first: %s", nfailed, nfailed + nretired,
-		    first_err);
+		    "failed; the first: %s", t.failed, t.failed + t.retired,
+		    t.first_err);
 		goto out;
 	}
 	rc = 0;

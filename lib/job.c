@@ -740,8 +740,11 @@ setup_signals(struct run *r)
 	return 0;
 }
 
-int
-job_main(const struct job_def *def, int argc, char **argv)
+/* The command line.  Returns -1 to go on, else the exit code (--help,
+ * --version, or a bad argument after saying what was wrong). */
+static int
+job_args(const struct job_def *def, int argc, char **argv, struct run *r,
+    const char **cfg_arg, const char **shop_arg, long *parallel)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
@@ -752,32 +755,23 @@ job_main(const struct job_def *def, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	struct run run, *r = &run;
-	struct rb_err err;
-	const char *cfg_arg = NULL, *shop_arg = NULL;
-	long parallel = 0;
-	int c, rc = JOB_EXIT_CANNOT_RUN, n;
+	int c;
 
-	memset(r, 0, sizeof(*r));
-	rb_err_clear(&err);
-	r->def = def;
-	log_init(def->program);
-	log_set_field("JOB", job_names[def->kind]);
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
-			cfg_arg = optarg;
+			*cfg_arg = optarg;
 			break;
 		case 's':
-			shop_arg = optarg;
+			*shop_arg = optarg;
 			break;
 		case 'n':
 			r->dry_run = true;
 			break;
 		case 'p':
 			if (rb_parse_long(optarg, CONFIG_PARALLEL_MIN,
-			    CONFIG_PARALLEL_MAX, &parallel) == -1) {
+			    CONFIG_PARALLEL_MAX, parallel) == -1) {
 				(void)fprintf(stderr, "%s: --parallel wants a "
 				    "number from %d to %d, not '%s'\n",
 				    def->program, CONFIG_PARALLEL_MIN,
@@ -805,11 +799,19 @@ job_main(const struct job_def *def, int argc, char **argv)
 		usage(stderr, def);
 		return JOB_EXIT_CANNOT_RUN;
 	}
+	return -1;
+}
 
-	if (config_load(&r->cfg, config_path(cfg_arg), &err) == -1) {
-		log_err("%s", err.msg);
-		goto out;
-	}
+/* The configuration, the knobs and the names of the run. */
+static int
+job_settings(struct run *r, const char *cfg_arg, const char *shop_arg,
+    long parallel, struct rb_err *err)
+{
+	const struct job_def *def = r->def;
+	int n;
+
+	if (config_load(&r->cfg, config_path(cfg_arg), err) == -1)
+		return -1;
 	/* Both were checked against CONFIG_PARALLEL_MIN..MAX. */
 	r->parallel = parallel > 0 ? (int)parallel : r->cfg.parallel[def->kind];
 	r->grace_s = (int)rb_env_long("REBOSS_JOB_GRACE_SEC", 0, 86400,
@@ -827,11 +829,22 @@ job_main(const struct job_def *def, int argc, char **argv)
 	n = snprintf(r->ref.lease_type, sizeof(r->ref.lease_type), "%s%s",
 	    job_names[def->kind], r->dry_run ? ":dry-run" : "");
 	if (n < 0 || (size_t)n >= sizeof(r->ref.lease_type))
-		goto out;
+		return rb_err_set(err, 500, "internal_error", "The lease name "
+		    "of %s does not fit.", job_names[def->kind]);
+	return 0;
+}
 
+/* The database, the shops to process and the run's own state.  Every
+ * failure is logged here. */
+static int
+job_prepare(struct run *r, const char *shop_arg)
+{
+	struct rb_err err;
+
+	rb_err_clear(&err);
 	if (http_global_init() == -1) {
 		log_err("libcurl could not be initialised");
-		goto out;
+		return -1;
 	}
 	if (http_ca_preload(r->cfg.ca_file) == -1)
 		log_warn("the trusted CAs (%s) could not be loaded before the "
@@ -840,16 +853,13 @@ job_main(const struct job_def *def, int argc, char **argv)
 		    "the system's");
 	if (db_connect(&r->db, r->cfg.database_url, &err) == -1) {
 		log_err("cannot connect to the database: %s", err.msg);
-		goto out;
+		return -1;
 	}
-	if (migrate_require(&r->db, MIGRATE_REQUIRED, &err) == -1) {
-		log_err("%s", err.msg);
-		goto out;
-	}
-	if (jobdb_select_shops(&r->db, r->ref.job_type, shop_arg, &r->shops,
+	if (migrate_require(&r->db, MIGRATE_REQUIRED, &err) == -1 ||
+	    jobdb_select_shops(&r->db, r->ref.job_type, shop_arg, &r->shops,
 	    &r->nshops, &err) == -1) {
 		log_err("%s", err.msg);
-		goto out;
+		return -1;
 	}
 	r->state = calloc(r->nshops + 1, 1);
 	r->retry_at = calloc(r->nshops + 1, sizeof(*r->retry_at));
@@ -862,26 +872,37 @@ job_main(const struct job_def *def, int argc, char **argv)
 	    r->sessions == NULL ||
 	    r->wstatus == NULL || r->took == NULL || r->errlog == NULL) {
 		log_err("out of memory for %zu shops", r->nshops);
-		goto out;
+		return -1;
 	}
 	r->npending = r->nshops;
 	if (setup_signals(r) == -1) {
 		log_err("cannot set up signal handling: %s", strerror(errno));
-		goto out;
+		return -1;
 	}
+	return 0;
+}
+
+/* The run recorded in job_runs (after failing runs whose lease ran
+ * out) and announced. */
+static int
+job_open_run(struct run *r, const char *shop_arg)
+{
+	struct rb_err err;
+
+	rb_err_clear(&err);
 	if (jobdb_fail_stale_runs(&r->db, r->ref.job_type, r->lease_s,
 	    &err) == -1)
 		log_warn("could not look for abandoned runs: %s", err.msg);
 	rb_err_clear(&err);
 	if (rb_uuid_v4(r->ref.run_id) == -1) {
 		log_err("cannot generate a run id");
-		goto out;
+		return -1;
 	}
 	if (jobdb_run_start(&r->db, &r->ref, r->host, r->nshops, r->dry_run,
 	    shop_arg == NULL && !r->dry_run, r->lease_s, r->gen,
 	    sizeof(r->gen), &err) == -1) {
 		log_err("cannot record the run in job_runs: %s", err.msg);
-		goto out;
+		return -1;
 	}
 	log_set_field("RUN_ID", r->ref.run_id);
 	r->t0 = rb_mono_ms();
@@ -893,7 +914,51 @@ job_main(const struct job_def *def, int argc, char **argv)
 	    "generation %s", r->ref.run_id, r->host, r->nshops, r->parallel,
 	    r->dry_run ? ", dry run" : "", shop_arg != NULL ? ", one shop" :
 	    "", r->gen);
+	return 0;
+}
 
+/* Cancelled without failures: end by the signal we got, so the caller
+ * (shell, systemd) sees a clean stop by it. */
+static int
+exit_by_signal(int sig)
+{
+	struct sigaction sa;
+	sigset_t s;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&s);
+	sigaddset(&s, sig);
+	(void)sigprocmask(SIG_UNBLOCK, &s, NULL);
+	(void)raise(sig);
+	return JOB_EXIT_FAILED;	/* not reached */
+}
+
+int
+job_main(const struct job_def *def, int argc, char **argv)
+{
+	struct run run, *r = &run;
+	struct rb_err err;
+	const char *cfg_arg = NULL, *shop_arg = NULL;
+	long parallel = 0;
+	int rc = JOB_EXIT_CANNOT_RUN;
+
+	memset(r, 0, sizeof(*r));
+	rb_err_clear(&err);
+	r->def = def;
+	log_init(def->program);
+	log_set_field("JOB", job_names[def->kind]);
+	if ((rc = job_args(def, argc, argv, r, &cfg_arg, &shop_arg,
+	    &parallel)) != -1)
+		return rc;
+	rc = JOB_EXIT_CANNOT_RUN;
+	if (job_settings(r, cfg_arg, shop_arg, parallel, &err) == -1) {
+		log_err("%s", err.msg);
+		goto out;
+	}
+	if (job_prepare(r, shop_arg) == -1 || job_open_run(r, shop_arg) == -1)
+		goto out;
 	/* Upstream counters shared with the forked workers (metrics.h). */
 	if (r->full && metrics_upstream_share() == -1)
 		log_warn("no upstream metrics for this run: mmap failed");
@@ -901,20 +966,7 @@ job_main(const struct job_def *def, int argc, char **argv)
 	rc = finish(r);
 out:
 	run_free(r);
-	if (rc < 0) {
-		/* Cancelled without failures: end by the signal we got, so
-		 * the caller (shell, systemd) sees a clean stop by it. */
-		struct sigaction sa;
-		sigset_t s;
-
-		memset(&sa, 0, sizeof(sa));
-		sa.sa_handler = SIG_DFL;
-		(void)sigaction(-rc, &sa, NULL);
-		sigemptyset(&s);
-		sigaddset(&s, -rc);
-		(void)sigprocmask(SIG_UNBLOCK, &s, NULL);
-		(void)raise(-rc);
-		rc = JOB_EXIT_FAILED;	/* not reached */
-	}
+	if (rc < 0)
+		rc = exit_by_signal(-rc);
 	return rc;
 }

@@ -250,7 +250,7 @@ alert_send(const struct rb_config *cfg, struct alert *a)
 		    (body = json_dumps(a->json, JSON_COMPACT)) == NULL) {
 			log_err("out of memory composing the alert");
 			rc = 2;
-			goto done;
+			goto out;
 		}
 		scrub(cfg, body);
 		rc = worst(rc, alert_deliver_or_spool(cfg, ALERT_WEBHOOK, body,
@@ -269,13 +269,13 @@ alert_send(const struct rb_config *cfg, struct alert *a)
 		    "\n%s\n", a->subject, a->text.data) == -1) {
 			log_err("out of memory composing the alert mail");
 			rc = 2;
-			goto done;
+			goto out;
 		}
 		scrub(cfg, mail.data);
 		rc = worst(rc, alert_deliver_or_spool(cfg, ALERT_MAIL, mail.data,
 		    a->text.data));
 	}
-done:
+out:
 	free(body);
 	free(content);
 	rb_buf_free(&mail);
@@ -367,13 +367,13 @@ add_run(const struct rb_config *cfg, struct db *db, int job, struct alert *a,
 	(void)cfg;
 	p[0] = job_names[job];
 	if ((run = db_query(db, last_run_sql, 1, p, err)) == NULL)
-		goto done;
+		goto out;
 	if (PQntuples(run) == 0) {
 		if (rb_buf_printf(&a->text, "Job %s: no run is recorded.\n",
 		    job_names[job]) == -1)
 			goto oom;
 		rc = 0;
-		goto done;
+		goto out;
 	}
 #define V(c) PQgetvalue(run, 0, c)
 	total_errs = num(V(10));
@@ -398,7 +398,7 @@ add_run(const struct rb_config *cfg, struct db *db, int job, struct alert *a,
 	p[1] = lim;
 #undef V
 	if ((errs = db_query(db, run_errors_sql, 2, p, err)) == NULL)
-		goto done;
+		goto out;
 	if ((shops = json_array()) == NULL ||
 	    json_object_set_new(a->json, "failing_shops", shops) == -1)
 		goto oom;
@@ -425,10 +425,10 @@ add_run(const struct rb_config *cfg, struct db *db, int job, struct alert *a,
 		free(e);
 	}
 	rc = 0;
-	goto done;
+	goto out;
 oom:
 	rb_err_oom(err);
-done:
+out:
 	PQclear(run);
 	PQclear(errs);
 	return rc;
@@ -493,7 +493,7 @@ cmd_alert(const char *cli_config, const char *unit)
 	    status != NULL ? " " : "", status != NULL ? status : "") == -1) ||
 	    rb_buf_puts(&a.text, ".\n") == -1) {
 		log_err("out of memory composing the alert");
-		goto done;
+		goto out;
 	}
 	if ((job = unit_job(unit)) >= 0) {
 		if (db_connect(&db, cfg.database_url, &err) == -1 ||
@@ -502,15 +502,15 @@ cmd_alert(const char *cli_config, const char *unit)
 			    job_names[job], err.msg);
 			if (rb_buf_printf(&a.text, "The last run cannot be "
 			    "read: %s\n", err.msg) == -1)
-				goto done;
+				goto out;
 		}
 	}
 	if (rb_buf_printf(&a.text, "More: %s%s%s; rebossctl status\n",
 	    journal, invj[0] != '\0' ? "; " : "", invj) == -1)
-		goto done;
+		goto out;
 	sent = alert_send(&cfg, &a);
 	rc = sent == 0 ? 0 : EXIT_PROBLEM;
-done:
+out:
 	alert_free(&a);
 	db_close(&db);
 	config_free(&cfg);
@@ -631,12 +631,12 @@ check_jobs(struct check *c, struct db *db, struct rb_err *err)
 	for (j = 0; j < JOB__COUNT; j++)
 		if (rb_buf_printf(&arr, "%s%s", j ? "," : "{", job_names[j])
 		    == -1)
-			goto done;
+			goto out;
 	if (rb_buf_puts(&arr, "}") == -1)
-		goto done;
+		goto out;
 	p[0] = arr.data;
 	if ((res = db_query(db, jobs_sql, 1, p, err)) == NULL)
-		goto done;
+		goto out;
 	for (j = 0; j < JOB__COUNT; j++) {
 		long crit = 2 * job_interval_s[j], warn = crit * 3 / 4, a = -1,
 		    runs = 0;
@@ -682,7 +682,7 @@ check_jobs(struct check *c, struct db *db, struct rb_err *err)
 		}
 	}
 	rc = 0;
-done:
+out:
 	if (rc == -1 && err->msg[0] == '\0')
 		rb_err_oom(err);
 	PQclear(res);
@@ -777,11 +777,11 @@ check_alert(const struct rb_config *cfg, const struct check *c,
 			else if (last_state == c->state &&
 			    strcmp(sp1 + 1, key) == 0 &&
 			    time(NULL) - last_t < CHECK_REALERT_S)
-				goto done;	/* said already */
+				goto out;	/* said already */
 		}
 	}
 	if (c->state == ST_OK && last_state == ST_OK)
-		goto done;
+		goto out;
 	if (gethostname(host, sizeof(host) - 1) == -1)
 		rb_strlcpy(host, "unknown", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
@@ -797,21 +797,21 @@ check_alert(const struct rb_config *cfg, const struct check *c,
 	    "rebossctl status; journalctl -u reboss-check.service -n 200\n",
 	    line, host) == -1) {
 		log_err("out of memory composing the check alert");
-		goto done;
+		goto out;
 	}
 	if (alert_send(cfg, &a) == 2)
-		goto done;	/* lost: logged; say it again next time */
+		goto out;	/* lost: logged; say it again next time */
 	/* Remember what was said (spooled counts: it will be delivered). */
 	n = snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	if (n < 0 || (size_t)n >= sizeof(tmp) || (f = fopen(tmp, "we")) ==
 	    NULL) {
 		log_warn("cannot write %s: %s", path, strerror(errno));
-		goto done;
+		goto out;
 	}
 	fprintf(f, "%d %s %lld\n", c->state, key, (long long)time(NULL));
 	if (fclose(f) != 0 || rename(tmp, path) == -1)
 		log_warn("cannot write %s: %s", path, strerror(errno));
-done:
+out:
 	free(old);
 	alert_free(&a);
 }

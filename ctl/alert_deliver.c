@@ -70,15 +70,15 @@ post_webhook(const struct rb_config *cfg, const char *body,
 	if (http_request(hc, &req, &resp, err) == -1) {
 		rb_err_set(err, 502, "alert_undeliverable", "webhook %s: %s",
 		    host, err->msg);
-		goto done;
+		goto out;
 	}
 	if (resp.status < 200 || resp.status > 299) {
 		rb_err_set(err, 502, "alert_undeliverable", "webhook %s "
 		    "answered HTTP %ld", host, resp.status);
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	http_response_free(&resp);
 	http_client_free(hc);
 	return rc;
@@ -252,7 +252,7 @@ spool_write(const struct rb_config *cfg, enum alert_channel ch,
 	    "created", (json_int_t)time(NULL), "payload", payload);
 	if (o == NULL || (text = json_dumps(o, JSON_COMPACT)) == NULL) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	len = strlen(text);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
@@ -260,7 +260,7 @@ spool_write(const struct rb_config *cfg, enum alert_channel ch,
 	if (fd == -1) {
 		rb_err_set(err, 500, "spool_failed", "cannot create %s: %s",
 		    tmp, strerror(errno));
-		goto done;
+		goto out;
 	}
 	while (off < len) {
 		w = write(fd, text + off, len - off);
@@ -275,19 +275,19 @@ spool_write(const struct rb_config *cfg, enum alert_channel ch,
 		rb_err_set(err, 500, "spool_failed", "cannot write %s: %s",
 		    tmp, strerror(errno));
 		(void)unlink(tmp);
-		goto done;
+		goto out;
 	}
 	fd = -1;
 	if (rename(tmp, dst) == -1) {
 		rb_err_set(err, 500, "spool_failed", "cannot rename %s: %s",
 		    tmp, strerror(errno));
 		(void)unlink(tmp);
-		goto done;
+		goto out;
 	}
 	log_notice("alert by %s kept in %s for the next rebossctl alert/check",
 	    alert_channel_names[ch], dst);
 	rc = 0;
-done:
+out:
 	if (fd != -1)
 		(void)close(fd);
 	free(text);

@@ -65,11 +65,11 @@ url_origin(const char *url, char out[ORIGIN_MAX])
 	size_t i;
 
 	if (u == NULL || url == NULL)
-		goto done;
+		goto out;
 	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK)
-		goto done;
+		goto out;
 	if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT) !=
 	    CURLUE_OK)
 		port = NULL;
@@ -78,11 +78,11 @@ url_origin(const char *url, char out[ORIGIN_MAX])
 	if ((strcmp(scheme, "https") != 0 && strcmp(scheme, "http") != 0) ||
 	    !host_ok(host) || (port != NULL &&
 	    strspn(port, "0123456789") != strlen(port)))
-		goto done;
+		goto out;
 	n = snprintf(out, ORIGIN_MAX, "%s://%s%s%s", scheme, host,
 	    port != NULL ? ":" : "", port != NULL ? port : "");
 	rc = n > 0 && n < ORIGIN_MAX ? 0 : -1;
-done:
+out:
 	curl_free(scheme);
 	curl_free(host);
 	curl_free(port);
@@ -139,12 +139,12 @@ write_map(const struct rb_config *cfg, const char *file, const char *origin)
 	int rc = EXIT_UNUSABLE;
 
 	if (d == NULL || f == NULL)
-		goto done;
+		goto out;
 	/* The directory of the default file is created; another must exist. */
 	if (mkdir(dirname(d), 0755) == -1 && errno != EEXIST) {
 		fprintf(stderr, "rebossctl: cannot create %s: %s\n", d,
 		    strerror(errno));
-		goto done;
+		goto out;
 	}
 	free(d);
 	d = strdup(file);
@@ -153,16 +153,16 @@ write_map(const struct rb_config *cfg, const char *file, const char *origin)
 	    "again after changing frontend_url, then reload nginx.  Extra\n"
 	    "# origins go into another *.map file in this directory.\n"
 	    "\n\"%s\" $http_origin;\n", cfg->path, origin) == -1)
-		goto done;
+		goto out;
 	if (metrics_write_file(dirname(d), basename(f), b.data, b.len,
 	    &err) == -1) {
 		fprintf(stderr, "rebossctl: %s\n", err.msg);
-		goto done;
+		goto out;
 	}
 	printf("%s: CORS for %s; now: nginx -t && systemctl reload nginx\n",
 	    file, origin);
 	rc = 0;
-done:
+out:
 	rb_buf_free(&b);
 	free(d);
 	free(f);

@@ -190,7 +190,7 @@ cmd_migrate(const char *cli_config, const char *sql_dir)
 	if (load_config(cli_config, &cfg) == -1)
 		return EXIT_UNUSABLE;
 	if (connect_db(&cfg, &db) == -1)
-		goto done;
+		goto out;
 	if (migrate_apply(&db, sql_dir, &applied, &err) == -1) {
 		fprintf(stderr, "rebossctl: %s\n", err.msg);
 		if (applied > 0)
@@ -201,14 +201,14 @@ cmd_migrate(const char *cli_config, const char *sql_dir)
 		rc = strcmp(err.code, "database_unavailable") == 0 ||
 		    strcmp(err.code, "migrations_unreadable") == 0 ?
 		    EXIT_UNUSABLE : EXIT_PROBLEM;
-		goto done;
+		goto out;
 	}
 	if (applied == 0)
 		printf("database is current\n");
 	else
 		printf("applied %d migration(s)\n", applied);
 	rc = 0;
-done:
+out:
 	db_close(&db);
 	config_free(&cfg);
 	return rc;
@@ -555,7 +555,7 @@ status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 	    json_object_set_new(root, "failing_shops", fa) == -1 ||
 	    (la = json_array()) == NULL ||
 	    json_object_set_new(root, "sales_history_limited", la) == -1)
-		goto done;
+		goto out;
 	for (r = 0; r < PQntuples(lim); r++) {
 		o = json_pack("{s:s, s:s, s:o, s:o, s:s}",
 		    "shop_id", PQgetvalue(lim, r, 0),
@@ -565,7 +565,7 @@ status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 		    "reason", "no read_all_orders: Shopify shows only the last "
 		    "60 days of orders");
 		if (o == NULL || json_array_append_new(la, o) == -1)
-			goto done;
+			goto out;
 	}
 	for (r = 0; r < PQntuples(runs); r++) {
 		o = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o, "
@@ -582,7 +582,7 @@ status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 		    "host", json_str_or_null(PQgetvalue(runs, r, 9)),
 		    "finish_reason", json_str_or_null(PQgetvalue(runs, r, 10)));
 		if (o == NULL || json_array_append_new(ra, o) == -1)
-			goto done;
+			goto out;
 	}
 	for (r = 0; r < PQntuples(fail); r++) {
 		o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:o}",
@@ -595,13 +595,13 @@ status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 		    json_int_or_null(PQgetvalue(fail, r, 5)),
 		    "last_error", json_str_or_null(PQgetvalue(fail, r, 6)));
 		if (o == NULL || json_array_append_new(fa, o) == -1)
-			goto done;
+			goto out;
 	}
 	if (json_dumpf(root, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) == -1)
-		goto done;
+		goto out;
 	putchar('\n');
 	rc = 0;
-done:
+out:
 	json_decref(root);
 	return rc;
 }
@@ -702,14 +702,14 @@ cmd_status(const char *cli_config, bool as_json)
 	if (load_config(cli_config, &cfg) == -1)
 		return EXIT_UNUSABLE;
 	if (connect_db(&cfg, &db) == -1)
-		goto done;
+		goto out;
 	if ((have = tables_exist(&db, &err)) == -1)
 		goto dberr;
 	if (have == 0) {
 		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
 		    "yet: run rebossctl migrate\n");
 		rc = EXIT_PROBLEM;
-		goto done;
+		goto out;
 	}
 	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
 	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL ||
@@ -718,17 +718,17 @@ cmd_status(const char *cli_config, bool as_json)
 	if ((as_json ? status_json(runs, fail, lim) :
 	    status_table(runs, fail, lim)) == -1) {
 		fprintf(stderr, "rebossctl: out of memory\n");
-		goto done;
+		goto out;
 	}
 	if (fflush(stdout) == EOF) {
 		perror("rebossctl: stdout");
-		goto done;
+		goto out;
 	}
 	rc = 0;
-	goto done;
+	goto out;
 dberr:
 	fprintf(stderr, "rebossctl: %s\n", err.msg);
-done:
+out:
 	PQclear(runs);
 	PQclear(fail);
 	PQclear(lim);
@@ -807,14 +807,14 @@ cmd_seal_tokens(const char *cli_config)
 	if (load_config(cli_config, &cfg) == -1)
 		return EXIT_UNUSABLE;
 	if (connect_db(&cfg, &db) == -1)
-		goto done;
+		goto out;
 	if ((have = tables_exist(&db, &err)) == -1)
 		goto dberr;
 	if (have == 0) {
 		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
 		    "yet: run rebossctl migrate\n");
 		rc = EXIT_PROBLEM;
-		goto done;
+		goto out;
 	}
 	/* Candidates only by prefix (no token leaves the server here);
 	 * crypto_is_sealed() decides under the row lock. */
@@ -832,15 +832,15 @@ cmd_seal_tokens(const char *cli_config)
 			fprintf(stderr, "rebossctl: shop %s: %s\n",
 			    PQgetvalue(ids, r, 0), err.msg);
 			if (strcmp(err.code, "database_unavailable") == 0)
-				goto done;
+				goto out;
 		}
 	}
 	printf("sealed %d token(s)\n", sealed);
 	rc = failed > 0 ? EXIT_PROBLEM : 0;
-	goto done;
+	goto out;
 dberr:
 	fprintf(stderr, "rebossctl: %s\n", err.msg);
-done:
+out:
 	PQclear(ids);
 	db_close(&db);
 	config_free(&cfg);

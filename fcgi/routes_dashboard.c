@@ -104,10 +104,10 @@ h_shops_jobs(struct api_ctx *ctx, struct rb_err *err)
 	}
 	rc = api_reply(ctx, 200, json_pack("{s:b,s:s,s:O}", "success", 1,
 	    "shop_id", ctx->id, "jobs", jobs), err);
-	goto done;
+	goto out;
 oom:
 	rb_err_oom(err);
-done:
+out:
 	json_decref(jobs);
 	PQclear(res);
 	return rc;
@@ -258,18 +258,18 @@ h_shops_roi(struct api_ctx *ctx, struct rb_err *err)
 	    (ai = db_query(db, "SELECT * FROM public.reboss_openai_usage("
 	    "$1, $2::date, $3::date)", 3, p, err)) == NULL) {
 		range_error(db, err);
-		goto done;
+		goto out;
 	}
 	if (PQntuples(range) != 1 || (j = roi_jobs(jobs)) == NULL ||
 	    (o = roi_openai(ctx->cfg, ai)) == NULL) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	rc = api_reply(ctx, 200, json_pack("{s:b,s:s,s:s,s:s,s:O,s:O}",
 	    "success", 1, "shop_id", ctx->id, "from",
 	    PQgetvalue(range, 0, 0), "to", PQgetvalue(range, 0, 1),
 	    "jobs", j, "openai", o), err);
-done:
+out:
 	json_decref(j);
 	json_decref(o);
 	PQclear(range);

@@ -94,7 +94,7 @@ oauth_start(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	int rc = -1;
 
 	verifier[0] = challenge[0] = state[0] = '\0';
-	snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
+	(void)snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
 	if (config_require_oauth(ctx->cfg, oauth_provider_name(p), err) == -1)
 		return -1;
 	if ((db = api_db(ctx, err)) == NULL)
@@ -132,7 +132,7 @@ oauth_start(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 			    "No PKCE verifier could be made; try again.");
 			goto fail;
 		}
-		snprintf(aad, sizeof(aad), "oauth_states.code_verifier:%s", id);
+		(void)snprintf(aad, sizeof(aad), "oauth_states.code_verifier:%s", id);
 		if (crypto_seal(ctx->cfg->token_key, aad, verifier,
 		    strlen(verifier), &sealed, err) == -1)
 			goto fail;
@@ -236,15 +236,15 @@ oauth_callback(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	if (oauth_check_callback(code, api_query_get(ctx, "state"), perror,
 	    state, &cerr) == -1 && state[0] == '\0') {
 		rc = fail_redirect(ctx, p, NULL, cerr.code, err);
-		goto done;
+		goto out;
 	}
 	if (crypto_sha256_b64url(state, strlen(state), hash, sizeof(hash)) ==
 	    -1) {
 		rb_err_set(err, 500, "internal_error", "Hashing failed.");
-		goto done;
+		goto out;
 	}
 	if ((db = api_db(ctx, err)) == NULL)
-		goto done;
+		goto out;
 	params[0] = hash;
 	params[1] = oauth_provider_name(p);
 	/* Used once: only one request can flip used_at. */
@@ -253,13 +253,13 @@ oauth_callback(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	    "RETURNING id, shop_id, code_verifier, expires_at <= now(), "
 	    "EXISTS (SELECT 1 FROM shops s WHERE s.id = st.shop_id AND "
 	    "s.user_id = st.user_id)", 2, params, err)) == NULL)
-		goto done;
+		goto out;
 	if (PQntuples(res) != 1) {
 		PQclear(res);
 		if ((res = db_query(db, "SELECT shop_id FROM oauth_states "
 		    "WHERE state_hash = $1 AND provider = $2 AND used_at IS "
 		    "NOT NULL", 2, params, err)) == NULL)
-			goto done;
+			goto out;
 		if (PQntuples(res) == 1) {
 			rb_strlcpy(shop_id, PQgetvalue(res, 0, 0),
 			    sizeof(shop_id));
@@ -284,7 +284,7 @@ oauth_callback(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 		goto refuse;
 	}
 	if (p == OAUTH_GOOGLE) {
-		snprintf(aad, sizeof(aad), "oauth_states.code_verifier:%s",
+		(void)snprintf(aad, sizeof(aad), "oauth_states.code_verifier:%s",
 		    PQgetvalue(res, 0, 0));
 		if (PQgetisnull(res, 0, 2) || crypto_open(ctx->cfg->token_key,
 		    aad, PQgetvalue(res, 0, 2), &verifier, &vlen, &xerr) ==
@@ -312,11 +312,11 @@ oauth_callback(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	    oauth_provider_name(p), shop_id);
 	rc = redirect_front(ctx, shop_id, oauth_provider_name(p), "connected",
 	    err);
-	goto done;
+	goto out;
 refuse:
 	rc = fail_redirect(ctx, p, shop_known ? shop_id : NULL, fail_code,
 	    err);
-done:
+out:
 	if (res != NULL) {
 		if (PQntuples(res) == 1 && PQnfields(res) > 2 &&
 		    !PQgetisnull(res, 0, 2))

@@ -92,7 +92,7 @@ h_shopify_install(struct api_ctx *ctx, struct rb_err *err)
 	int rc = -1;
 
 	state[0] = '\0';
-	snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
+	(void)snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
 	if (config_require_oauth(ctx->cfg, "shopify", err) == -1)
 		return -1;
 	if ((db = api_db(ctx, err)) == NULL)
@@ -204,7 +204,7 @@ use_state(struct db *db, const char *state, struct install_state *st,
 		rb_strlcpy(st->shop, PQgetvalue(res, 0, 1), sizeof(st->shop));
 		st->expired = strcmp(PQgetvalue(res, 0, 2), "t") == 0;
 		rc = 0;
-		goto done;
+		goto out;
 	}
 	PQclear(res);
 	if ((res = db_query(db, "SELECT 1 FROM oauth_states WHERE state_hash "
@@ -217,7 +217,7 @@ use_state(struct db *db, const char *state, struct install_state *st,
 	else
 		rb_err_set(err, 400, "invalid_state",
 		    "The install's state is not one of ours.");
-done:
+out:
 	PQclear(res);
 	return rc;
 }
@@ -270,7 +270,7 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 	if (check_scopes(ctx->cfg, t.scope, missing, missingsz, err) == -1) {
 		log_warn("install: %s granted too few scopes (missing %s)",
 		    cb->shop, missing);
-		goto done;
+		goto out;
 	}
 	g.access_token = t.access_token;
 	g.expires_in = t.expires_in;
@@ -285,10 +285,10 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 			rb_err_set(err, 500, "storage_failed",
 			    "The shop could not be stored; try again.");
 		}
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	shopify_app_tokens_free(&t);
 	return rc;
 }
@@ -547,22 +547,22 @@ h_shopify_webhooks(struct api_ctx *ctx, struct rb_err *err)
 	if (!json_is_object(payload)) {
 		rb_err_set(err, 400, "invalid_json",
 		    "The webhook's body is not a JSON object.");
-		goto done;
+		goto out;
 	}
 	if ((db = api_db(ctx, err)) == NULL)
-		goto done;
+		goto out;
 	if (deliver(ctx, db, t, id, domain, version, payload, &dup, &detail,
 	    err) == -1) {
 		log_err("webhook: %s for %s failed: %s", topics[t], domain,
 		    err->msg);
-		goto done;
+		goto out;
 	}
 	log_info("webhook: %s for %s %s", topics[t], domain,
 	    dup ? "seen before, not applied again" : "applied");
 	rc = api_reply(ctx, 200, dup ? json_pack("{s:b,s:s,s:b}", "success", 1,
 	    "topic", topics[t], "duplicate", 1) : json_pack("{s:b,s:s,s:O}",
 	    "success", 1, "topic", topics[t], "detail", detail), err);
-done:
+out:
 	json_decref(payload);
 	json_decref(detail);
 	return rc;

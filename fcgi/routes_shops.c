@@ -112,7 +112,7 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 		    "No shop id could be made; try again.");
 		goto fail;
 	}
-	snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
+	(void)snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
 	if (crypto_seal(ctx->cfg->token_key, aad, token, strlen(token),
 	    &sealed, err) == -1)
 		goto fail;

@@ -817,13 +817,13 @@ config_require_oauth(const struct rb_config *cfg, const char *provider,
 	}
 	if (n == 0) {
 		rc = 0;
-		goto done;
+		goto out;
 	}
 fail:
 	rb_err_set(err, 503, "oauth_not_configured", "%s is not configured: "
 	    "set %s in %s.", provider, b.data != NULL ? b.data : "its keys",
 	    cfg->path != NULL ? cfg->path : "the configuration file");
-done:
+out:
 	rb_buf_free(&b);
 	return rc;
 }

@@ -240,16 +240,16 @@ crypto_random_b64url(size_t nbytes, char *out, size_t outsz)
 	if (nbytes == 0 || nbytes > RANDOM_MAX)
 		return -1;
 	if (RAND_bytes(r, (int)nbytes) != 1)
-		goto done;
+		goto out;
 	if (rb_b64url_encode(r, nbytes, &b64) == -1)
-		goto done;
+		goto out;
 	if (rb_strlcpy(out, b64, outsz) >= outsz) {
 		OPENSSL_cleanse(out, outsz);
 		out[0] = '\0';
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	OPENSSL_cleanse(r, sizeof(r));
 	if (b64 != NULL) {
 		OPENSSL_cleanse(b64, strlen(b64));
@@ -273,15 +273,15 @@ crypto_sha256_b64url(const char *in, size_t len, char *out, size_t outsz)
 		return -1;
 	if (EVP_Digest(in == NULL ? "" : in, len, md, &mdlen, EVP_sha256(),
 	    NULL) != 1 || mdlen != 32)
-		goto done;
+		goto out;
 	if (rb_b64url_encode(md, mdlen, &b64) == -1)
-		goto done;
+		goto out;
 	if (rb_strlcpy(out, b64, outsz) >= outsz) {
 		out[0] = '\0';
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	free(b64);
 	return rc;
 }

@@ -151,8 +151,8 @@ integrations_store(struct db *db, const struct rb_config *cfg,
 	    (p != OAUTH_META && seal(cfg, p, "refresh_token", shop_id,
 	    t->refresh_token, &sr, err) == -1))
 		goto fail;
-	snprintf(exp, sizeof(exp), "%lld", t->expires_in);
-	snprintf(rexp, sizeof(rexp), "%lld", t->refresh_expires_in);
+	(void)snprintf(exp, sizeof(exp), "%lld", t->expires_in);
+	(void)snprintf(rexp, sizeof(rexp), "%lld", t->refresh_expires_in);
 	params[0] = shop_id;
 	params[1] = sa;
 	params[2] = sr;
@@ -355,8 +355,8 @@ integrations_get_token(struct db *db, struct http_client *http,
 	    err) == -1 || seal(cfg, p, "refresh_token", shop_id,
 	    t.refresh_token, &sr, err) == -1)
 		goto fail;
-	snprintf(exp, sizeof(exp), "%lld", t.expires_in);
-	snprintf(rexp, sizeof(rexp), "%lld", t.refresh_expires_in);
+	(void)snprintf(exp, sizeof(exp), "%lld", t.expires_in);
+	(void)snprintf(rexp, sizeof(rexp), "%lld", t.refresh_expires_in);
 	params[1] = sa;
 	params[2] = sr;
 	params[3] = t.scopes[0] ? t.scopes : NULL;
@@ -428,7 +428,7 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	int i, r, rc = -1;
 
 	*out = NULL;
-	snprintf(soon, sizeof(soon), "%ld", INTEGRATIONS_SOON_S);
+	(void)snprintf(soon, sizeof(soon), "%ld", INTEGRATIONS_SOON_S);
 	params[0] = shop_id;
 	params[1] = soon;
 	if ((res = db_query(db, sql, 2, params, err)) == NULL)
@@ -486,10 +486,10 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	*out = o;
 	o = NULL;
 	rc = 0;
-	goto done;
+	goto out;
 oom:
 	rb_err_oom(err);
-done:
+out:
 	json_decref(o);
 	PQclear(res);
 	return rc;

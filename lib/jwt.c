@@ -186,10 +186,10 @@ jwk_ec(json_t *o)
 	json_t *crv = json_object_get(o, "crv");
 
 	if (!json_is_string(crv) || strcmp(json_string_value(crv), "P-256") != 0)
-		goto done;
+		goto out;
 	if (jwk_b64_member(o, "x", 32, 0, &x, &xl) == -1 ||
 	    jwk_b64_member(o, "y", 32, 0, &y, &yl) == -1)
-		goto done;
+		goto out;
 	pub[0] = 0x04;			/* uncompressed point */
 	memcpy(pub + 1, x, 32);
 	memcpy(pub + 33, y, 32);
@@ -198,9 +198,9 @@ jwk_ec(json_t *o)
 	    "prime256v1", 0) != 1 ||
 	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY,
 	    pub, sizeof(pub)) != 1)
-		goto done;
+		goto out;
 	pkey = pkey_fromdata("EC", bld);
-done:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	free(x);
 	free(y);
@@ -218,23 +218,23 @@ jwk_rsa(json_t *o)
 
 	if (jwk_b64_member(o, "n", 0, JWK_RSA_MAX_BYTES, &n, &nl) == -1 ||
 	    jwk_b64_member(o, "e", 0, JWK_RSA_E_MAX_BYTES, &e, &el) == -1)
-		goto done;
+		goto out;
 	if ((bn = BN_bin2bn(n, (int)nl, NULL)) == NULL ||
 	    (be = BN_bin2bn(e, (int)el, NULL)) == NULL)
-		goto done;
+		goto out;
 	if (BN_num_bits(bn) < JWK_RSA_MIN_BITS || !BN_is_odd(be) ||
 	    BN_is_one(be))
-		goto done;
+		goto out;
 	if ((bld = OSSL_PARAM_BLD_new()) == NULL ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) != 1 ||
 	    OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be) != 1)
-		goto done;
+		goto out;
 	if ((pkey = pkey_fromdata("RSA", bld)) != NULL &&
 	    EVP_PKEY_get_bits(pkey) < JWK_RSA_MIN_BITS) {
 		EVP_PKEY_free(pkey);
 		pkey = NULL;
 	}
-done:
+out:
 	OSSL_PARAM_BLD_free(bld);
 	BN_free(bn);
 	BN_free(be);
@@ -537,20 +537,20 @@ verify_pkey(EVP_PKEY *pkey, bool ec, const char *in, size_t inlen,
 
 	if (ec) {
 		if (es256_der(sig, siglen, &der, &derlen) == -1)
-			goto done;
+			goto out;
 		sig = der;
 		siglen = (size_t)derlen;
 	} else if (EVP_PKEY_get_size(pkey) <= 0 ||
 	    siglen != (size_t)EVP_PKEY_get_size(pkey))
-		goto done;
+		goto out;
 	if ((md = EVP_MD_CTX_new()) == NULL ||
 	    EVP_DigestVerifyInit_ex(md, NULL, "SHA256", NULL, NULL, pkey,
 	    NULL) != 1)
-		goto done;
+		goto out;
 	if (EVP_DigestVerify(md, sig, siglen, (const unsigned char *)in,
 	    inlen) == 1)
 		rc = 0;
-done:
+out:
 	EVP_MD_CTX_free(md);
 	OPENSSL_free(der);
 	return rc;

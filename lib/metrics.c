@@ -226,9 +226,9 @@ metrics_job_finished(const struct rb_config *cfg,
 	metrics_upstream_get(&up);
 	if (metrics_format_run(&m, &b, err) == -1 ||
 	    metrics_format_upstream(m.job, &up, &b, err) == -1)
-		goto done;
+		goto out;
 	rc = metrics_write_file(cfg->metrics_dir, name, b.data, b.len, err);
-done:
+out:
 	free(old);
 	rb_buf_free(&b);
 	return rc;

@@ -375,7 +375,7 @@ provider_error(enum oauth_provider p, json_t *root, char *out, size_t outsz)
 		json_t *c = json_object_get(e, "code");
 
 		if (json_is_integer(c))
-			snprintf(out, outsz, "OAuthException %lld",
+			(void)snprintf(out, outsz, "OAuthException %lld",
 			    (long long)json_integer_value(c));
 		return;
 	}
@@ -385,7 +385,7 @@ provider_error(enum oauth_provider p, json_t *root, char *out, size_t outsz)
 	}
 	e = json_object_get(root, "code");	/* Pinterest: {code, message} */
 	if (json_is_integer(e))
-		snprintf(out, outsz, "code %lld",
+		(void)snprintf(out, outsz, "code %lld",
 		    (long long)json_integer_value(e));
 }
 
@@ -507,12 +507,12 @@ oauth_parse_token_response(enum oauth_provider p, long status,
 		goto fail;
 	}
 	rc = 0;
-	goto done;
+	goto out;
 oom:
 	rb_err_oom(err);
 fail:
 	oauth_tokens_free(t);
-done:
+out:
 	json_decref(root);
 	return rc;
 }
@@ -749,7 +749,7 @@ oauth_exchange_code(struct http_client *http, const struct rb_config *cfg,
 		break;
 	}
 	rc = 0;
-	goto done;
+	goto out;
 toolong:
 	rb_err_set(err, 500, "oauth_not_configured",
 	    "The %s base URL in the configuration is too long.", who(p));
@@ -758,7 +758,7 @@ oom:
 	rb_err_oom(err);
 fail:
 	oauth_tokens_free(t);
-done:
+out:
 	oauth_tokens_free(&shortlived);
 	buf_wipe(&form);
 	buf_wipe(&up);

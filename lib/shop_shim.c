@@ -40,7 +40,7 @@ shop_store_install(struct db *db, const struct rb_config *cfg,
 	}
 	PQclear(res);
 	res = NULL;
-	snprintf(aad, sizeof(aad), "shops.access_token:%s", shop_id);
+	(void)snprintf(aad, sizeof(aad), "shops.access_token:%s", shop_id);
 	if (crypto_seal(cfg->token_key, aad, g->access_token,
 	    strlen(g->access_token), &sealed, err) == -1)
 		goto fail;

@@ -357,16 +357,16 @@ shopify_app_query_message(const char *query, struct rb_buf *msg,
 	if ((pairs = calloc(SHOPIFY_APP_PAIRS_MAX, sizeof(*pairs))) == NULL)
 		return rb_err_oom(err);
 	if (parse_pairs(query, pairs, &n, err) == -1)
-		goto done;
+		goto out;
 	if (pairs_message(pairs, n, msg) == -1) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	if ((h = pair_get(pairs, n, "hmac")) != NULL &&
 	    strlen(h->value) <= 64)
 		rb_strlcpy(hmac, h->value, 65);
 	rc = 0;
-done:
+out:
 	OPENSSL_cleanse(pairs, SHOPIFY_APP_PAIRS_MAX * sizeof(*pairs));
 	free(pairs);
 	return rc;
@@ -446,14 +446,14 @@ shopify_app_verify_callback(const char *query, const char *secret,
 	if ((pairs = calloc(SHOPIFY_APP_PAIRS_MAX, sizeof(*pairs))) == NULL)
 		return rb_err_oom(err);
 	if (parse_pairs(query, pairs, &n, err) == -1)
-		goto done;
+		goto out;
 	h = pair_get(pairs, n, "hmac");
 	if (h == NULL || strlen(h->value) != 64 ||
 	    !charset_ok(h->value, 64, 64, "")) {
 		rb_err_set(err, 400, "invalid_hmac",
 		    "The callback carries no valid hmac: it did not come "
 		    "from Shopify.");
-		goto done;
+		goto out;
 	}
 	for (i = 0; i < 64; i++) {
 		int c = (unsigned char)h->value[i];
@@ -462,7 +462,7 @@ shopify_app_verify_callback(const char *query, const char *secret,
 			rb_err_set(err, 400, "invalid_hmac",
 			    "The callback carries no valid hmac: it did not "
 			    "come from Shopify.");
-			goto done;
+			goto out;
 		}
 		got[i] = (char)(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
 	}
@@ -471,18 +471,18 @@ shopify_app_verify_callback(const char *query, const char *secret,
 	    shopify_app_hmac_hex(secret, msg.data, msg.len, want) == -1) {
 		rb_err_set(err, 500, "internal_error",
 		    "The callback's signature could not be computed.");
-		goto done;
+		goto out;
 	}
 	if (!crypto_equal(want, got, 64)) {
 		rb_err_set(err, 400, "invalid_hmac",
 		    "The callback's hmac does not match: it did not come from "
 		    "Shopify, or it was changed on the way.");
-		goto done;
+		goto out;
 	}
 	if (callback_fields(pairs, n, cb, err) == -1)
-		goto done;
+		goto out;
 	rc = 0;
-done:
+out:
 	if (rc == -1)
 		OPENSSL_cleanse(cb, sizeof(*cb));
 	OPENSSL_cleanse(pairs, SHOPIFY_APP_PAIRS_MAX * sizeof(*pairs));
@@ -527,20 +527,20 @@ shopify_app_verify_webhook(const void *body, size_t len,
 	    glen != 32) {
 		rb_err_set(err, 401, "invalid_hmac",
 		    "X-Shopify-Hmac-Sha256 is missing or malformed.");
-		goto done;
+		goto out;
 	}
 	if (hmac_raw(secret, body, len, want) == -1) {
 		rb_err_set(err, 500, "internal_error",
 		    "The webhook's signature could not be computed.");
-		goto done;
+		goto out;
 	}
 	if (!crypto_equal(want, got, 32)) {
 		rb_err_set(err, 401, "invalid_hmac",
 		    "X-Shopify-Hmac-Sha256 does not match the body.");
-		goto done;
+		goto out;
 	}
 	rc = 0;
-done:
+out:
 	OPENSSL_cleanse(want, sizeof(want));
 	free(got);
 	return rc;
@@ -615,7 +615,7 @@ shopify_app_parse_token_response(long status, const char *body, size_t len,
 		rb_err_set(err, 502, "token_exchange_failed",
 		    "Shopify refused the authorization code (%ld, %s); install "
 		    "the app again.", status, word);
-		goto done;
+		goto out;
 	}
 	at = json_string_value(json_object_get(root, "access_token"));
 	rt = json_string_value(json_object_get(root, "refresh_token"));
@@ -627,18 +627,18 @@ shopify_app_parse_token_response(long status, const char *body, size_t len,
 		rb_err_set(err, 502, "token_exchange_failed",
 		    "Shopify's token endpoint answered without a usable "
 		    "access token.");
-		goto done;
+		goto out;
 	}
 	if ((t->access_token = strdup(at)) == NULL ||
 	    (rt != NULL && (t->refresh_token = strdup(rt)) == NULL)) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	rb_strlcpy(t->scope, scope != NULL ? scope : "", sizeof(t->scope));
 	t->expires_in = int_field(root, "expires_in");
 	t->refresh_expires_in = int_field(root, "refresh_token_expires_in");
 	rc = 0;
-done:
+out:
 	if (rc == -1)
 		shopify_app_tokens_free(t);
 	json_decref(root);
@@ -679,7 +679,7 @@ shopify_app_exchange_code(struct http_client *http,
 	    "expiring", "1");
 	if (o == NULL || (body = json_dumps(o, JSON_COMPACT)) == NULL) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	req.method = "POST";
 	req.url = url;
@@ -696,11 +696,11 @@ shopify_app_exchange_code(struct http_client *http,
 		rb_err_set(err, 502, "provider_unreachable",
 		    "Shopify could not be reached (%s); install the app again "
 		    "in a moment.", herr.code[0] ? herr.code : "transport error");
-		goto done;
+		goto out;
 	}
 	rc = shopify_app_parse_token_response(resp.status, resp.body,
 	    resp.len, t, err);
-done:
+out:
 	json_decref(o);
 	crypto_free_secret(body);	/* it held the client secret */
 	if (resp.body != NULL)

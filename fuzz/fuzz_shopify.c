@@ -83,7 +83,7 @@ http_response_free(struct http_response *resp)
 }
 
 static int
-page_cb(void *ctx, json_t *nodes)
+page_cb(void *ctx, json_t *nodes, struct rb_err *err)
 {
 	FUZZ_CHECK(json_is_array(nodes));
 	(*(size_t *)ctx) += json_array_size(nodes);

@@ -316,7 +316,7 @@ fail:
 }
 
 static int
-pub_page(void *arg, json_t *nodes)
+pub_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	struct pc *pc = arg;
 	json_t *n;

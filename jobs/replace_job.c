@@ -109,11 +109,10 @@ struct rj {
 	time_t			 now;
 	json_t			*products;	/* gid -> product + "cols" */
 	long long		 cur_col;	/* collection being read */
-	struct rb_err		*err;
 };
 
 static int
-member_page(void *arg, json_t *nodes)
+member_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	struct rj *rj = arg;
 	json_t *n, *p, *cols;
@@ -121,12 +120,12 @@ member_page(void *arg, json_t *nodes)
 	size_t i;
 
 	if (*rj->ctx->stop)
-		return rb_err_set(rj->err, 503, "cancelled", "The run was "
+		return rb_err_set(err, 503, "cancelled", "The run was "
 		    "stopped before this shop was finished.");
 	json_array_foreach(nodes, i, n) {
 		g = json_string_value(json_object_get(n, "id"));
 		if (g == NULL || shopify_gid_id(g) <= 0)
-			return rb_err_set(rj->err, 502, "shopify_bad_response",
+			return rb_err_set(err, 502, "shopify_bad_response",
 			    "Shopify returned a product without a valid id.");
 		p = json_object_get(rj->products, g);
 		if (p == NULL) {
@@ -142,7 +141,7 @@ member_page(void *arg, json_t *nodes)
 	}
 	return 0;
 oom:
-	return rb_err_oom(rj->err);
+	return rb_err_oom(err);
 }
 
 static int
@@ -152,7 +151,6 @@ read_members(struct rj *rj, struct rb_err *err)
 	char g[64];
 	size_t i;
 
-	rj->err = err;
 	for (i = 0; i < rj->set.nmanaged; i++) {
 		(void)snprintf(g, sizeof(g), "gid://shopify/Collection/%lld",
 		    rj->set.managed[i]);

@@ -147,7 +147,6 @@ struct st {
 	char		*wtext[2];
 };
 
-static struct rb_err *page_err;		/* paginate callbacks report here */
 
 static int
 stopped(struct st *st, struct rb_err *err)
@@ -288,7 +287,7 @@ run_times(struct st *st, struct rb_err *err)
 /* ---- products ------------------------------------------------------------ */
 
 static int
-collection_page(void *arg, json_t *nodes)
+collection_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	json_t *ids = arg, *n;
 	size_t i;
@@ -299,7 +298,7 @@ collection_page(void *arg, json_t *nodes)
 		    "id")));
 		if (id > 0 && json_array_append_new(ids,
 		    json_integer(id)) == -1)
-			return -1;
+			return rb_err_oom(err);
 	}
 	return 0;
 }
@@ -311,7 +310,7 @@ opt_str(json_t *o, const char *k)
 }
 
 static int
-product_page(void *arg, json_t *nodes)
+product_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	struct st *st = arg;
 	json_t *rows = NULL, *n, *row, *ids, *conn, *v;
@@ -320,21 +319,21 @@ product_page(void *arg, json_t *nodes)
 	size_t i;
 	char *text = NULL;
 
-	if (stopped(st, page_err) == -1)
+	if (stopped(st, err) == -1)
 		return -1;
 	if ((rows = json_array()) == NULL)
 		goto oom;
 	json_array_foreach(nodes, i, n) {
 		gid = opt_str(n, "id");
 		if ((id = shopify_gid_id(gid)) <= 0) {
-			rb_err_set(page_err, 502, "shopify_bad_response",
+			rb_err_set(err, 502, "shopify_bad_response",
 			    "Shopify returned a product without a valid id.");
 			goto fail;
 		}
 		if ((ids = json_array()) == NULL)
 			goto oom;
 		conn = json_object_get(n, "collections");
-		if (collection_page(ids, json_object_get(conn, "nodes")) ==
+		if (collection_page(ids, json_object_get(conn, "nodes"), err) ==
 		    -1) {
 			json_decref(ids);
 			goto oom;
@@ -346,7 +345,7 @@ product_page(void *arg, json_t *nodes)
 			v = json_pack("{s:s}", "id", gid);
 			if (v == NULL || shopify_paginate(&st->sh,
 			    Q_PRODUCT_COLLECTIONS, v, "product.collections",
-			    collection_page, ids, page_err) == -1) {
+			    collection_page, ids, err) == -1) {
 				json_decref(v);
 				json_decref(ids);
 				goto fail;
@@ -383,9 +382,9 @@ product_page(void *arg, json_t *nodes)
 	st->wparams[2] = st->sync_at;
 	return st_send(st, "SELECT public.reboss_sales_store_products("
 	    "$1::uuid, $2::jsonb, $3::timestamptz)", 3, text, NULL,
-	    page_err);
+	    err);
 oom:
-	rb_err_oom(page_err);
+	rb_err_oom(err);
 fail:
 	free(text);
 	json_decref(rows);
@@ -395,7 +394,6 @@ fail:
 static int
 sync_products(struct st *st, struct rb_err *err)
 {
-	page_err = err;
 	if (shopify_paginate(&st->sh, Q_PRODUCTS, NULL, "products",
 	    product_page, st, err) == -1)
 		return -1;
@@ -630,14 +628,14 @@ out:
 }
 
 static int
-line_page(void *arg, json_t *nodes)
+line_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	struct st *st = arg;
 	json_t *n;
 	size_t i;
 
 	json_array_foreach(nodes, i, n)
-		if (sales_bulk_add(st->acc, n, st->cur_gid, page_err) == -1)
+		if (sales_bulk_add(st->acc, n, st->cur_gid, err) == -1)
 			return -1;
 	return 0;
 }
@@ -655,7 +653,7 @@ batch_has(struct st *st, long long id)
 }
 
 static int
-order_page(void *arg, json_t *nodes)
+order_page(void *arg, json_t *nodes, struct rb_err *err)
 {
 	struct st *st = arg;
 	json_t *n, *li, *v;
@@ -663,23 +661,23 @@ order_page(void *arg, json_t *nodes)
 	long long id;
 	size_t i;
 
-	if (stopped(st, page_err) == -1)
+	if (stopped(st, err) == -1)
 		return -1;
 	json_array_foreach(nodes, i, n) {
 		gid = opt_str(n, "id");
 		if ((id = shopify_gid_id(gid)) <= 0)
-			return rb_err_set(page_err, 502, "shopify_bad_response",
+			return rb_err_set(err, 502, "shopify_bad_response",
 			    "Shopify returned an order without a valid id.");
 		/* Updated while the pages were read, it comes again on a
 		 * later page: the batch so far is written first, so the
 		 * newer state is written last. */
 		if (batch_has(st, id) || st->nbatch == SALES_BATCH_MAX) {
-			if (acc_store(st, st->batch, page_err) == -1)
+			if (acc_store(st, st->batch, err) == -1)
 				return -1;
 			st->nbatch = 0;
 		}
 		st->batch_ids[st->nbatch++] = id;
-		if (sales_bulk_add(st->acc, n, NULL, page_err) == -1)
+		if (sales_bulk_add(st->acc, n, NULL, err) == -1)
 			return -1;
 		li = json_object_get(n, "lineItems");
 		st->cur_gid = gid;
@@ -689,19 +687,19 @@ order_page(void *arg, json_t *nodes)
 			v = json_pack("{s:s}", "id", gid);
 			if (v == NULL || shopify_paginate(&st->sh,
 			    Q_ORDER_LINES, v, "order.lineItems", line_page, st,
-			    page_err) == -1) {
+			    err) == -1) {
 				json_decref(v);
 				return -1;
 			}
 			json_decref(v);
-		} else if (line_page(st, json_object_get(li, "nodes")) == -1) {
+		} else if (line_page(st, json_object_get(li, "nodes"), err) == -1) {
 			return -1;
 		}
 	}
 	if ((long)st->nbatch < st->batch)
 		return 0;
 	st->nbatch = 0;
-	return acc_store(st, st->batch, page_err);
+	return acc_store(st, st->batch, err);
 }
 
 /* The bulk result as it arrives, into the accumulator (never held). */
@@ -991,7 +989,6 @@ sync_orders(struct st *st, struct rb_err *err)
 		return rb_err_set(err, 500, "internal_error", "Bad cursor.");
 	if ((v = json_pack("{s:s}", "q", qs)) == NULL)
 		return rb_err_oom(err);
-	page_err = err;
 	orders_clear(st);
 	st->nbatch = 0;
 	st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, SALES_BATCH_MAX,

@@ -810,8 +810,8 @@ shopify_path(json_t *data, const char *path)
 
 int
 shopify_paginate(struct shopify *s, const char *query, json_t *vars,
-    const char *path, int (*page)(void *ctx, json_t *nodes), void *ctx,
-    struct rb_err *err)
+    const char *path, int (*page)(void *ctx, json_t *nodes,
+    struct rb_err *err), void *ctx, struct rb_err *err)
 {
 	json_t *v = NULL, *data = NULL, *conn, *nodes, *pi, *next, *endc;
 	char *cursor = NULL;
@@ -850,7 +850,7 @@ shopify_paginate(struct shopify *s, const char *query, json_t *vars,
 		}
 		if (err != NULL)
 			err->code[0] = '\0';
-		if (page(ctx, nodes) != 0) {
+		if (page(ctx, nodes, err) != 0) {
 			if (err != NULL && err->code[0] == '\0')
 				rb_err_set(err, 500, "internal_error",
 				    "Processing a page of %s failed.", path);
@@ -1048,11 +1048,10 @@ fail:
 struct coll_ctx {
 	json_t	*list;		/* array, PRODUCT.md's shape */
 	json_t	*by_gid;	/* gid -> element of list (borrowed) */
-	struct rb_err *err;
 };
 
 static int
-coll_page(void *vctx, json_t *nodes)
+coll_page(void *vctx, json_t *nodes, struct rb_err *err)
 {
 	struct coll_ctx *c = vctx;
 	json_t *n, *o, *cnt;
@@ -1064,7 +1063,7 @@ coll_page(void *vctx, json_t *nodes)
 	json_array_foreach(nodes, i, n) {
 		gid = json_string_value(json_object_get(n, "id"));
 		if ((id = shopify_gid_id(gid)) < 0)
-			return rb_err_set(c->err, 502, "shopify_bad_response",
+			return rb_err_set(err, 502, "shopify_bad_response",
 			    "Shopify returned a collection without a valid "
 			    "id.");
 		if ((o = json_object()) == NULL)
@@ -1084,7 +1083,7 @@ coll_page(void *vctx, json_t *nodes)
 		e |= json_object_set(c->by_gid, gid, o);
 		e |= json_array_append_new(c->list, o);
 		if (e != 0)
-			return rb_err_oom(c->err);
+			return rb_err_oom(err);
 	}
 	return 0;
 }
@@ -1237,7 +1236,7 @@ add_rules(json_t *rules, json_t *cond)
 }
 
 static int
-smart_page(void *vctx, json_t *nodes)
+smart_page(void *vctx, json_t *nodes, struct rb_err *err)
 {
 	struct coll_ctx *c = vctx;
 	json_t *n, *o, *srcs, *src, *inc, *conds, *cond, *rules;
@@ -1265,7 +1264,7 @@ smart_page(void *vctx, json_t *nodes)
 			json_array_foreach(conds, k, cond)
 				if (add_rules(rules, cond) == -1) {
 					json_decref(rules);
-					return rb_err_oom(c->err);
+					return rb_err_oom(err);
 				}
 		}
 		if (json_object_set_new(o, "collection_type",
@@ -1273,7 +1272,7 @@ smart_page(void *vctx, json_t *nodes)
 		    json_object_set_new(o, "rules", rules) == -1 ||
 		    json_object_set_new(o, "disjunctive",
 		    json_boolean(disj)) == -1)
-			return rb_err_oom(c->err);
+			return rb_err_oom(err);
 		disj = false;
 	}
 	return 0;
@@ -1286,7 +1285,6 @@ shopify_get_collections(struct shopify *s, json_t **collections,
 	struct coll_ctx c;
 
 	memset(&c, 0, sizeof(c));
-	c.err = err;
 	if (collections != NULL)
 		*collections = NULL;
 	if (collections == NULL) {

@@ -59,10 +59,11 @@ int	shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 
 /* Runs a query with a $cursor variable over every page of the connection at
  * path (dot-separated inside data, e.g. "collections"), calling page() with
- * the page's "nodes" array (borrowed). */
+ * the page's "nodes" array (borrowed) and err: a page() that fails returns
+ * -1 with err filled, which ends the walk. */
 int	shopify_paginate(struct shopify *s, const char *query, json_t *vars,
-	    const char *path, int (*page)(void *ctx, json_t *nodes),
-	    void *ctx, struct rb_err *err) RB_WUR;
+	    const char *path, int (*page)(void *ctx, json_t *nodes,
+	    struct rb_err *err), void *ctx, struct rb_err *err) RB_WUR;
 
 /* The REST shop.json keys the dashboard knows, built from GraphQL. */
 int	shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)

@@ -505,16 +505,20 @@ struct pages {
 	int	calls;
 	int	nodes;
 	char	ids[64];
+	int	fail_at;	/* page() number that fails, 0 never */
 };
 
 static int
-count_page(void *ctx, json_t *nodes)
+count_page(void *ctx, json_t *nodes, struct rb_err *err)
 {
 	struct pages *p = ctx;
 	json_t *n;
 	size_t i, l;
 
 	p->calls++;
+	if (p->fail_at == p->calls)
+		return rb_err_set(err, 409, "page_refused", "page %d refused",
+		    p->calls);
 	json_array_foreach(nodes, i, n) {
 		p->nodes++;
 		l = strlen(p->ids);
@@ -590,6 +594,30 @@ test_paginate(struct http_client *hc)
 			ok(0, "fake start");
 		lb_stop(&srv.lb);
 		free_script(sc, 2);
+	}
+
+	/* page() fails: its own error reaches the caller, no more pages */
+	{
+		struct step sc[1];
+		memset(sc, 0, sizeof(sc));
+		sc[0].response = http_resp(200, "{\"data\":{\"things\":"
+		    "{\"nodes\":[{\"id\":\"1\"}],\"pageInfo\":"
+		    "{\"hasNextPage\":true,\"endCursor\":\"c1\"}}}}");
+		if (open_fake(&s, hc, &srv, sc, 1) == 0) {
+			memset(&p, 0, sizeof(p));
+			p.fail_at = 1;
+			is_int(shopify_paginate(&s, Q_PAGED, NULL, "things",
+			    count_page, &p, &err), -1, "page fails: fails");
+			is_str(err.code, "page_refused",
+			    "page fails: the page's own error code");
+			is_str(err.msg, "page 1 refused",
+			    "page fails: the page's own message");
+			is_int(p.calls, 1, "page fails: no next page asked");
+			shopify_close(&s);
+		} else
+			ok(0, "fake start");
+		lb_stop(&srv.lb);
+		free_script(sc, 1);
 	}
 
 	/* wrong path */

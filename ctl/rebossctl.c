@@ -688,6 +688,29 @@ fail:
 	return -1;
 }
 
+/* The database of cfg, with the ReBoss tables in it: 0, else the exit
+ * code (EXIT_UNUSABLE: no connection; EXIT_PROBLEM: not migrated), said
+ * on stderr.  The caller closes db either way. */
+static int
+open_migrated(const struct rb_config *cfg, struct db *db)
+{
+	struct rb_err err = { 0 };
+	int have;
+
+	if (connect_db(cfg, db) == -1)
+		return EXIT_UNUSABLE;
+	if ((have = tables_exist(db, &err)) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return EXIT_UNUSABLE;
+	}
+	if (have == 0) {
+		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
+		    "yet: run rebossctl migrate\n");
+		return EXIT_PROBLEM;
+	}
+	return 0;
+}
+
 static int
 cmd_status(const char *cli_config, bool as_json)
 {
@@ -697,20 +720,13 @@ cmd_status(const char *cli_config, bool as_json)
 	PGresult *runs = NULL, *fail = NULL, *lim = NULL;
 	const char *p_runs[] = { RUNS_PER_JOB };
 	const char *p_fail[] = { FAILING_MAX };
-	int rc = EXIT_UNUSABLE, have;
+	int rc = EXIT_UNUSABLE;
 
 	if (load_config(cli_config, &cfg) == -1)
 		return EXIT_UNUSABLE;
-	if (connect_db(&cfg, &db) == -1)
+	if ((rc = open_migrated(&cfg, &db)) != 0)
 		goto out;
-	if ((have = tables_exist(&db, &err)) == -1)
-		goto dberr;
-	if (have == 0) {
-		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
-		    "yet: run rebossctl migrate\n");
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
+	rc = EXIT_UNUSABLE;
 	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
 	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL ||
 	    (lim = db_query(&db, limited_sql, 1, p_fail, &err)) == NULL)
@@ -802,20 +818,13 @@ cmd_seal_tokens(const char *cli_config)
 	struct db db = { 0 };
 	struct rb_err err = { 0 };
 	PGresult *ids = NULL;
-	int rc = EXIT_UNUSABLE, have, r, sealed = 0, failed = 0, one;
+	int rc = EXIT_UNUSABLE, r, sealed = 0, failed = 0, one;
 
 	if (load_config(cli_config, &cfg) == -1)
 		return EXIT_UNUSABLE;
-	if (connect_db(&cfg, &db) == -1)
+	if ((rc = open_migrated(&cfg, &db)) != 0)
 		goto out;
-	if ((have = tables_exist(&db, &err)) == -1)
-		goto dberr;
-	if (have == 0) {
-		fprintf(stderr, "rebossctl: the database has no ReBoss tables "
-		    "yet: run rebossctl migrate\n");
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
+	rc = EXIT_UNUSABLE;
 	/* Candidates only by prefix (no token leaves the server here);
 	 * crypto_is_sealed() decides under the row lock. */
 	ids = db_query(&db, "SELECT id::text FROM public.shops "

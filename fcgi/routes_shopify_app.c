@@ -16,8 +16,11 @@
  * (invalid_state, state_reused), the shop against the state's
  * (shop_mismatch), the state's age (expired_state), the timestamp's age
  * (stale_callback).  Then the code exchange (token_exchange_failed,
- * provider_unreachable), the granted scopes (missing_scopes, with
- * &missing=...), storing (shop_taken: the shop belongs to another account,
+ * provider_unreachable), the granted scopes as Shopify reports them for
+ * the new token (currentAppInstallation.accessScopes, one request with
+ * the shop; missing_scopes with &missing=..., nothing stored; without
+ * read_all_orders the shop is connected with &sales_history=limited),
+ * storing (shop_taken: the shop belongs to another account,
  * never whose; storage_failed).  Without a state of this user's no shop
  * is known and the redirect goes to {frontend_url}/?error=...
  *
@@ -43,6 +46,7 @@
 #include "shop_shim.h"
 #include "shopify.h"
 #include "shopify_app.h"
+#include "shopify_scopes.h"
 #include "util.h"
 
 #define STATE_TTL_S		600
@@ -134,11 +138,13 @@ fail:
 
 /* ---- callback ---------------------------------------------------------------- */
 
-/* 302 to {frontend_url}/shops/{shop}?{key}={value}[&missing=...], or to
- * {frontend_url}/?... when shop_id is NULL. */
+/* 302 to {frontend_url}/shops/{shop}?{key}={value}[&{xkey}={xvalue}],
+ * or to {frontend_url}/?... when shop_id is NULL.  xkey: a fixed word;
+ * xvalue is URL-encoded. */
 static int
 redirect_front(struct api_ctx *ctx, const char *shop_id, const char *key,
-    const char *value, const char *missing, struct rb_err *err)
+    const char *value, const char *xkey, const char *xvalue,
+    struct rb_err *err)
 {
 	char loc[1024], *enc = NULL;
 	const char *f = ctx->cfg->frontend_url;
@@ -149,14 +155,15 @@ redirect_front(struct api_ctx *ctx, const char *shop_id, const char *key,
 		return rb_err_set(err, 503, "oauth_not_configured",
 		    "frontend_url is not set in the configuration; the "
 		    "operator must set it.");
-	if (missing != NULL && (enc = http_urlencode(missing)) == NULL)
+	if (xkey != NULL && (enc = http_urlencode(xvalue)) == NULL)
 		return rb_err_oom(err);
 	n = strlen(f);
 	while (n > 0 && f[n - 1] == '/')
 		n--;
-	w = snprintf(loc, sizeof(loc), "%.*s/%s%s?%s=%s%s%s", (int)n, f,
+	w = snprintf(loc, sizeof(loc), "%.*s/%s%s?%s=%s%s%s%s%s", (int)n, f,
 	    shop_id != NULL ? "shops/" : "", shop_id != NULL ? shop_id : "",
-	    key, value, enc != NULL ? "&missing=" : "", enc != NULL ? enc : "");
+	    key, value, enc != NULL ? "&" : "", enc != NULL ? xkey : "",
+	    enc != NULL ? "=" : "", enc != NULL ? enc : "");
 	free(enc);
 	if (w < 0 || (size_t)w >= sizeof(loc) ||
 	    api_set_header(ctx, "Location", loc) == -1)
@@ -222,52 +229,43 @@ out:
 	return rc;
 }
 
-/* The scopes the jobs cannot do without: the configured ones, less
- * read_all_orders (without it sales history starts 60 days back). */
-static int
-check_scopes(const struct rb_config *cfg, const char *granted,
-    char *missing, size_t missingsz, struct rb_err *err)
-{
-	const char *want = cfg->shopify_scopes != NULL &&
-	    cfg->shopify_scopes[0] != '\0' ? cfg->shopify_scopes :
-	    SHOPIFY_DEFAULT_SCOPES;
-	char all[SHOPIFY_APP_SCOPES_MAX];
-	int n;
+/* What the owner does about missing scopes at install. */
+#define INSTALL_SCOPES_TODO \
+	"Install the app again and approve every access scope it asks for."
 
-	n = shopify_app_missing_scopes(want, granted, all, sizeof(all));
-	if (n < 0)
-		return rb_err_set(err, 500, "internal_error",
-		    "The scopes could not be compared.");
-	missing[0] = '\0';
-	if (n == 0)
-		return 0;
-	/* read_all_orders alone is no reason to refuse */
-	if (shopify_app_missing_scopes(all, "read_all_orders", missing,
-	    missingsz) == 0)
-		return 0;
-	return rb_err_set(err, 403, "missing_scopes",
-	    "Shopify granted the app fewer scopes than it needs; missing: "
-	    "%s.  Install the app again and approve them.", missing);
-}
-
-/* Exchanges the code and stores the shop; *shop_id set on success. */
+/* Exchanges the code, asks Shopify which scopes the token was granted
+ * (with the shop), refuses too few, stores the shop; *shop_id set on
+ * success, *limited when sales history is limited to 60 days. */
 static int
 connect_shop(struct api_ctx *ctx, struct db *db,
     const struct install_state *st, const struct shopify_callback *cb,
-    char shop_id[37], char *missing, size_t missingsz, struct rb_err *err)
+    char shop_id[37], char *missing, size_t missingsz, bool *limited,
+    struct rb_err *err)
 {
+	char granted[SHOPIFY_SCOPES_MAX];
 	struct shopify_app_tokens t;
 	struct shop_grant g;
+	struct shopify s;
+	json_t *info = NULL;
 	int rc = -1;
 
 	memset(&g, 0, sizeof(g));
+	memset(&s, 0, sizeof(s));
 	if (shopify_app_exchange_code(ctx->http, ctx->cfg, cb->shop, cb->code,
 	    &t, err) == -1) {
 		log_warn("install: code exchange for %s failed: %s", cb->shop,
 		    err->msg);
 		return -1;
 	}
-	if (check_scopes(ctx->cfg, t.scope, missing, missingsz, err) == -1) {
+	if (api_shopify_open(ctx, &s, cb->shop, t.access_token, err) == -1 ||
+	    shopify_get_shop_scopes(&s, &info, granted, sizeof(granted),
+	    err) == -1) {
+		log_warn("install: %s: the new token could not be tried: %s",
+		    cb->shop, err->msg);
+		goto out;
+	}
+	if (shopify_check_scopes(ctx->cfg, granted, INSTALL_SCOPES_TODO,
+	    missing, missingsz, limited, err) == -1) {
 		log_warn("install: %s granted too few scopes (missing %s)",
 		    cb->shop, missing);
 		goto out;
@@ -276,7 +274,7 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 	g.expires_in = t.expires_in;
 	g.refresh_token = t.refresh_token;
 	g.refresh_expires_in = t.refresh_expires_in;
-	g.scopes = t.scope;
+	g.scopes = granted;
 	if (shop_store_install(db, ctx->cfg, st->user_id, cb->shop, &g,
 	    shop_id, err) == -1) {
 		if (strcmp(err->code, "shop_taken") != 0) {
@@ -289,6 +287,8 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 	}
 	rc = 0;
 out:
+	shopify_close(&s);
+	json_decref(info);
 	shopify_app_tokens_free(&t);
 	return rc;
 }
@@ -300,7 +300,8 @@ h_shopify_callback(struct api_ctx *ctx, struct rb_err *err)
 	struct install_state st;
 	struct rb_err cerr;
 	struct db *db;
-	char shop_id[37], missing[SHOPIFY_APP_SCOPES_MAX];
+	char shop_id[37], missing[SHOPIFY_SCOPES_MAX];
+	bool limited = false;
 	int rc;
 
 	rb_err_clear(&cerr);
@@ -336,10 +337,12 @@ h_shopify_callback(struct api_ctx *ctx, struct rb_err *err)
 	    &cerr) == -1)
 		goto refuse;
 	if (connect_shop(ctx, db, &st, &cb, shop_id, missing, sizeof(missing),
-	    &cerr) == -1)
+	    &limited, &cerr) == -1)
 		goto refuse;
-	log_info("install: %s connected as shop %s", cb.shop, shop_id);
-	rc = redirect_front(ctx, shop_id, "shopify", "connected", NULL, err);
+	log_info("install: %s connected as shop %s%s", cb.shop, shop_id,
+	    limited ? " (no read_all_orders: 60 days of sales history)" : "");
+	rc = redirect_front(ctx, shop_id, "shopify", "connected",
+	    limited ? "sales_history" : NULL, "limited", err);
 	OPENSSL_cleanse(&cb, sizeof(cb));
 	return rc;
 refuse:
@@ -349,7 +352,7 @@ refuse:
 	/* The shop's page only when it is known to be this user's: the
 	 * dashboard knows no other. */
 	return redirect_front(ctx, NULL, "error", cerr.code[0] ? cerr.code :
-	    "invalid_callback", missing[0] ? missing : NULL, err);
+	    "invalid_callback", missing[0] ? "missing" : NULL, missing, err);
 fail:
 	OPENSSL_cleanse(&cb, sizeof(cb));
 	*err = cerr;

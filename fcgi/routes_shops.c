@@ -18,10 +18,17 @@
 #include "integrations.h"
 #include "log.h"
 #include "shopify.h"
+#include "shopify_scopes.h"
 #include "util.h"
 
 #define ISO(col) "to_char(" col " AT TIME ZONE 'UTC', " \
 	"'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+/* What the owner of a legacy custom app does about missing scopes. */
+#define LEGACY_SCOPES_TODO \
+	"Give the custom app these Admin API access scopes in the Shopify " \
+	"admin (Settings, Apps, Develop apps, Configuration), then connect " \
+	"the shop again."
 
 enum { SC_DOMAIN, SC_TOKEN };
 static const struct field_spec shops_create_fields[] = {
@@ -89,7 +96,8 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 	PGresult *res = NULL;
 	const char *params[9];
 	char id[37], aad[96], *sealed = NULL;
-	bool created, in_tx = false;
+	char granted[SHOPIFY_SCOPES_MAX], missing[SHOPIFY_SCOPES_MAX];
+	bool created, in_tx = false, limited = false;
 	int rc = -1, i;
 
 	memset(&s, 0, sizeof(s));
@@ -99,8 +107,15 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 		return -1;
 	if (api_shopify_open(ctx, &s, domain, token, err) == -1)
 		goto fail;
-	if (shopify_get_shop(&s, &shop, err) == -1)
+	if (shopify_get_shop_scopes(&s, &shop, granted, sizeof(granted),
+	    err) == -1)
 		goto fail;
+	if (shopify_check_scopes(ctx->cfg, granted, LEGACY_SCOPES_TODO,
+	    missing, sizeof(missing), &limited, err) == -1) {
+		log_notice("shops: %s refused: missing scopes %s", domain,
+		    missing);
+		goto fail;
+	}
 	if (db_begin(db, err) == -1)
 		goto fail;
 	in_tx = true;
@@ -169,7 +184,13 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 		goto oom;
 	log_info("shops: %s shop %s (%s)", created ? "added" : "updated", id,
 	    domain);
-	rc = api_reply(ctx, 201, json_pack("{s:b,s:b,s:O}", "success", 1,
+	if (json_object_set_new(out, "granted_scopes", json_string(granted)) ==
+	    -1 || json_object_set_new(out, "sales_history_limited",
+	    json_boolean(limited)) == -1)
+		goto oom;
+	rc = api_reply(ctx, 201, limited ? json_pack("{s:b,s:b,s:O,s:s}",
+	    "success", 1, "created", created, "shop", out, "notice",
+	    SHOPIFY_HISTORY_NOTICE) : json_pack("{s:b,s:b,s:O}", "success", 1,
 	    "created", created, "shop", out), err);
 	goto fail;
 oom:

@@ -34,25 +34,35 @@
 #define SHOPIFY_MSG_MAX			200	/* Shopify text we quote */
 
 /* The shop, with every field the REST shop.json mapping needs (cost ~7). */
+#define SHOP_SELECTION \
+	"  shop {\n" \
+	"    id name email contactEmail myshopifyDomain url\n" \
+	"    primaryDomain { host url sslEnabled }\n" \
+	"    currencyCode enabledPresentmentCurrencies\n" \
+	"    ianaTimezone timezoneAbbreviation timezoneOffset" \
+	" timezoneOffsetMinutes\n" \
+	"    plan { publicDisplayName partnerDevelopment shopifyPlus }\n" \
+	"    shopOwnerName\n" \
+	"    shopAddress { company address1 address2 city province" \
+	" provinceCode zip country countryCodeV2 phone latitude longitude }\n" \
+	"    currencyFormats { moneyFormat moneyWithCurrencyFormat" \
+	" moneyInEmailsFormat moneyWithCurrencyInEmailsFormat }\n" \
+	"    weightUnit unitSystem taxesIncluded taxShipping setupRequired" \
+	" checkoutApiSupported\n" \
+	"    createdAt updatedAt\n" \
+	"    features { storefront giftCards }\n" \
+	"  }\n"
+
 static const char Q_SHOP[] =
 	"query ReBossShop {\n"
-	"  shop {\n"
-	"    id name email contactEmail myshopifyDomain url\n"
-	"    primaryDomain { host url sslEnabled }\n"
-	"    currencyCode enabledPresentmentCurrencies\n"
-	"    ianaTimezone timezoneAbbreviation timezoneOffset"
-	" timezoneOffsetMinutes\n"
-	"    plan { publicDisplayName partnerDevelopment shopifyPlus }\n"
-	"    shopOwnerName\n"
-	"    shopAddress { company address1 address2 city province"
-	" provinceCode zip country countryCodeV2 phone latitude longitude }\n"
-	"    currencyFormats { moneyFormat moneyWithCurrencyFormat"
-	" moneyInEmailsFormat moneyWithCurrencyInEmailsFormat }\n"
-	"    weightUnit unitSystem taxesIncluded taxShipping setupRequired"
-	" checkoutApiSupported\n"
-	"    createdAt updatedAt\n"
-	"    features { storefront giftCards }\n"
-	"  }\n"
+	SHOP_SELECTION
+	"}\n";
+
+/* A connect: the shop and the access scopes the token was granted. */
+static const char Q_SHOP_SCOPES[] =
+	"query ReBossConnect {\n"
+	SHOP_SELECTION
+	"  currentAppInstallation { accessScopes { handle } }\n"
 	"}\n";
 
 /* Every collection, 250 a page (cost 2 + 250 * 2 = 502). */
@@ -1012,8 +1022,44 @@ shop_to_rest(json_t *g)
 	return out;
 }
 
-int
-shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
+/* The granted access scopes of data.currentAppInstallation, comma-
+ * separated into out. */
+static int
+scopes_join(json_t *data, char *out, size_t outsz, struct rb_err *err)
+{
+	json_t *sc = json_object_get(json_object_get(data,
+	    "currentAppInstallation"), "accessScopes"), *v;
+	size_t i, o = 0;
+
+	if (!json_is_array(sc))
+		return rb_err_set(err, 502, "shopify_bad_response",
+		    "Shopify's answer had no access scopes.");
+	out[0] = '\0';
+	json_array_foreach(sc, i, v) {
+		const char *h = json_string_value(json_object_get(v, "handle"));
+		size_t n = h != NULL ? strlen(h) : 0;
+
+		if (n == 0 || strpbrk(h, ", ") != NULL)
+			return rb_err_set(err, 502, "shopify_bad_response",
+			    "Shopify's answer had an access scope without a "
+			    "usable handle.");
+		if (o + n + 2 > outsz)
+			return rb_err_set(err, 502, "shopify_bad_response",
+			    "Shopify granted more access scopes than ReBoss "
+			    "can keep (%zu bytes).", outsz);
+		if (o > 0)
+			out[o++] = ',';
+		memcpy(out + o, h, n + 1);
+		o += n;
+	}
+	return 0;
+}
+
+/* Runs query (Q_SHOP or Q_SHOP_SCOPES): *shop in REST keys, and with
+ * scopes != NULL the granted access scopes. */
+static int
+get_shop(struct shopify *s, const char *query, json_t **shop, char *scopes,
+    size_t scopessz, struct rb_err *err)
 {
 	json_t *data = NULL, *g;
 
@@ -1024,7 +1070,7 @@ shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
 		    "shopify_get_shop was called without a result pointer.");
 		goto fail;
 	}
-	if (shopify_graphql(s, Q_SHOP, NULL, &data, err) == -1)
+	if (shopify_graphql(s, query, NULL, &data, err) == -1)
 		goto fail;
 	g = json_object_get(data, "shop");
 	if (!json_is_object(g)) {
@@ -1032,6 +1078,8 @@ shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
 		    "Shopify's answer had no shop.");
 		goto fail;
 	}
+	if (scopes != NULL && scopes_join(data, scopes, scopessz, err) == -1)
+		goto fail;
 	if ((*shop = shop_to_rest(g)) == NULL) {
 		rb_err_oom(err);
 		goto fail;
@@ -1041,6 +1089,24 @@ shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
 fail:
 	json_decref(data);
 	return -1;
+}
+
+int
+shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
+{
+	return get_shop(s, Q_SHOP, shop, NULL, 0, err);
+}
+
+int
+shopify_get_shop_scopes(struct shopify *s, json_t **shop, char *scopes,
+    size_t scopessz, struct rb_err *err)
+{
+	if (scopes == NULL || scopessz == 0)
+		return rb_err_set(err, 500, "internal_error",
+		    "shopify_get_shop_scopes was called without room for the "
+		    "scopes.");
+	scopes[0] = '\0';
+	return get_shop(s, Q_SHOP_SCOPES, shop, scopes, scopessz, err);
 }
 
 /* ---- collections ------------------------------------------------------- */

@@ -68,6 +68,11 @@ int	shopify_paginate(struct shopify *s, const char *query, json_t *vars,
 /* The REST shop.json keys the dashboard knows, built from GraphQL. */
 int	shopify_get_shop(struct shopify *s, json_t **shop, struct rb_err *err)
 	    RB_WUR;
+/* A connect's one request: the shop as shopify_get_shop() and the access
+ * scopes the token was granted (currentAppInstallation.accessScopes),
+ * comma-separated into scopes (shopify_scopes.h compares them). */
+int	shopify_get_shop_scopes(struct shopify *s, json_t **shop,
+	    char *scopes, size_t scopessz, struct rb_err *err) RB_WUR;
 /* Every collection, PRODUCT.md's shape, custom and smart told apart. */
 int	shopify_get_collections(struct shopify *s, json_t **collections,
 	    struct rb_err *err) RB_WUR;

@@ -123,10 +123,4 @@ int	shopify_app_exchange_code(struct http_client *http,
 	    const struct rb_config *cfg, const char *domain, const char *code,
 	    struct shopify_app_tokens *t, struct rb_err *err) RB_WUR;
 
-/* The scopes of wanted (comma-separated) that granted does not cover
- * (write_X covers read_X, as on Shopify), comma-separated into missing
- * ("" when none).  Returns how many are missing, -1 when out is short. */
-int	shopify_app_missing_scopes(const char *wanted, const char *granted,
-	    char *missing, size_t missingsz);
-
 #endif

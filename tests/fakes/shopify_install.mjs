@@ -173,6 +173,9 @@ export function installShopifyApp(fake, app = {}) {
     if (!shop) return fail(404, 'invalid_request', 'Not Found');
     const token = `shpat_${rand(16)}`;
     shop.token = token;	// the shop's one token of this app
+    // What the merchant approved is what currentAppInstallation.accessScopes
+    // reports for the installation from now on.
+    shop.scopes = c.scopes.split(',').filter(Boolean);
     const out = { access_token: token, scope: c.scopes };
     if (String(body.expiring) === '1') {
       out.expires_in = 3600;

@@ -67,7 +67,8 @@ describe('Shopify app install and webhooks', () => {
     const res = await callback(stack, cb);
     assert.equal(res.status, 302, res.body);
     const [id, user, status, sealed] = (await shopRow('inst-one.myshopify.com')).split('|');
-    assert.equal(res.headers.location, `${front}/shops/${id}?shopify=connected`);
+    // The default scopes lack read_all_orders: the owner is told.
+    assert.equal(res.headers.location, `${front}/shops/${id}?shopify=connected&sales_history=limited`);
     assert.equal(user, A);
     assert.equal(status, 'connected');
     assert.match(sealed, /^rbs1:/, 'the access token is sealed');
@@ -83,7 +84,7 @@ describe('Shopify app install and webhooks', () => {
     // Installed again (new scopes, reinstall): the same row.
     const again = await callback(stack, (await startInstall(tokA, 'inst-one')).cb);
     assert.equal(again.status, 302);
-    assert.equal(again.headers.location, `${front}/shops/${id}?shopify=connected`);
+    assert.equal(again.headers.location, `${front}/shops/${id}?shopify=connected&sales_history=limited`);
     assert.equal(await count(stack, "SELECT count(*) FROM shops WHERE shop_domain = 'inst-one.myshopify.com'"), 1);
 
     // Another account installing the same shop: refused, never saying whose.
@@ -104,6 +105,21 @@ describe('Shopify app install and webhooks', () => {
       assert.equal(loc.searchParams.get('error'), 'missing_scopes');
       assert.equal(loc.searchParams.get('missing'), 'write_products, read_publications, write_publications');
       assert.equal(await shopRow('inst-scopes.myshopify.com'), '');
+      // The scopes were asked of Shopify with the new token, not taken
+      // from the token answer alone.
+      assert.ok(fake.requests.some((e) => e.shop === 'inst-scopes.myshopify.com' &&
+        /currentAppInstallation\s*\{\s*accessScopes/.test(e.query ?? '')), 'currentAppInstallation asked');
+    } finally { fake.setInstallMode(null); }
+  });
+
+  test('read_all_orders granted: connected without the 60-day notice', async () => {
+    addShop('inst-all');
+    fake.setInstallMode({ grantScopes: ['write_products', 'read_orders', 'read_all_orders', 'write_publications'] });
+    try {
+      const res = await callback(stack, (await startInstall(tokA, 'inst-all')).cb);
+      assert.equal(res.status, 302);
+      const [id] = (await shopRow('inst-all.myshopify.com')).split('|');
+      assert.equal(res.headers.location, `${front}/shops/${id}?shopify=connected`);
     } finally { fake.setInstallMode(null); }
   });
 
@@ -164,6 +180,11 @@ describe('Shopify app install and webhooks', () => {
       assert.equal(await shopRow('inst-other.myshopify.com'), '');
     });
   }
+
+  test('the documents sent at install are valid against the 2026-10 schema, none deprecated', () => {
+    assert.deepEqual(fake.validationErrors, []);
+    assert.deepEqual(fake.deprecations, []);
+  });
 
   test('a replayed callback: state_reused, no second token request', async () => {
     addShop('inst-replay');

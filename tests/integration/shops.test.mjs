@@ -47,6 +47,34 @@ describe('POST /api/shops', () => {
     assert.ok(stack.fake.requests.some((q) => q.shop === DOMAIN), 'Shopify was asked');
   });
 
+  test('the granted scopes are asked of Shopify; without read_all_orders the answer says 60 days', async () => {
+    const r = await stack.curl('/api/shops', { token: tokA, body: { shop_domain: DOMAIN, access_token: TOKEN1 } });
+    assert.equal(r.status, 201, r.body);
+    const q = stack.fake.requests.filter((e) => e.shop === DOMAIN && /currentAppInstallation/.test(e.query ?? ''));
+    assert.ok(q.length > 0, 'currentAppInstallation { accessScopes } was asked');
+    assert.equal(r.json.shop.sales_history_limited, true);
+    assert.match(r.json.notice, /read_all_orders.*last 60 days/);
+    assert.match(r.json.shop.granted_scopes, /(^|,)write_products(,|$)/);
+  });
+
+  test('a token with too few scopes is refused naming every missing one; nothing stored', async () => {
+    const d = 'shops-few.myshopify.com';
+    const tok = 'shpat_' + 'c3'.repeat(16);
+    stack.fake.addShop({ domain: d, token: tok, scopes: ['read_products', 'read_orders'] });
+    const r = await stack.curl('/api/shops', { token: tokA, body: { shop_domain: d, access_token: tok } });
+    assert.equal(r.status, 403, r.body);
+    assert.equal(r.json.code, 'missing_scopes');
+    assert.match(r.json.error, /missing: write_products, read_publications, write_publications\./);
+    assert.equal((await stack.pg.psql(`SELECT count(*) FROM shops WHERE shop_domain = '${d}'`)).trim(), '0');
+    // Granted in full, with read_all_orders: connected, history not limited.
+    stack.fake.getShop(d).scopes = ['write_products', 'read_orders', 'read_all_orders',
+      'write_publications'];
+    const ok = await stack.curl('/api/shops', { token: tokA, body: { shop_domain: d, access_token: tok } });
+    assert.equal(ok.status, 201, ok.body);
+    assert.equal(ok.json.shop.sales_history_limited, false);
+    assert.ok(!('notice' in ok.json));
+  });
+
   test('adding the same shop again updates it (same id, new token)', async () => {
     const before1 = (await stored()).split('|');
     stack.fake.addShop({ domain: DOMAIN, token: TOKEN2, name: 'Acme Renamed' });
@@ -106,5 +134,10 @@ describe('POST /api/shops', () => {
     assert.ok(!all.includes(TOKEN1) && !all.includes(TOKEN2));
     const log = await stack.apiLog();
     assert.ok(!log.includes(TOKEN1) && !log.includes(TOKEN2));
+  });
+
+  test('every document the API sent is valid against the 2026-10 schema, none deprecated', () => {
+    assert.deepEqual(stack.fake.validationErrors, []);
+    assert.deepEqual(stack.fake.deprecations, []);
   });
 });

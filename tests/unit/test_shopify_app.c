@@ -1,7 +1,8 @@
 /*
  * test_shopify_app.c - lib/shopify_app.c: the install callback's HMAC
  * (Shopify's documented example, shopify-api-js's %20 rule), every
- * refusal, the webhook HMAC, the token answer, scopes, the consent URL.
+ * refusal, the webhook HMAC, the token answer, the consent URL (scopes:
+ * test_shopify_scopes.c).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -226,24 +227,6 @@ test_token_response(void)
 }
 
 static void
-test_scopes(void)
-{
-	char m[256];
-
-	is_int(shopify_app_missing_scopes("read_products,write_products",
-	    "write_products", m, sizeof(m)), 0, "write covers read");
-	is_int(shopify_app_missing_scopes("read_products, read_orders,"
-	    "write_publications", "read_products", m, sizeof(m)), 2, "two");
-	is_str(m, "read_orders, write_publications", "named");
-	is_int(shopify_app_missing_scopes("write_products", "read_products", m,
-	    sizeof(m)), 1, "read does not cover write");
-	is_int(shopify_app_missing_scopes("read_orders", "", m, sizeof(m)), 1,
-	    "none granted");
-	is_int(shopify_app_missing_scopes("read_orders,read_products", "", m,
-	    5), -1, "too small");
-}
-
-static void
 test_consent_url(void)
 {
 	static char api[] = "https://api.reboss.test/", id[] = "cid123",
@@ -284,7 +267,6 @@ main(void)
 	test_timestamp();
 	test_webhook();
 	test_token_response();
-	test_scopes();
 	test_consent_url();
 	return done_testing();
 }

@@ -137,7 +137,7 @@ struct st {
 	size_t		 nbatch;
 	long		 range_max, nranges;	/* bulk */
 	struct rb_err	 sink_err;	/* why bulk_sink stopped a download */
-	char		 sync_iso[32];		/* sync_at, RFC 3339 UTC */
+	char		 sync_iso[32];		/* bulk's end: sync_at's next second */
 	struct sales_order *orders;		/* a batch, joined */
 	json_t		*updated;		/* updatedAt per order */
 	size_t		 n, cap;
@@ -258,7 +258,12 @@ shop_zone(struct st *st, struct rb_err *err)
  * marked with it) and where the orders pass begins: the cursor less ten
  * minutes, or sixty days back on the first run.  One round trip, before
  * anything is read.  The cursor later moves to sync_at: orders updated
- * after it are read again next time, never missed. */
+ * after it are read again next time, never missed.  The bulk ranges end
+ * at sync_iso, the second after sync_at: Shopify's updatedAt has whole
+ * seconds, so an order updated in the run's first second (before it
+ * started) says that second, and an end cut down to it would leave the
+ * order out while the cursor and complete_through moved past it.
+ * Reading the orders of that one second more is harmless (converges). */
 static int
 run_times(struct st *st, struct rb_err *err)
 {
@@ -269,8 +274,9 @@ run_times(struct st *st, struct rb_err *err)
 	r = db_query(st->ctx->db, "SELECT now()::text, to_char(("
 	    "coalesce(c.orders_cursor, now() - interval '60 days') - "
 	    "interval '" SALES_OVERLAP "') AT TIME ZONE 'UTC', "
-	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char(date_trunc('second', "
-	    "now()) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), to_char((date_trunc('second', "
+	    "now()) + interval '1 second') AT TIME ZONE 'UTC', "
+	    "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') "
 	    "FROM (SELECT 1) x "
 	    "LEFT JOIN public.sales_cursors c ON c.shop_id = $1", 1, p, err);
 	if (r == NULL)
@@ -902,7 +908,8 @@ iso_of(time_t t, char out[32])
 }
 
 /* A bulk range is written: orders updated before `to` are stored, so
- * the cursor may move there (never back). */
+ * the cursor may move there (never back), but not past the run's start
+ * (the last range ends at the second after it). */
 static int
 st_cursor(struct st *st, const char *to, struct rb_err *err)
 {
@@ -913,7 +920,7 @@ st_cursor(struct st *st, const char *to, struct rb_err *err)
 	if (st->ctx->dry_run)
 		return 0;
 	p[0] = st->ctx->shop->id;
-	p[1] = to;
+	p[1] = strcmp(to, st->sync_iso) == 0 ? st->sync_at : to;
 	return db_exec(st->ctx->db, "INSERT INTO public.sales_cursors "
 	    "(shop_id, orders_cursor, last_mode) VALUES ($1, $2::timestamptz, "
 	    "'bulk') ON CONFLICT (shop_id) DO UPDATE SET orders_cursor = "

@@ -24,6 +24,7 @@
 #include "http.h"
 #include "log.h"
 #include "optimize_cmds.h"
+#include "shop.h"
 #include "shopify.h"
 #include "util.h"
 
@@ -124,41 +125,6 @@ cmd_list(struct db *db, const char *shop, bool json)
 	return 0;
 }
 
-static int
-shop_token(struct db *db, const struct rb_config *cfg, const char *shop_id,
-    char **token, struct rb_err *err)
-{
-	const char *p[1];
-	char aad[96];
-	PGresult *r;
-	size_t len;
-	int n;
-
-	*token = NULL;
-	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", shop_id);
-	if (n < 0 || (size_t)n >= sizeof(aad))
-		return rb_err_set(err, 500, "internal_error", "Bad shop id.");
-	p[0] = shop_id;
-	if ((r = db_query(db, "SELECT access_token FROM public.shops WHERE "
-	    "id = $1", 1, p, err)) == NULL)
-		return -1;
-	if (PQntuples(r) != 1 || PQgetisnull(r, 0, 0) ||
-	    *PQgetvalue(r, 0, 0) == '\0') {
-		PQclear(r);
-		return rb_err_set(err, 400, "shop_token_missing",
-		    "The shop has no access token; connect it again.");
-	}
-	if (crypto_is_sealed(PQgetvalue(r, 0, 0)))
-		n = crypto_open(cfg->token_key, aad, PQgetvalue(r, 0, 0),
-		    token, &len, err);
-	else
-		n = (*token = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 :
-		    rb_err_oom(err);
-	explicit_bzero(PQgetvalue(r, 0, 0), strlen(PQgetvalue(r, 0, 0)));
-	PQclear(r);
-	return n;
-}
-
 /* productUpdate input restoring before's values of the named fields. */
 static json_t *
 restore_input(const char *gid, json_t *fields, json_t *before)
@@ -217,7 +183,7 @@ cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 	struct shopify sh;
 	bool sh_open = false;
 	const char *p[1];
-	char shop_id[37], domain[SHOPIFY_DOMAIN_MAX], gid[64], *token = NULL;
+	char shop_id[37], domain[SHOPIFY_DOMAIN_MAX], gid[64];
 	json_t *fields = NULL, *before = NULL, *in = NULL, *vars = NULL;
 	json_t *data = NULL;
 	char msg[320];
@@ -269,18 +235,14 @@ cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 		rb_err_oom(&err);
 		goto fail;
 	}
-	if (shop_token(db, cfg, shop_id, &token, &err) == -1)
-		goto fail;
 	if ((hc = http_client_new(cfg)) == NULL) {
 		rb_err_set(&err, 500, "out_of_memory",
 		    "Could not start the HTTP client.");
 		goto fail;
 	}
-	if (shopify_open(&sh, hc, cfg, domain, token, &err) == -1)
+	if (shop_client_open(&sh, db, cfg, hc, shop_id, 0, &err) == -1)
 		goto fail;
 	sh_open = true;
-	crypto_free_secret(token);
-	token = NULL;
 	if (shopify_graphql(&sh, M_UPDATE, vars, &data, &err) == -1)
 		goto fail;
 	if (shopify_user_error(json_object_get(data, "productUpdate"), msg,
@@ -315,7 +277,6 @@ out:
 	if (sh_open)
 		shopify_close(&sh);
 	http_client_free(hc);
-	crypto_free_secret(token);
 	PQclear(r);
 	json_decref(fields);
 	json_decref(before);

@@ -38,6 +38,7 @@
 #include "db.h"
 #include "log.h"
 #include "migrate.h"
+#include "shop.h"
 #include "optimize_cmds.h"	/* product_optimize's commands */
 #include "alert_cmds.h"	/* monitoring: alert, check */
 #include "nginx_cmds.h"	/* the edge: nginx-origins */
@@ -761,17 +762,14 @@ out:
  * now, 0 when nothing was left to do, -1 on error.
  */
 static int
-seal_one(struct db *db, const unsigned char key[32], const char *id,
+seal_one(struct db *db, const struct rb_config *cfg, const char *id,
     struct rb_err *err)
 {
 	PGresult *res = NULL;
-	char aad[128], *plain = NULL, *sealed = NULL;
+	char *plain = NULL, *sealed = NULL;
 	const char *p[2];
-	int n, rc = -1;
+	int rc = -1;
 
-	n = snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
-	if (n < 0 || (size_t)n >= sizeof(aad))
-		return rb_err_set(err, 500, "seal_failed", "Bad shop id.");
 	if (db_begin(db, err) == -1)
 		return -1;
 	p[0] = id;
@@ -792,7 +790,7 @@ seal_one(struct db *db, const unsigned char key[32], const char *id,
 	OPENSSL_cleanse(PQgetvalue(res, 0, 0), strlen(plain));
 	PQclear(res);
 	res = NULL;
-	if (crypto_seal(key, aad, plain, strlen(plain), &sealed, err) == -1)
+	if (shop_seal(cfg, id, "access_token", plain, &sealed, err) == -1)
 		goto fail;
 	p[1] = sealed;
 	if (db_exec(db, "UPDATE public.shops SET access_token = $2 "
@@ -833,7 +831,7 @@ cmd_seal_tokens(const char *cli_config)
 	if (ids == NULL)
 		goto dberr;
 	for (r = 0; r < PQntuples(ids); r++) {
-		one = seal_one(&db, cfg.token_key, PQgetvalue(ids, r, 0), &err);
+		one = seal_one(&db, &cfg, PQgetvalue(ids, r, 0), &err);
 		if (one == 1) {
 			sealed++;
 		} else if (one == -1) {

@@ -153,6 +153,12 @@ int	router_parse_query(const char *qs, struct api_ctx *ctx,
 struct shopify;
 int	api_shopify_open(struct api_ctx *ctx, struct shopify *s,
 	    const char *domain, const char *token, struct rb_err *err) RB_WUR;
+/* The same for a stored shop of the caller (404 shop_not_found for
+ * another user's): shop_client_open() (lib/shop.h), so the token is
+ * renewed as needed and Shopify's refusals become the shop's status; a
+ * shop that is not connected is 409 shop_not_connected. */
+int	api_shopify_open_shop(struct api_ctx *ctx, struct shopify *s,
+	    const char *shop_id, struct rb_err *err) RB_WUR;
 
 int	h_health(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 

@@ -43,7 +43,7 @@
 #include "http.h"
 #include "log.h"
 #include "oauth.h"
-#include "shop_shim.h"
+#include "shop.h"
 #include "shopify.h"
 #include "shopify_app.h"
 #include "shopify_scopes.h"
@@ -244,7 +244,7 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 {
 	char granted[SHOPIFY_SCOPES_MAX];
 	struct shopify_app_tokens t;
-	struct shop_grant g;
+	struct shop_connect g;
 	struct shopify s;
 	json_t *info = NULL;
 	int rc = -1;
@@ -270,13 +270,14 @@ connect_shop(struct api_ctx *ctx, struct db *db,
 		    cb->shop, missing);
 		goto out;
 	}
+	g.auth = SHOP_AUTH_APP_INSTALL;
 	g.access_token = t.access_token;
 	g.expires_in = t.expires_in;
 	g.refresh_token = t.refresh_token;
 	g.refresh_expires_in = t.refresh_expires_in;
 	g.scopes = granted;
-	if (shop_store_install(db, ctx->cfg, st->user_id, cb->shop, &g,
-	    shop_id, err) == -1) {
+	if (shop_store_connect(db, ctx->cfg, st->user_id, cb->shop, &g,
+	    shop_id, NULL, err) == -1) {
 		if (strcmp(err->code, "shop_taken") != 0) {
 			log_err("install: storing %s failed: %s", cb->shop,
 			    err->msg);

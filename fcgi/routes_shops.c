@@ -3,8 +3,8 @@
  * (both need auth).  Owner: the "oauth" module.
  *
  * POST /api/shops {shop_domain, access_token}: tests the connection
- * (shopify_get_shop), then stores the shop for the caller with the token
- * sealed (aad "shops.access_token:<shop uuid>").  Adding the same shop
+ * (shopify_get_shop), then stores the shop for the caller through
+ * shop_store_connect() (lib/shop.c seals the token).  Adding the same shop
  * again updates it (token, name, plan...).  A shop of another user is
  * refused with 409 shop_taken, without saying whose it is, and before
  * Shopify is contacted.  201 {"success":true,"created":bool,"shop":{...}}
@@ -16,6 +16,7 @@
 #include "api.h"
 #include "crypto.h"
 #include "integrations.h"
+#include "shop.h"
 #include "log.h"
 #include "shopify.h"
 #include "shopify_scopes.h"
@@ -77,98 +78,62 @@ fail:
 	return rc;
 }
 
-static const char *
-shop_str(json_t *shop, const char *key)
-{
-	const char *s = json_string_value(json_object_get(shop, key));
-
-	return s != NULL && s[0] != '\0' ? s : NULL;
-}
-
 int
 h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 {
 	const char *domain = ctx->fields[SC_DOMAIN].str;
 	const char *token = ctx->fields[SC_TOKEN].str;
+	struct shop_connect c;
 	struct shopify s;
 	struct db *db;
 	json_t *shop = NULL, *out = NULL;
 	PGresult *res = NULL;
-	const char *params[9];
-	char id[37], aad[96], *sealed = NULL;
+	const char *params[1];
+	char id[37];
 	char granted[SHOPIFY_SCOPES_MAX], missing[SHOPIFY_SCOPES_MAX];
-	bool created, in_tx = false, limited = false;
+	bool created, limited = false;
 	int rc = -1, i;
 
 	memset(&s, 0, sizeof(s));
+	memset(&c, 0, sizeof(c));
 	if ((db = api_db(ctx, err)) == NULL)
 		return -1;
 	if (lookup(db, domain, ctx->user_id, false, id, err) == -1)
 		return -1;
 	if (api_shopify_open(ctx, &s, domain, token, err) == -1)
-		goto fail;
+		goto out;
 	if (shopify_get_shop_scopes(&s, &shop, granted, sizeof(granted),
 	    err) == -1)
-		goto fail;
+		goto out;
 	if (shopify_check_scopes(ctx->cfg, granted, LEGACY_SCOPES_TODO,
 	    missing, sizeof(missing), &limited, err) == -1) {
 		log_notice("shops: %s refused: missing scopes %s", domain,
 		    missing);
-		goto fail;
+		goto out;
 	}
-	if (db_begin(db, err) == -1)
-		goto fail;
-	in_tx = true;
-	if (lookup(db, domain, ctx->user_id, true, id, err) == -1)
-		goto fail;
-	created = id[0] == '\0';
-	if (created && rb_uuid_v4(id) == -1) {
-		rb_err_set(err, 500, "internal_error",
-		    "No shop id could be made; try again.");
-		goto fail;
-	}
-	(void)snprintf(aad, sizeof(aad), "shops.access_token:%s", id);
-	if (crypto_seal(ctx->cfg->token_key, aad, token, strlen(token),
-	    &sealed, err) == -1)
-		goto fail;
+	c.auth = SHOP_AUTH_LEGACY;
+	c.access_token = token;
+	c.expires_in = -1;
+	c.refresh_expires_in = -1;
+	c.scopes = granted;
+	c.shop_info = shop;
+	if (shop_store_connect(db, ctx->cfg, ctx->user_id, domain, &c, id,
+	    &created, err) == -1)
+		goto out;
 	params[0] = id;
-	params[1] = ctx->user_id;
-	params[2] = domain;
-	params[3] = shop_str(shop, "name");
-	params[4] = sealed;
-	params[5] = shop_str(shop, "currency");
-	params[6] = shop_str(shop, "iana_timezone");
-	params[7] = shop_str(shop, "plan_name");
-	params[8] = shop_str(shop, "email");
-	/* The id check catches a row inserted since the lookup (the token
-	 * was sealed for our id). */
-	if ((res = db_query(db, "INSERT INTO shops (id, user_id, shop_domain, "
-	    "shop_name, access_token, connection_status, currency, "
-	    "iana_timezone, plan_name, shop_email, last_connected_at) VALUES "
-	    "($1, $2, $3, $4, $5, 'connected', $6, $7, $8, $9, now()) "
-	    "ON CONFLICT (shop_domain) DO UPDATE SET "
-	    "shop_name = EXCLUDED.shop_name, "
-	    "access_token = EXCLUDED.access_token, "
-	    "connection_status = 'connected', currency = EXCLUDED.currency, "
-	    "iana_timezone = EXCLUDED.iana_timezone, "
-	    "plan_name = EXCLUDED.plan_name, shop_email = EXCLUDED.shop_email, "
-	    "last_connected_at = now() "
-	    "WHERE shops.id = EXCLUDED.id AND shops.user_id = EXCLUDED.user_id "
-	    "RETURNING id, shop_domain, shop_name, connection_status, "
-	    "currency, iana_timezone, plan_name, shop_email, "
-	    ISO("last_connected_at") " AS last_connected_at, "
+	if ((res = db_query(db, "SELECT id, shop_domain, shop_name, "
+	    "connection_status, currency, iana_timezone, plan_name, "
+	    "shop_email, " ISO("last_connected_at") " AS last_connected_at, "
 	    ISO("created_at") " AS created_at, "
-	    ISO("updated_at") " AS updated_at", 9, params, err)) == NULL)
-		goto fail;
+	    ISO("updated_at") " AS updated_at FROM shops WHERE id = $1", 1,
+	    params, err)) == NULL)
+		goto out;
 	if (PQntuples(res) != 1) {
 		rb_err_set(err, 409, "shop_conflict",
-		    "This shop was added by another request at the same time; "
-		    "try again.");
-		goto fail;
+		    "This shop was removed by another request at the same "
+		    "time; try again.");
+		goto out;
 	}
-	if (db_commit(db, err) == -1)
-		goto fail;
-	in_tx = false;
 	if ((out = json_object()) == NULL)
 		goto oom;
 	for (i = 0; i < PQnfields(res); i++) {
@@ -192,14 +157,11 @@ h_shops_create(struct api_ctx *ctx, struct rb_err *err)
 	    "success", 1, "created", created, "shop", out, "notice",
 	    SHOPIFY_HISTORY_NOTICE) : json_pack("{s:b,s:b,s:O}", "success", 1,
 	    "created", created, "shop", out), err);
-	goto fail;
+	goto out;
 oom:
 	rb_err_oom(err);
-fail:
-	if (in_tx)
-		db_rollback(db);
+out:
 	shopify_close(&s);
-	crypto_free_secret(sealed);
 	PQclear(res);
 	json_decref(shop);
 	json_decref(out);

@@ -47,7 +47,6 @@
 #include "log.h"
 #include "openai.h"
 #include "shop_limits.h"
-#include "shop_token.h"
 #include "shopify.h"
 #include "util.h"
 
@@ -196,13 +195,6 @@ load_usage(struct opt *o, struct rb_err *err)
 	}
 	PQclear(r);
 	return 0;
-}
-
-static int
-open_token(struct opt *o, char **token, struct rb_err *err)
-{
-	return shop_token_open(o->ctx->db, o->ctx->cfg->token_key,
-	    o->ctx->shop->id, !o->ctx->dry_run, token, err);
 }
 
 /* ---- one product ------------------------------------------------------------ */
@@ -678,7 +670,7 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	struct opt o;
 	PGresult *prods = NULL;
 	json_t *schema = NULL;
-	char *token = NULL, *system = NULL;
+	char *system = NULL;
 	bool enabled;
 	long pid;
 	int i, n, rc = -1;
@@ -715,15 +707,9 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 		goto out;
 	o.oa_open = true;
 	o.oa.stop = ctx->stop;
-	if (open_token(&o, &token, err) == -1)
-		goto out;
-	if (shopify_open(&o.sh, ctx->http, ctx->cfg, ctx->shop->domain, token,
-	    err) == -1)
+	if (job_shopify_open(ctx, &o.sh, err) == -1)
 		goto out;
 	o.sh_open = true;
-	o.sh.stop = ctx->stop;
-	crypto_free_secret(token);
-	token = NULL;
 	if (load_rules(&o, err) == -1)
 		goto out;
 	if ((schema = answer_schema(o.fields)) == NULL ||
@@ -763,7 +749,6 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	}
 	rc = 0;
 out:
-	crypto_free_secret(token);
 	free(system);
 	json_decref(schema);
 	PQclear(prods);

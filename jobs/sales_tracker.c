@@ -2,8 +2,8 @@
  * reboss-sales-tracker (PRODUCT.md, Jobs 1).  Owned by the sales_tracker.
  *
  * Per shop, in the worker (job_main() forks one per shop):
- *  1. Opens the shop's token (a plain token left by the dashboard is used
- *     and sealed in place), reads the shop's IANA zone from Shopify (and
+ *  1. Opens the shop's Shopify client (job_shopify_open(): the token is
+ *     renewed as it runs out), reads the shop's IANA zone from Shopify (and
  *     writes it back to shops when it changed).
  *  2. Mirrors every product into `products` (one upsert per page of 25);
  *     once the whole list was read, products not seen are marked deleted.
@@ -46,7 +46,6 @@
 #include "sales_bulk.h"
 #include "shopify.h"
 #include "util.h"
-#include "shop_token.h"
 
 #define SALES_BULK_MIN_ORDERS	1000L
 /* Most orders one bulk export covers: more are split by date range (the
@@ -185,15 +184,6 @@ st_send(struct st *st, const char *sql, int nparams, char *t0, char *t1,
 	st->wtext[0] = t0;
 	st->wtext[1] = t1;
 	return db_send(st->ctx->db, sql, nparams, st->wparams, err);
-}
-
-/* ---- token and shop ----------------------------------------------------- */
-
-static int
-open_token(struct st *st, char **token, struct rb_err *err)
-{
-	return shop_token_open(st->ctx->db, st->ctx->cfg->token_key,
-	    st->ctx->shop->id, !st->ctx->dry_run, token, err);
 }
 
 static bool
@@ -1054,7 +1044,6 @@ static int
 process_shop(struct job_ctx *ctx, struct rb_err *err)
 {
 	struct st st;
-	char *token = NULL;
 	int rc = -1;
 
 	memset(&st, 0, sizeof(st));
@@ -1062,16 +1051,8 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	if ((st.updated = json_array()) == NULL)
 		return rb_err_oom(err);
 
-	if (open_token(&st, &token, err) == -1)
+	if (job_shopify_open(ctx, &st.sh, err) == -1)
 		goto out;
-	if (shopify_open(&st.sh, ctx->http, ctx->cfg, ctx->shop->domain,
-	    token, err) == -1) {
-		crypto_free_secret(token);
-		goto out;
-	}
-	crypto_free_secret(token);
-	token = NULL;
-	st.sh.stop = ctx->stop;
 	/* Orders before products: the orders' last batch, the biggest
 	 * write, runs in PostgreSQL while the products are read. */
 	if (run_times(&st, err) == -1 || shop_zone(&st, err) == -1 ||

@@ -15,7 +15,6 @@
 #include "sales.h"
 #include "shopify.h"
 #include "util.h"
-#include "shop_token.h"
 
 static bool	clock_set;
 static time_t	clock_as_of;
@@ -437,30 +436,15 @@ catalog_iso_utc(time_t t, char out[32])
 
 /* ---- shop access ----------------------------------------------------------- */
 
-static int
-open_token(struct job_ctx *ctx, char **token, struct rb_err *err)
-{
-	return shop_token_open(ctx->db, ctx->cfg->token_key, ctx->shop->id,
-	    !ctx->dry_run, token, err);
-}
-
 int
 catalog_open_shop(struct job_ctx *ctx, struct shopify *sh, char *tz,
     size_t tzsize, struct rb_err *err)
 {
 	json_t *data = NULL;
 	const char *z;
-	char *token = NULL;
 
-	if (open_token(ctx, &token, err) == -1)
+	if (job_shopify_open(ctx, sh, err) == -1)
 		return -1;
-	if (shopify_open(sh, ctx->http, ctx->cfg, ctx->shop->domain, token,
-	    err) == -1) {
-		crypto_free_secret(token);
-		return -1;
-	}
-	crypto_free_secret(token);
-	sh->stop = ctx->stop;
 	if (shopify_graphql(sh, "query { shop { ianaTimezone } }", NULL,
 	    &data, err) == -1)
 		goto fail;

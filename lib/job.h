@@ -138,6 +138,20 @@ struct job_def {
 #define JOB_SHOP_SKIPPED	1
 int	job_skip(struct rb_err *err, const char *fmt, ...) RB_PRINTF(2, 3);
 
+/*
+ * The one way a job opens the shop's Shopify client (shop_client_open(),
+ * lib/shop.c): a valid token, renewed before it runs out and once after a
+ * 401, and Shopify's refusals recorded as the shop's connection_status
+ * (reauthorize_required, frozen, uninstalled).  sh->stop is ctx->stop.
+ * A shop that is not connected (any more): -1 with code
+ * "shop_not_connected"; the worker records such a shop as skipped with
+ * the reason, never as failed, whenever the job gives up on it (a shop
+ * whose status changes mid-run ends cleanly as skipped).
+ */
+struct shopify;
+int	job_shopify_open(struct job_ctx *ctx, struct shopify *sh,
+	    struct rb_err *err) RB_WUR;
+
 /* The whole main() of a job program; returns the exit status. */
 int	job_main(const struct job_def *def, int argc, char **argv);
 

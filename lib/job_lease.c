@@ -25,13 +25,13 @@ num(char *buf, size_t size, long long v)
  * Longest first, by how long each shop took this job last time, and shops
  * it never ran before them (a first run reads 60 days): the big shops start
  * while the small ones fill the gaps, so the run does not end waiting for
- * one big shop that started last.
+ * one big shop that started last.  Every shop: one that is not connected
+ * is recorded as skipped with its reason by its worker (job_worker.c).
  */
 static const char SQL_SHOPS_ALL[] =
     "SELECT s.id::text, s.shop_domain, coalesce(s.user_id::text, '')"
     " FROM public.shops s LEFT JOIN public.shop_job_status j"
     "   ON j.shop_id = s.id AND j.job_type = $1"
-    " WHERE s.connection_status = 'connected'"
     " ORDER BY j.last_duration_ms DESC NULLS FIRST, s.id";
 static const char SQL_SHOP_BY_ID[] =
     "SELECT id::text, shop_domain, coalesce(user_id::text, ''),"
@@ -85,8 +85,8 @@ jobdb_select_shops(struct db *db, const char *job_type, const char *arg,
 		    sizeof(shops[i].user_id));
 		if (arg != NULL &&
 		    strcmp(PQgetvalue(res, i, 3), "connected") != 0)
-			log_warn("shop %s is '%s', not 'connected'; processing "
-			    "it because --shop names it", shops[i].domain,
+			log_warn("shop %s is '%s', not 'connected': it will be "
+			    "skipped with the reason", shops[i].domain,
 			    PQgetvalue(res, i, 3));
 	}
 	PQclear(res);

@@ -32,6 +32,8 @@
 #include "env.h"
 #include "http.h"
 #include "job_int.h"
+#include "shop.h"
+#include "shopify.h"
 #include "log.h"
 #include "shop_limits.h"
 #include "util.h"
@@ -158,6 +160,36 @@ job_skip(struct rb_err *err, const char *fmt, ...)
 	return JOB_SHOP_SKIPPED;
 }
 
+int
+job_shopify_open(struct job_ctx *ctx, struct shopify *sh, struct rb_err *err)
+{
+	if (shop_client_open(sh, ctx->db, ctx->cfg, ctx->http, ctx->shop->id,
+	    0, err) == -1)
+		return -1;
+	sh->stop = ctx->stop;
+	return 0;
+}
+
+/* JOB_SHOP_SKIPPED with the reason when the shop is not connected (or
+ * gone); 0 when it is (or cannot be read: the job's own error stands). */
+static int
+not_connected(struct db *db, const char *shop_id, struct rb_err *err)
+{
+	struct shop sh;
+	struct rb_err e;
+
+	rb_err_clear(&e);
+	if (db->in_tx)
+		db_rollback(db);
+	if (shop_load(db, shop_id, NULL, &sh, &e) == -1)
+		return strcmp(e.code, "shop_not_found") == 0 ? job_skip(err,
+		    "the shop was removed") : 0;
+	if (sh.status == SHOP_CONNECTED)
+		return 0;
+	return job_skip(err, "the shop is %s%s%s", shop_status_name(sh.status),
+	    sh.reason[0] != '\0' ? ": " : "", sh.reason);
+}
+
 void
 job_worker_main(const struct job_worker *w)
 {
@@ -215,8 +247,14 @@ job_worker_main(const struct job_worker *w)
 			rc = job_skip(&err, "%s is turned off for this shop "
 			    "(shop_settings.%s_enabled)", job_names[w->def->kind],
 			    job_names[w->def->kind]);
-		else if (rc == 0)
+		else if (rc == 0 && (rc = not_connected(&db, w->shop->id,
+		    &err)) == 0)
 			rc = w->def->process_shop(&ctx, &err);
+		/* Given up on a shop that is no longer connected (Shopify
+		 * refused it, the app was uninstalled): skipped, not failed. */
+		if (rc == -1 && !worker_stop)
+			rc = not_connected(&db, w->shop->id, &err) ==
+			    JOB_SHOP_SKIPPED ? JOB_SHOP_SKIPPED : -1;
 	}
 	dur = (long long)(rb_mono_ms() - t0);
 	if (db.in_tx) {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 #include "config.h"
@@ -471,6 +472,42 @@ shopify_close(struct shopify *s)
 		return;
 	explicit_bzero(s->token, sizeof(s->token));
 	s->http = NULL;
+	if (s->renew != NULL)
+		free(s->hook_arg);
+	s->hook_arg = NULL;
+	s->renew = NULL;
+	s->refused = NULL;
+}
+
+/* The token header for the client's current token. */
+static int
+shopify_auth_header(const struct shopify *s, char *auth, size_t size,
+    struct rb_err *err)
+{
+	int rc = snprintf(auth, size, "X-Shopify-Access-Token: %s", s->token);
+
+	if (rc < 0 || (size_t)rc >= size)
+		return rb_err_set(err, 500, "internal_error", "Token too long.");
+	return 0;
+}
+
+/* Asks the owner for a new token (refused: the one Shopify refused, or
+ * NULL when only its time is up) and rebuilds the header. */
+static int
+shopify_renew(struct shopify *s, bool refused, char *auth, size_t size,
+    struct rb_err *err)
+{
+	char old[SHOPIFY_TOKEN_MAX];
+	int rc;
+
+	memcpy(old, s->token, sizeof(old));
+	rc = s->renew(s->hook_arg, refused ? old : NULL, s->token,
+	    &s->renew_at, err);
+	explicit_bzero(old, sizeof(old));
+	if (rc == -1)
+		return -1;
+	s->renewed++;
+	return shopify_auth_header(s, auth, size, err);
 }
 
 static double
@@ -685,6 +722,7 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 	json_error_t jerr;
 	int tries, max_tries, rc;
 	long wait;
+	bool renewed = false;
 
 	memset(&resp, 0, sizeof(resp));
 	auth[0] = '\0';
@@ -699,12 +737,8 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 		rb_err_oom(err);
 		goto fail;
 	}
-	rc = snprintf(auth, sizeof(auth), "X-Shopify-Access-Token: %s",
-	    s->token);
-	if (rc < 0 || (size_t)rc >= sizeof(auth)) {
-		rb_err_set(err, 500, "internal_error", "Token too long.");
+	if (shopify_auth_header(s, auth, sizeof(auth), err) == -1)
 		goto fail;
-	}
 	hdrs[0] = auth;
 	hdrs[1] = "Content-Type: application/json";
 	hdrs[2] = "Accept: application/json";
@@ -734,14 +768,32 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 			    SHOPIFY_THROTTLE_MARGIN_MS, err) == -1)
 				goto fail;
 		}
+		if (s->renew != NULL && s->renew_at > 0 &&
+		    (long long)time(NULL) >= s->renew_at && shopify_renew(s,
+		    false, auth, sizeof(auth), err) == -1)
+			goto fail;
 		s->requests++;
 		if (http_request(s->http, &req, &resp, err) == -1) {
 			(void)shopify_map_http_err(s, err);
 			goto fail;
 		}
+		if (resp.status == 401 && s->renew != NULL && !renewed) {
+			/* Once per request: a new token, the same request. */
+			renewed = true;
+			http_response_free(&resp);
+			log_info("Shopify %s: HTTP 401, renewing the token",
+			    s->domain);
+			if (shopify_renew(s, true, auth, sizeof(auth), err) ==
+			    -1)
+				goto fail;
+			tries--;
+			continue;
+		}
 		if (shopify_map_status(resp.status, resp.body, err) == -1) {
 			log_warn("Shopify %s: HTTP %ld (%s)", s->domain,
 			    resp.status, err != NULL ? err->code : "");
+			if (s->refused != NULL)
+				s->refused(s->hook_arg, resp.status, s->token);
 			goto fail;
 		}
 		json_decref(root);

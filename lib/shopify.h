@@ -44,6 +44,22 @@ struct shopify {
 	double			 requested;	/* last requestedQueryCost */
 	long			 requests, throttled_waits, throttle_wait_ms;
 	long			 deprecations;		/* reserved */
+	/* Set by the owner of the shop's credentials (shop_client_open(),
+	 * lib/shop.c); this client never touches the database.  renew is
+	 * called before a request once the clock reaches renew_at (0:
+	 * never), and once per request after a 401 with the refused token;
+	 * it writes the new token and the next renew_at.  refused is called
+	 * when Shopify refused the shop for good (401 after the renewal,
+	 * 402, 404, 423) with the token it refused.  shopify_close frees
+	 * hook_arg when renew is set. */
+	int			(*renew)(void *arg, const char *refused,
+				    char token[SHOPIFY_TOKEN_MAX],
+				    long long *renew_at, struct rb_err *err);
+	void			(*refused)(void *arg, long status,
+				    const char *token);
+	void			*hook_arg;
+	long long		 renew_at;		/* unix s */
+	long			 renewed;	/* renew calls that succeeded */
 };
 
 /* domain must already be normalized; token is copied. */

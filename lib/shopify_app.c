@@ -613,8 +613,9 @@ shopify_app_parse_token_response(long status, const char *body, size_t len,
 	if (status != 200) {
 		error_word(root, word, sizeof(word));
 		rb_err_set(err, 502, "token_exchange_failed",
-		    "Shopify refused the authorization code (%ld, %s); install "
-		    "the app again.", status, word);
+		    "Shopify refused the grant (%ld, %s).", status, word);
+		t->status = status;
+		rb_strlcpy(t->error, word, sizeof(t->error));
 		goto out;
 	}
 	at = json_string_value(json_object_get(root, "access_token"));
@@ -645,10 +646,13 @@ out:
 	return rc;
 }
 
-int
-shopify_app_exchange_code(struct http_client *http,
-    const struct rb_config *cfg, const char *domain, const char *code,
-    struct shopify_app_tokens *t, struct rb_err *err)
+/* POSTs one grant (o, consumed) to {shop}/admin/oauth/access_token, once:
+ * a code is single use, and a refresh token that Shopify rotated must not
+ * be sent twice by us (the caller decides whether to try again). */
+static int
+token_post(struct http_client *http, const struct rb_config *cfg,
+    const char *domain, json_t *o, struct shopify_app_tokens *t,
+    struct rb_err *err)
 {
 	static const char *const hdrs[] = {
 		"Content-Type: application/json",
@@ -659,7 +663,6 @@ shopify_app_exchange_code(struct http_client *http,
 	struct http_response resp;
 	struct rb_err herr;
 	char url[1024], *body = NULL;
-	json_t *o;
 	int rc = -1;
 
 	memset(t, 0, sizeof(*t));
@@ -667,16 +670,9 @@ shopify_app_exchange_code(struct http_client *http,
 	memset(&req, 0, sizeof(req));
 	memset(&resp, 0, sizeof(resp));
 	rb_err_clear(&herr);
-	if (!nonempty(cfg->shopify_client_id) ||
-	    !nonempty(cfg->shopify_client_secret))
-		return rb_err_set(err, 503, "oauth_not_configured",
-		    "shopify_client_id and shopify_client_secret are not set.");
 	if (shopify_app_shop_url(cfg, domain, "/admin/oauth/access_token", url,
 	    sizeof(url), err) == -1)
-		return -1;
-	o = json_pack("{s:s,s:s,s:s,s:s}", "client_id", cfg->shopify_client_id,
-	    "client_secret", cfg->shopify_client_secret, "code", code,
-	    "expiring", "1");
+		goto out;
 	if (o == NULL || (body = json_dumps(o, JSON_COMPACT)) == NULL) {
 		rb_err_oom(err);
 		goto out;
@@ -689,13 +685,13 @@ shopify_app_exchange_code(struct http_client *http,
 	req.connect_timeout_ms = TOKEN_CONNECT_MS;
 	req.timeout_ms = TOKEN_TIMEOUT_MS;
 	req.max_response = TOKEN_RESPONSE_MAX;
-	req.max_attempts = 1;		/* a code is used once */
+	req.max_attempts = 1;
 	req.retry_unsafe = false;
 	req.service = "shopify";
 	if (http_request(http, &req, &resp, &herr) == -1) {
 		rb_err_set(err, 502, "provider_unreachable",
-		    "Shopify could not be reached (%s); install the app again "
-		    "in a moment.", herr.code[0] ? herr.code : "transport error");
+		    "Shopify could not be reached (%s); try again in a moment.",
+		    herr.code[0] ? herr.code : "transport error");
 		goto out;
 	}
 	rc = shopify_app_parse_token_response(resp.status, resp.body,
@@ -708,3 +704,54 @@ out:
 	http_response_free(&resp);
 	return rc;
 }
+
+int
+shopify_app_exchange_code(struct http_client *http,
+    const struct rb_config *cfg, const char *domain, const char *code,
+    struct shopify_app_tokens *t, struct rb_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->expires_in = t->refresh_expires_in = -1;
+	if (!nonempty(cfg->shopify_client_id) ||
+	    !nonempty(cfg->shopify_client_secret))
+		return rb_err_set(err, 503, "oauth_not_configured",
+		    "shopify_client_id and shopify_client_secret are not set.");
+	return token_post(http, cfg, domain, json_pack("{s:s,s:s,s:s,s:s}",
+	    "client_id", cfg->shopify_client_id, "client_secret",
+	    cfg->shopify_client_secret, "code", code, "expiring", "1"), t,
+	    err);
+}
+
+int
+shopify_app_refresh(struct http_client *http, const struct rb_config *cfg,
+    const char *domain, const char *refresh_token,
+    struct shopify_app_tokens *t, struct rb_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->expires_in = t->refresh_expires_in = -1;
+	if (!nonempty(cfg->shopify_client_id) ||
+	    !nonempty(cfg->shopify_client_secret))
+		return rb_err_set(err, 503, "oauth_not_configured",
+		    "shopify_client_id and shopify_client_secret are not set.");
+	return token_post(http, cfg, domain, json_pack("{s:s,s:s,s:s,s:s}",
+	    "client_id", cfg->shopify_client_id, "client_secret",
+	    cfg->shopify_client_secret, "grant_type", "refresh_token",
+	    "refresh_token", refresh_token), t, err);
+}
+
+int
+shopify_app_client_credentials(struct http_client *http,
+    const struct rb_config *cfg, const char *domain, const char *client_id,
+    const char *client_secret, struct shopify_app_tokens *t,
+    struct rb_err *err)
+{
+	memset(t, 0, sizeof(*t));
+	t->expires_in = t->refresh_expires_in = -1;
+	if (!nonempty(client_id) || !nonempty(client_secret))
+		return rb_err_set(err, 400, "missing_field",
+		    "client_id and client_secret are required.");
+	return token_post(http, cfg, domain, json_pack("{s:s,s:s,s:s}",
+	    "client_id", client_id, "client_secret", client_secret,
+	    "grant_type", "client_credentials"), t, err);
+}
+

@@ -109,6 +109,10 @@ struct shopify_app_tokens {
 	long long	 expires_in;		/* -1: none (non-expiring) */
 	long long	 refresh_expires_in;	/* -1: unknown */
 	char		 scope[SHOPIFY_APP_SCOPES_MAX];	/* as granted */
+	/* A refusal (status not 200, not 5xx): the status and Shopify's
+	 * error word ("invalid_grant"); 0 and "" otherwise. */
+	long		 status;
+	char		 error[72];
 };
 void	shopify_app_tokens_free(struct shopify_app_tokens *t);
 /* 200 with access_token -> 0; anything else -1 with
@@ -121,6 +125,20 @@ int	shopify_app_parse_token_response(long status, const char *body,
  * expiring: "1"} once (a code is single use). */
 int	shopify_app_exchange_code(struct http_client *http,
 	    const struct rb_config *cfg, const char *domain, const char *code,
+	    struct shopify_app_tokens *t, struct rb_err *err) RB_WUR;
+/* POST {grant_type: refresh_token, refresh_token, client_id,
+ * client_secret} once: a new access token and a NEW refresh token (Shopify
+ * rotates it; the previous one stays valid until the new one is used). */
+int	shopify_app_refresh(struct http_client *http,
+	    const struct rb_config *cfg, const char *domain,
+	    const char *refresh_token, struct shopify_app_tokens *t,
+	    struct rb_err *err) RB_WUR;
+/* POST {grant_type: client_credentials, client_id, client_secret} once,
+ * with the owner's own Dev Dashboard app: a 24-hour token, no refresh
+ * token (only for stores of the app's own organization). */
+int	shopify_app_client_credentials(struct http_client *http,
+	    const struct rb_config *cfg, const char *domain,
+	    const char *client_id, const char *client_secret,
 	    struct shopify_app_tokens *t, struct rb_err *err) RB_WUR;
 
 #endif

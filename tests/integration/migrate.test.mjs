@@ -346,7 +346,7 @@ describe('rebossctl migrate on a Supabase-like database', () => {
     'supabase_admin');
     assert.equal((await pg.psql(
       "SELECT string_agg(policyname, ',' ORDER BY policyname) FROM pg_policies WHERE tablename = 'shops'")).trim(),
-    'shops_delete_own,shops_insert_own,shops_select_own,shops_update_own');
+    'shops_delete_own,shops_select_own,shops_update_own');
     assert.equal((await pg.psql(
       "SELECT connection_status FROM shops WHERE shop_domain = 'old-shop.myshopify.com'")).trim(),
     'connected');

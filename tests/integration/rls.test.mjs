@@ -84,18 +84,47 @@ describe('row-level security', () => {
     /permission denied/);
   });
 
-  test('a user may set their own token and edit their own shop', async () => {
+  test('a user may rename their own shop, and read its connection (never a credential)', async () => {
     const out = await pg.psql(
-      `UPDATE shops SET access_token = 'shpat_new', shop_name = 'Alpha!' WHERE id = '${shopA}' RETURNING id`,
-      asUser(A));
+      `UPDATE shops SET shop_name = 'Alpha!' WHERE id = '${shopA}' RETURNING id`, asUser(A));
     assert.equal(out.trim(), shopA);
-    assert.equal((await pg.psql(`SELECT shop_name, access_token FROM shops WHERE id = '${shopA}'`)).trim(),
-      'Alpha!|shpat_new');
+    assert.equal((await pg.psql(`SELECT shop_name FROM shops WHERE id = '${shopA}'`)).trim(), 'Alpha!');
+    assert.equal((await pg.psql(
+      `SELECT connection_status, auth_method, connection_reason IS NULL FROM shops WHERE id = '${shopA}'`,
+      asUser(A))).trim(), 'connected|legacy_token|t');
+    for (const col of ['access_token', 'refresh_token', 'shopify_client_secret']) {
+      await assert.rejects(pg.psql(`SELECT ${col} FROM shops`, asUser(A)),
+        /permission denied for table shops/, col);
+    }
+  });
+
+  // The back door (issue 14): the dashboard's role cannot write a token, a
+  // secret, a status or a domain, not even of its own shop.  Before 017 the
+  // role could set access_token and connection_status on its own row.
+  test('a user cannot write tokens, secrets, statuses or domains of their own shop', async () => {
+    const writes = {
+      access_token: "'shpat_new'",
+      refresh_token: "'rbs1:x'",
+      shopify_client_secret: "'rbs1:x'",
+      shopify_client_id: "'x'",
+      auth_method: "'client_credentials'",
+      connection_status: "'connected'",
+      connection_reason: "NULL",
+      access_expires_at: 'now()',
+      granted_scopes: "'write_products'",
+      shop_domain: "'elsewhere.myshopify.com'",
+    };
+    for (const [col, val] of Object.entries(writes)) {
+      await assert.rejects(pg.psql(`UPDATE shops SET ${col} = ${val} WHERE id = '${shopA}'`, asUser(A)),
+        /permission denied for table shops/, col);
+    }
+    assert.equal((await pg.psql(`SELECT access_token, connection_status, shop_domain FROM shops WHERE id = '${shopA}'`)).trim(),
+      'rbs1:sealed-a|connected|alpha.myshopify.com');
   });
 
   test("a user cannot update another user's shop", async () => {
     const out = await pg.psql(
-      `UPDATE shops SET shop_name = 'hijacked', access_token = 'x' WHERE id = '${shopB}' RETURNING id`,
+      `UPDATE shops SET shop_name = 'hijacked' WHERE id = '${shopB}' RETURNING id`,
       asUser(A));
     assert.equal(out.trim(), '');
     assert.equal((await pg.psql(`SELECT shop_name, access_token FROM shops WHERE id = '${shopB}'`)).trim(),
@@ -108,15 +137,17 @@ describe('row-level security', () => {
       `UPDATE shops SET user_id = '${B}' WHERE id = '${shopA2}'`, asUser(A)), /permission denied/);
   });
 
-  test('a user cannot insert a shop for another user, but for themselves', async () => {
+  // Before 017 a user could insert a shop with any domain and a made-up
+  // token: the real owner then got 409 shop_taken and the jobs took it up.
+  test('a user cannot insert a shop, not for another user nor for themselves', async () => {
     await assert.rejects(pg.psql(
       `INSERT INTO shops (user_id, shop_domain, access_token) VALUES ('${B}', 'evil.myshopify.com', 'shpat_x')`,
-      asUser(A)), /row-level security/);
-    await pg.psql(
-      `INSERT INTO shops (user_id, shop_domain, access_token) VALUES ('${A}', 'alpha-three.myshopify.com', 'shpat_y')`,
-      asUser(A));
+      asUser(A)), /permission denied for table shops/);
+    await assert.rejects(pg.psql(
+      `INSERT INTO shops (user_id, shop_domain) VALUES ('${A}', 'alpha-three.myshopify.com')`,
+      asUser(A)), /permission denied for table shops/);
     assert.equal((await pg.psql(
-      "SELECT user_id FROM shops WHERE shop_domain = 'alpha-three.myshopify.com'")).trim(), A);
+      "SELECT count(*) FROM shops WHERE shop_domain IN ('alpha-three.myshopify.com', 'evil.myshopify.com')")).trim(), '0');
   });
 
   test("a user cannot delete another user's shop", async () => {

@@ -19,6 +19,7 @@ import {
 } from 'graphql';
 import { makeCatalogResolvers } from './shopify_catalog.mjs';
 import { installShopifyApp } from './shopify_install.mjs';
+import { installShopifyTokens } from './shopify_tokens.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = path.resolve(HERE, '../..');
@@ -1471,7 +1472,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       return finish(st, payload, headers);
     }
     const token = req.headers['x-shopify-access-token'];
-    if (!token || token !== shop.token) {
+    if (!token || !fake.acceptsToken(shop, token)) {
       return finish(401, STATUS_BODIES[401]);
     }
     // A test's hook, run before the request is answered (e.g. to change
@@ -1621,6 +1622,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
   fake.port = addr.port;
   fake.baseUrlTemplate = `${fake.url}/{shop}`;
   fake.server = server;
+  installShopifyTokens(fake);
   installShopifyApp(fake);
   return fake;
 }

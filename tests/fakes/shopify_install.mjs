@@ -12,9 +12,10 @@
 //   POST /{shop}/admin/oauth/access_token {client_id, client_secret, code,
 //        expiring} (JSON or form): the authorization_code grant.  A code is
 //        single use and bound to its shop; expiring=1 gives a 1-hour token
-//        with a rotating refresh token.  (The "connect" module's
-//        shopify_tokens.mjs takes this endpoint over when it lands; codes
-//        are registered through fake.registerAuthorizationCode either way.)
+//        with a rotating refresh token.  The other grants (refresh_token,
+//        client_credentials) and the tokens' lives are shopify_tokens.mjs's
+//        (fake.tokenGrant, fake.issueAccessToken); codes are registered
+//        through fake.registerAuthorizationCode.
 //
 // Webhooks: webhookRequest() builds a delivery (body, headers with a real
 // base64 HMAC of the exact body) for a test to send to the API;
@@ -93,10 +94,7 @@ export function installShopifyApp(fake, app = {}) {
   /** The token requests (authorization_code grants) the fake received. */
   fake.tokenRequests = () => fake.installLog.filter((e) => e.kind === 'token');
   /** Shopify revokes the app's tokens of a shop when it is uninstalled. */
-  fake.uninstallApp = (domain) => {
-    const shop = fake.getShop(domain);
-    if (shop) shop.token = `revoked_${rand(8)}`;
-  };
+  fake.uninstallApp = (domain) => fake.revokeTokens(domain);
 
   function authorize(req, res, domain, url) {
     const q = url.searchParams;
@@ -160,7 +158,12 @@ export function installShopifyApp(fake, app = {}) {
     } catch {
       return fail(400, 'invalid_request', 'Malformed body');
     }
-    entry.body = { ...body, client_secret: body?.client_secret ? '(set)' : undefined, code: body?.code ? '(set)' : undefined };
+    entry.body = { ...body, client_secret: body?.client_secret ? '(set)' : undefined, code: body?.code ? '(set)' : undefined,
+      refresh_token: body?.refresh_token ? '(set)' : undefined };
+    if (body?.grant_type && body.grant_type !== 'authorization_code') {
+      entry.kind = 'grant';
+      return fake.tokenGrant(domain, body ?? {}, fail, (out) => { entry.status = 200; return json(res, 200, out); });
+    }
     if (body?.client_id !== fake.app.clientId || body?.client_secret !== fake.app.clientSecret)
       return fail(401, 'invalid_client', 'Client authentication failed');
     if (body.grant_type && body.grant_type !== 'authorization_code')
@@ -171,17 +174,14 @@ export function installShopifyApp(fake, app = {}) {
     c.used = true;
     const shop = fake.getShop(domain);
     if (!shop) return fail(404, 'invalid_request', 'Not Found');
-    const token = `shpat_${rand(16)}`;
-    shop.token = token;	// the shop's one token of this app
     // What the merchant approved is what currentAppInstallation.accessScopes
     // reports for the installation from now on.
     shop.scopes = c.scopes.split(',').filter(Boolean);
-    const out = { access_token: token, scope: c.scopes };
-    if (String(body.expiring) === '1') {
-      out.expires_in = 3600;
-      out.refresh_token = `shprt_${rand(16)}`;
-      out.refresh_token_expires_in = 7776000;
-    }
+    const expiring = String(body.expiring) === '1';
+    const a = fake.issueAccessToken(domain, expiring ? 'expiring' : 'offline', c.scopes);
+    const out = { access_token: a.token, scope: c.scopes };
+    if (expiring) Object.assign(out, { expires_in: a.expires_in }, fake.issueRefreshToken(domain, c.scopes, a.token));
+    fake.grants.push({ shop: domain, grant: 'authorization_code', status: 200, error: null, at: fake.now() });
     entry.status = 200;
     entry.expiring = String(body.expiring) === '1';
     return json(res, 200, out);

@@ -544,7 +544,7 @@ open_access(struct db *db, const struct rb_config *cfg, const char *shop_id,
 		return shop_open(cfg, shop_id, "access_token", stored, token,
 		    err);
 	if ((*token = strdup(stored)) == NULL)
-		return rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		return rb_err_oom(err);
 	rb_err_clear(&serr);
 	if (!seal || shop_seal(cfg, shop_id, "access_token", *token, &sealed,
 	    &serr) == -1)
@@ -686,7 +686,7 @@ renew_locked(struct db *db, const struct rb_config *cfg,
 	log_info("shop %s: access token renewed (%s)", shop_id,
 	    PQgetvalue(r, 0, T_AUTH));
 	if ((*token = strdup(t.access_token)) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto fail;
 	}
 	if (expires_at != NULL)
@@ -898,7 +898,7 @@ shop_client_open(struct shopify *s, struct db *db,
 	    err) == -1)
 		goto done;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
-		rb_err_set(err, 500, "out_of_memory", "Out of memory.");
+		rb_err_oom(err);
 		goto done;
 	}
 	if (shopify_open(s, http, cfg, sh.domain, token, err) == -1)

@@ -235,11 +235,11 @@ claim_row(struct db *db, const char *user_id, const char *domain,
 			    "already connected to another ReBoss account; the "
 			    "shop's owner must remove it there first, or "
 			    "contact support.");
-			goto done;
+			goto out;
 		}
 		rb_strlcpy(shop_id, PQgetvalue(r, 0, 0), 37);
 		rc = 0;
-		goto done;
+		goto out;
 	}
 	PQclear(r);
 	if (rb_uuid_v4(shop_id) == -1)
@@ -255,11 +255,11 @@ claim_row(struct db *db, const char *user_id, const char *domain,
 	if (PQntuples(r) != 1) {
 		rb_err_set(err, 409, "shop_conflict", "This shop was added by "
 		    "another request at the same time; try again.");
-		goto done;
+		goto out;
 	}
 	*created = true;
 	rc = 0;
-done:
+out:
 	PQclear(r);
 	return rc;
 }
@@ -270,7 +270,7 @@ secs(long long v, char *buf, size_t n)
 {
 	if (v < 0)
 		return NULL;
-	snprintf(buf, n, "%lld", v);
+	(void)snprintf(buf, n, "%lld", v);	/* 24 bytes hold it */
 	return buf;
 }
 
@@ -287,7 +287,7 @@ store_connect_row(struct db *db, const struct rb_config *cfg,
 	    "refresh_token", c->refresh_token, &rt, err) == -1) ||
 	    (c->client_secret != NULL && shop_seal(cfg, shop_id,
 	    "shopify_client_secret", c->client_secret, &cs, err) == -1))
-		goto done;
+		goto out;
 	p[0] = shop_id;
 	p[1] = shop_auth_name(c->auth);
 	p[2] = at;
@@ -314,7 +314,7 @@ store_connect_row(struct db *db, const struct rb_config *cfg,
 	    "currency), iana_timezone = coalesce($12, iana_timezone), "
 	    "plan_name = coalesce($13, plan_name), shop_email = coalesce($14, "
 	    "shop_email) WHERE id = $1", 14, p, err);
-done:
+out:
 	free(at);
 	free(rt);
 	free(cs);
@@ -572,7 +572,7 @@ store_renewal(struct db *db, const struct rb_config *cfg, const char *shop_id,
 	if (shop_seal(cfg, shop_id, "access_token", t->access_token, &at,
 	    err) == -1 || (t->refresh_token != NULL && shop_seal(cfg, shop_id,
 	    "refresh_token", t->refresh_token, &rt, err) == -1))
-		goto done;
+		goto out;
 	p[0] = shop_id;
 	p[1] = at;
 	p[2] = rt;
@@ -585,7 +585,7 @@ store_renewal(struct db *db, const struct rb_config *cfg, const char *shop_id,
 	    "CASE WHEN $3::text IS NULL THEN refresh_expires_at ELSE now() + "
 	    "make_interval(secs => $5::bigint) END WHERE id = $1::uuid", 5, p,
 	    err);
-done:
+out:
 	free(at);
 	free(rt);
 	return rc;
@@ -610,8 +610,8 @@ ask_renewal(struct db *db, const struct rb_config *cfg,
 		    T_REFRESH), &secret, err) == -1)
 			return -1;
 		rc = shopify_app_refresh(http, cfg, domain, secret, t, err);
-		snprintf(reason, reasonsz, "Shopify refused to renew the "
-		    "shop's access (%s); install the ReBoss app again.",
+		(void)snprintf(reason, reasonsz, "Shopify refused to renew "
+		    "the shop's access (%s); install the ReBoss app again.",
 		    t->error[0] != '\0' ? t->error : "no reason given");
 	} else if (strcmp(auth, "client_credentials") == 0 &&
 	    !PQgetisnull(r, 0, T_SECRET) && !PQgetisnull(r, 0, T_CLIENT_ID)) {
@@ -620,13 +620,13 @@ ask_renewal(struct db *db, const struct rb_config *cfg,
 			return -1;
 		rc = shopify_app_client_credentials(http, cfg, domain,
 		    PQgetvalue(r, 0, T_CLIENT_ID), secret, t, err);
-		snprintf(reason, reasonsz, "Shopify refused the app's client "
-		    "credentials (%s); check the client secret and connect "
-		    "the shop again.", t->error[0] != '\0' ? t->error :
+		(void)snprintf(reason, reasonsz, "Shopify refused the app's "
+		    "client credentials (%s); check the client secret and "
+		    "connect the shop again.", t->error[0] != '\0' ? t->error :
 		    "no reason given");
 	} else {
-		snprintf(reason, reasonsz, "Shopify refused the shop's access "
-		    "token; connect the shop again.");
+		(void)snprintf(reason, reasonsz, "Shopify refused the shop's "
+		    "access token; connect the shop again.");
 		return 1;
 	}
 	crypto_free_secret(secret);
@@ -655,7 +655,7 @@ renew_locked(struct db *db, const struct rb_config *cfg,
 
 	memset(&t, 0, sizeof(t));
 	if ((r = token_row(db, shop_id, true, err)) == NULL)
-		goto fail;
+		goto out;
 	if (!needs_renewal(cfg, r, shop_id, refused, flags)) {
 		/* Someone renewed while we waited for the lock. */
 		rc = open_access(db, cfg, shop_id, r, true, token, expires_at,
@@ -663,7 +663,7 @@ renew_locked(struct db *db, const struct rb_config *cfg,
 		clear_row(r);
 		r = NULL;
 		if (rc == -1 || (rc = db_commit(db, err)) == -1)
-			goto fail;
+			goto out;
 		return 0;
 	}
 	asked = ask_renewal(db, cfg, http, shop_id, r, &t, reason,
@@ -672,7 +672,7 @@ renew_locked(struct db *db, const struct rb_config *cfg,
 		if (set_status(db, shop_id, SHOP_REAUTHORIZE, reason,
 		    PQgetvalue(r, 0, T_ACCESS), &changed, err) == -1 ||
 		    db_commit(db, err) == -1)
-			goto fail;
+			goto out;
 		clear_row(r);
 		shopify_app_tokens_free(&t);
 		return rb_err_set(err, 409, "shop_not_connected", "The shop is "
@@ -680,20 +680,20 @@ renew_locked(struct db *db, const struct rb_config *cfg,
 	}
 	if (asked == -1 || store_renewal(db, cfg, shop_id, &t, err) == -1 ||
 	    db_commit(db, err) == -1)
-		goto fail;
+		goto out;
 	/* Committed: now it may be used. */
 	renewals++;
 	log_info("shop %s: access token renewed (%s)", shop_id,
 	    PQgetvalue(r, 0, T_AUTH));
 	if ((*token = strdup(t.access_token)) == NULL) {
 		rb_err_oom(err);
-		goto fail;
+		goto out;
 	}
 	if (expires_at != NULL)
 		*expires_at = t.expires_in >= 0 ? (long long)time(NULL) +
 		    t.expires_in : 0;
 	rc = 0;
-fail:
+out:
 	if (rc == -1) {
 		db_rollback(db);
 		crypto_free_secret(*token);
@@ -770,7 +770,7 @@ shop_token_get(struct db *db, const struct rb_config *cfg,
 	    expires_at, err);
 }
 
-/* ---- the Shopify client of a stored shop ---------------------------------------- */
+/* ---- the Shopify client of a stored shop ------------------------------ */
 
 struct shop_client {
 	struct db		*db;
@@ -856,25 +856,25 @@ client_refused(void *arg, long status, const char *token)
 	if (c->db->in_tx || c->db->pending || (c->flags & SHOP_TOKEN_NO_RENEW))
 		return;
 	if (db_begin(c->db, &e) == -1)
-		goto out;
+		goto fail;
 	if ((r = db_query(c->db, "SELECT access_token FROM public.shops WHERE "
 	    "id = $1::uuid FOR UPDATE", 1, p, &e)) == NULL || PQntuples(r) != 1
 	    || PQgetisnull(r, 0, 0))
-		goto out;
+		goto fail;
 	if ((crypto_is_sealed(PQgetvalue(r, 0, 0)) ? shop_open(c->cfg,
 	    c->shop_id, "access_token", PQgetvalue(r, 0, 0), &plain, &e) :
 	    ((plain = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 : -1)) == -1)
-		goto out;
+		goto fail;
 	if (strcmp(plain, token) != 0 || set_status(c->db, c->shop_id, st,
 	    reason, NULL, &changed, &e) == -1)
-		goto out;
+		goto fail;
 	if (db_commit(c->db, &e) == 0)
-		goto done;
-out:
+		goto out;
+fail:
 	if (e.code[0] != '\0')
 		log_warn("shop %s: status %s not recorded: %s", c->shop_id,
 		    shop_status_name(st), e.msg);
-done:
+out:
 	db_rollback(c->db);
 	crypto_free_secret(plain);
 	if (r != NULL)
@@ -896,13 +896,13 @@ shop_client_open(struct shopify *s, struct db *db,
 	if (shop_load(db, shop_id, NULL, &sh, err) == -1 ||
 	    shop_token_get(db, cfg, http, shop_id, flags, NULL, &token, &exp,
 	    err) == -1)
-		goto done;
+		goto out;
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		rb_err_oom(err);
-		goto done;
+		goto out;
 	}
 	if (shopify_open(s, http, cfg, sh.domain, token, err) == -1)
-		goto done;
+		goto out;
 	c->db = db;
 	c->cfg = cfg;
 	c->http = http;
@@ -916,7 +916,7 @@ shop_client_open(struct shopify *s, struct db *db,
 		s->renew_at = exp;
 	c = NULL;
 	rc = 0;
-done:
+out:
 	free(c);
 	crypto_free_secret(token);
 	return rc;

@@ -88,7 +88,7 @@ struct shop {
 	char		 reason[SHOP_REASON_MAX];	/* "" when none */
 	char		 granted_scopes[SHOP_SCOPES_MAX];
 	long long	 access_expires_at;	/* unix s; 0: never */
-	long long	 refresh_expires_at;	/* unix s; 0: unknown/none */
+	long long	 refresh_expires_at;	/* unix s; 0: unknown */
 };
 
 /* Loads the shop.  user_id non-NULL: it must be that user's shop, else
@@ -115,10 +115,10 @@ struct shop_connect {
 	enum shop_auth	 auth;
 	const char	*access_token;
 	long long	 expires_in;		/* s; -1: never expires */
-	const char	*refresh_token;		/* app_install; NULL: none */
+	const char	*refresh_token;		/* app_install or NULL */
 	long long	 refresh_expires_in;	/* s; -1: unknown */
 	const char	*client_id;		/* client_credentials */
-	const char	*client_secret;		/* client_credentials */
+	const char	*client_secret;	/* client_credentials */
 	const char	*scopes;		/* as granted, comma-separated */
 	json_t		*shop_info;	/* shopify_get_shop()'s, or NULL */
 };

@@ -705,33 +705,59 @@ out:
 	return rc;
 }
 
-/* Renews in a transaction of its own: on db, or on a session of its own
- * when the caller is inside a transaction (its work is not committed by
- * ours, and the new tokens are committed before anyone uses them). */
+/* Renews in a transaction of its own on db (idle). */
 static int
 renew(struct db *db, const struct rb_config *cfg, struct http_client *http,
     const char *shop_id, unsigned flags, const char *refused, char **token,
     long long *expires_at, struct rb_err *err)
 {
-	struct db own = { 0 };
-	struct db *use = db;
-	int rc;
-
 	if (http == NULL)
 		return rb_err_set(err, 500, "internal_error",
 		    "A token renewal needs an HTTP client.");
-	if (db->in_tx || db->pending) {
-		if (db_connect(&own, db->conninfo, err) == -1)
-			return -1;
-		use = &own;
+	if (db_begin(db, err) == -1)
+		return -1;
+	return renew_locked(db, cfg, http, shop_id, flags, refused, token,
+	    expires_at, err);
+}
+
+static int
+token_get(struct db *db, const struct rb_config *cfg,
+    struct http_client *http, const char *shop_id, unsigned flags,
+    const char *refused, char **token, long long *expires_at,
+    struct rb_err *err)
+{
+	PGresult *r;
+	int rc;
+
+	if ((r = token_row(db, shop_id, false, err)) == NULL)
+		return -1;
+	if (!needs_renewal(cfg, r, shop_id, refused, flags) ||
+	    (strcmp(PQgetvalue(r, 0, T_AUTH), "legacy_token") == 0 &&
+	    !(flags & SHOP_TOKEN_RENEW))) {
+		/* Valid, or a legacy token: nothing to renew it with. */
+		rc = open_access(db, cfg, shop_id, r,
+		    !(flags & SHOP_TOKEN_NO_RENEW), token, expires_at, err);
+		clear_row(r);
+		return rc;
 	}
-	rc = db_begin(use, err);
-	if (rc == 0)
-		rc = renew_locked(use, cfg, http, shop_id, flags, refused,
-		    token, expires_at, err);
-	if (use == &own)
-		db_close(&own);
-	return rc;
+	clear_row(r);
+	return renew(db, cfg, http, shop_id, flags, refused, token,
+	    expires_at, err);
+}
+
+/* The caller's session, or one of our own when the caller's is busy (in a
+ * transaction of its own, or a statement in flight): its work is neither
+ * committed by ours nor waited for, and new tokens are committed before
+ * anyone uses them.  Close *own with db_close (a no-op when unused). */
+static struct db *
+idle_session(struct db *db, struct db *own, struct rb_err *err)
+{
+	memset(own, 0, sizeof(*own));
+	if (!db->in_tx && !db->pending)
+		return db;
+	if (db_connect(own, db->conninfo, err) == -1)
+		return NULL;
+	return own;
 }
 
 int
@@ -740,7 +766,7 @@ shop_token_get(struct db *db, const struct rb_config *cfg,
     const char *refused, char **token, long long *expires_at,
     struct rb_err *err)
 {
-	PGresult *r;
+	struct db own, *use;
 	int rc;
 
 	*token = NULL;
@@ -749,25 +775,12 @@ shop_token_get(struct db *db, const struct rb_config *cfg,
 	if (shop_id == NULL || !rb_is_uuid(shop_id))
 		return rb_err_set(err, 404, "shop_not_found",
 		    "The shop no longer exists.");
-	if ((r = token_row(db, shop_id, false, err)) == NULL)
+	if ((use = idle_session(db, &own, err)) == NULL)
 		return -1;
-	if (!needs_renewal(cfg, r, shop_id, refused, flags)) {
-		rc = open_access(db, cfg, shop_id, r,
-		    !(flags & SHOP_TOKEN_NO_RENEW), token, expires_at, err);
-		clear_row(r);
-		return rc;
-	}
-	if (strcmp(PQgetvalue(r, 0, T_AUTH), "legacy_token") == 0 &&
-	    !(flags & SHOP_TOKEN_RENEW)) {
-		/* An expiry on a legacy token: nothing to renew it with. */
-		rc = open_access(db, cfg, shop_id, r, true, token, expires_at,
-		    err);
-		clear_row(r);
-		return rc;
-	}
-	clear_row(r);
-	return renew(db, cfg, http, shop_id, flags, refused, token,
+	rc = token_get(use, cfg, http, shop_id, flags, refused, token,
 	    expires_at, err);
+	db_close(&own);
+	return rc;
 }
 
 /* ---- the Shopify client of a stored shop ------------------------------ */
@@ -825,6 +838,7 @@ client_refused(void *arg, long status, const char *token)
 	enum shop_status st;
 	const char *reason, *p[1] = { c->shop_id };
 	struct rb_err e;
+	struct db own = { 0 }, *db = NULL;
 	PGresult *r = NULL;
 	char *plain = NULL;
 	bool changed;
@@ -853,11 +867,12 @@ client_refused(void *arg, long status, const char *token)
 		return;
 	}
 	rb_err_clear(&e);
-	if (c->db->in_tx || c->db->pending || (c->flags & SHOP_TOKEN_NO_RENEW))
+	if (c->flags & SHOP_TOKEN_NO_RENEW)
 		return;
-	if (db_begin(c->db, &e) == -1)
+	if ((db = idle_session(c->db, &own, &e)) == NULL ||
+	    db_begin(db, &e) == -1)
 		goto fail;
-	if ((r = db_query(c->db, "SELECT access_token FROM public.shops WHERE "
+	if ((r = db_query(db, "SELECT access_token FROM public.shops WHERE "
 	    "id = $1::uuid FOR UPDATE", 1, p, &e)) == NULL || PQntuples(r) != 1
 	    || PQgetisnull(r, 0, 0))
 		goto fail;
@@ -865,17 +880,19 @@ client_refused(void *arg, long status, const char *token)
 	    c->shop_id, "access_token", PQgetvalue(r, 0, 0), &plain, &e) :
 	    ((plain = strdup(PQgetvalue(r, 0, 0))) != NULL ? 0 : -1)) == -1)
 		goto fail;
-	if (strcmp(plain, token) != 0 || set_status(c->db, c->shop_id, st,
+	if (strcmp(plain, token) != 0 || set_status(db, c->shop_id, st,
 	    reason, NULL, &changed, &e) == -1)
 		goto fail;
-	if (db_commit(c->db, &e) == 0)
+	if (db_commit(db, &e) == 0)
 		goto out;
 fail:
 	if (e.code[0] != '\0')
 		log_warn("shop %s: status %s not recorded: %s", c->shop_id,
 		    shop_status_name(st), e.msg);
 out:
-	db_rollback(c->db);
+	if (db != NULL)
+		db_rollback(db);
+	db_close(&own);
 	crypto_free_secret(plain);
 	if (r != NULL)
 		clear_row(r);

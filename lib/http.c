@@ -235,13 +235,51 @@ http_header(const struct http_response *resp, const char *name)
 
 /* ---- pure helpers ------------------------------------------------------ */
 
+/* delta-seconds as RFC 9110 has it (digits), or with a decimal part as
+ * Shopify sends it ("2.0", "1.5"): milliseconds, the fraction rounded up
+ * (never earlier than asked); -1 when not a number or over 31 days. */
+static long
+retry_after_seconds(const char *buf)
+{
+	const char *p, *dot = strchr(buf, '.');
+	char whole[16];
+	size_t n = dot != NULL ? (size_t)(dot - buf) : strlen(buf);
+	long secs, ms = 0, scale = 100;
+
+	if (n == 0 || n >= sizeof(whole) || (dot != NULL && dot[1] == '\0'))
+		return -1;
+	for (p = buf; p < buf + n; p++)
+		if (!isdigit((unsigned char)*p))
+			return -1;
+	memcpy(whole, buf, n);
+	whole[n] = '\0';
+	if (rb_parse_long(whole, 0, 31L * 24 * 3600, &secs) == -1)
+		return -1;
+	if (dot != NULL) {
+		bool rest = false;
+
+		for (p = dot + 1; *p != '\0'; p++) {
+			if (!isdigit((unsigned char)*p))
+				return -1;
+			if (scale > 0) {
+				ms += (*p - '0') * scale;
+				scale /= 10;
+			} else if (*p != '0')
+				rest = true;	/* below a millisecond */
+		}
+		if (rest)
+			ms++;
+	}
+	if (secs * 1000 + ms > 31L * 24 * 3600 * 1000)
+		return -1;
+	return secs * 1000 + ms;
+}
+
 long
 http_parse_retry_after(const char *value, long now_s)
 {
 	char buf[128];
 	size_t n;
-	const char *p;
-	long secs;
 	time_t t;
 
 	if (value == NULL)
@@ -257,15 +295,8 @@ http_parse_retry_after(const char *value, long now_s)
 	memcpy(buf, value, n);
 	buf[n] = '\0';
 
-	if (!isalpha((unsigned char)buf[0])) {
-		/* delta-seconds: digits only */
-		for (p = buf; *p != '\0'; p++)
-			if (!isdigit((unsigned char)*p))
-				return -1;
-		if (rb_parse_long(buf, 0, 31L * 24 * 3600, &secs) == -1)
-			return -1;
-		return secs * 1000;
-	}
+	if (!isalpha((unsigned char)buf[0]))
+		return retry_after_seconds(buf);
 	/* HTTP-date (IMF-fixdate, RFC 850 or asctime) */
 	if ((t = curl_getdate(buf, NULL)) == -1)
 		return -1;

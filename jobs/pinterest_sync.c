@@ -47,6 +47,7 @@
 #include "config.h"
 #include "db.h"
 #include "http.h"
+#include "integrations.h"
 #include "job.h"
 #include "log.h"
 #include "pinterest.h"
@@ -70,6 +71,7 @@
 struct sync {
 	struct job_ctx		*ctx;
 	struct pinterest	 pc;
+	struct integrations_renewal renewal;	/* pc's, after a 401 */
 	bool			 pc_open;
 	json_t			*boards;	/* the account's, read once */
 	json_t			*board_pins;	/* board id -> pins, cached */
@@ -379,6 +381,17 @@ pin_one(struct sync *s, PGresult *r, int i, struct rb_err *err)
 		goto out;
 	rb_err_clear(&why);
 	if (pinterest_pin_create(&s->pc, &in, id, &why) == -1) {
+		if (strcmp(why.code, "pinterest_trial_access") == 0) {
+			/* No pin of any product can be made: the intent row
+			 * goes (nothing was created) and pinning stops. */
+			if (db_exec(s->ctx->db, "DELETE FROM "
+			    "public.pinterest_pins WHERE shop_id = $1 AND "
+			    "product_id = $2::bigint AND state = 'creating'",
+			    2, p, err) == -1)
+				goto out;
+			*err = why;
+			goto out;
+		}
 		if (!per_object(&why)) {
 			*err = why;
 			goto out;
@@ -457,6 +470,30 @@ out:
 
 /* ---- the worker ------------------------------------------------------------- */
 
+/* A token valid for PS_MIN_VALID_S more seconds (integrations refreshes
+ * and stores it); the client renews it through integrations after a 401
+ * and never touches the database itself. */
+static int
+open_client(struct sync *s, struct rb_err *err)
+{
+	struct job_ctx *ctx = s->ctx;
+	char *token = NULL;
+
+	if (integrations_get_token(ctx->db, ctx->http, ctx->cfg, ctx->shop->id,
+	    OAUTH_PINTEREST, PS_MIN_VALID_S, &token, err) == -1)
+		return -1;
+	s->renewal.db = ctx->db;
+	s->renewal.http = ctx->http;
+	s->renewal.cfg = ctx->cfg;
+	s->renewal.shop_id = ctx->shop->id;
+	s->renewal.provider = OAUTH_PINTEREST;
+	if (pinterest_open(&s->pc, ctx->http, ctx->cfg, &token,
+	    integrations_renew_token, &s->renewal, ctx->stop, err) == -1)
+		return -1;
+	s->pc_open = true;
+	return 0;
+}
+
 static int
 process_shop(struct job_ctx *ctx, struct rb_err *err)
 {
@@ -479,12 +516,8 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	PQclear(r);
 	if ((s.board_pins = json_object()) == NULL)
 		return rb_err_oom(err);
-	if (!ctx->dry_run) {
-		if (pinterest_open(&s.pc, ctx->http, ctx->cfg, ctx->db,
-		    ctx->shop->id, PS_MIN_VALID_S, ctx->stop, err) == -1)
-			goto out;
-		s.pc_open = true;
-	}
+	if (!ctx->dry_run && open_client(&s, err) == -1)
+		goto out;
 	if (delete_retired(&s, err) == -1 || sync_boards(&s, &nsynced,
 	    err) == -1 || sync_pins(&s, err) == -1)
 		goto out;

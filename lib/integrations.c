@@ -6,6 +6,7 @@
  * token); values only ever travel as $n parameters.
  */
 #include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -392,6 +393,16 @@ fail:
 	crypto_free_secret(sr);
 	oauth_tokens_free(&t);
 	return rc;
+}
+
+int
+integrations_renew_token(void *arg, char **access_token, struct rb_err *err)
+{
+	const struct integrations_renewal *r = arg;
+
+	/* A horizon no token reaches: the token is refreshed now. */
+	return integrations_get_token(r->db, r->http, r->cfg, r->shop_id,
+	    r->provider, LONG_MAX / 2, access_token, err);
 }
 
 /* ---- status ------------------------------------------------------------------ */

@@ -3,7 +3,8 @@
  * stored in pinterest_auth, meta_auth and google_auth (sql/003).
  * Owner: the "oauth" module.  Used by fcgi/routes_oauth.c,
  * fcgi/routes_shops.c and the jobs (pinterest_sync asks for a valid token
- * with integrations_get_token()).
+ * with integrations_get_token() and hands its client
+ * integrations_renew_token(): clients never reach into this storage).
  *
  * Tokens are sealed at rest with aad "<table>.<column>:<shop uuid>".
  * Error codes: integration_not_connected (404), integration_broken (409,
@@ -53,6 +54,20 @@ int	integrations_delete(struct db *db, const struct rb_config *cfg,
 int	integrations_get_token(struct db *db, struct http_client *http,
 	    const struct rb_config *cfg, const char *shop_id,
 	    enum oauth_provider p, long min_valid_s, char **access_token,
+	    struct rb_err *err) RB_WUR;
+
+/* A client's renewal callback (lib/pinterest.h pinterest_renew_fn): a
+ * fresh access token of (shop, provider), refreshed now whatever its
+ * expiry (a 401 said the stored one no longer works) and stored sealed.
+ * arg is a struct integrations_renewal that outlives the client. */
+struct integrations_renewal {
+	struct db		*db;
+	struct http_client	*http;
+	const struct rb_config	*cfg;
+	const char		*shop_id;
+	enum oauth_provider	 provider;
+};
+int	integrations_renew_token(void *arg, char **access_token,
 	    struct rb_err *err) RB_WUR;
 
 /* {"pinterest": {...}, "meta": {...}, "google": {...}}, each

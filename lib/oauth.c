@@ -34,11 +34,11 @@ static const char *const tables[OAUTH__COUNT] = {
 	[OAUTH_META] = "meta_auth",
 	[OAUTH_GOOGLE] = "google_auth",
 };
-/* What the jobs need: pinterest_sync (boards, pins, ads); Meta and Google
- * ads management. */
+/* What the jobs need: pinterest_sync lists and creates boards and
+ * creates, lists and deletes pins (the scopes Pinterest's API spec names
+ * for those operations, nothing more); Meta and Google ads management. */
 static const char *const scopes[OAUTH__COUNT] = {
-	[OAUTH_PINTEREST] = "boards:read boards:write pins:read pins:write "
-	    "ads:read ads:write",
+	[OAUTH_PINTEREST] = "boards:read boards:write pins:read pins:write",
 	[OAUTH_META] = "ads_management ads_read business_management",
 	[OAUTH_GOOGLE] = "https://www.googleapis.com/auth/adwords",
 };
@@ -203,7 +203,7 @@ oauth_consent_url(const struct rb_config *cfg, enum oauth_provider p,
 	if (ok && p == OAUTH_PINTEREST)
 		/* Pinterest separates scopes with commas. */
 		ok = buf_param(&b, "scope", "boards:read,boards:write,"
-		    "pins:read,pins:write,ads:read,ads:write") == 0;
+		    "pins:read,pins:write") == 0;
 	else if (ok && p == OAUTH_META)
 		ok = buf_param(&b, "scope", "ads_management,ads_read,"
 		    "business_management") == 0;

@@ -14,7 +14,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "http.h"
-#include "integrations.h"
+#include "oauth.h"
 #include "log.h"
 #include "metrics.h"
 #include "pinterest.h"
@@ -383,21 +383,23 @@ pinterest_wait_ms(const struct http_response *resp, int attempt, long now_s)
 
 int
 pinterest_open(struct pinterest *pc, struct http_client *http,
-    const struct rb_config *cfg, struct db *db, const char *shop_id,
-    long min_valid_s, volatile const sig_atomic_t *stop, struct rb_err *err)
+    const struct rb_config *cfg, char **token, pinterest_renew_fn renew,
+    void *renew_arg, volatile const sig_atomic_t *stop, struct rb_err *err)
 {
 	memset(pc, 0, sizeof(*pc));
-	pc->http = http;
-	pc->cfg = cfg;
-	pc->db = db;
-	pc->stop = stop;
-	pc->min_valid_s = min_valid_s;
-	if (rb_strlcpy(pc->shop_id, shop_id, sizeof(pc->shop_id)) >=
-	    sizeof(pc->shop_id) || cfg->pinterest_api_base == NULL)
+	pc->token = *token;
+	*token = NULL;
+	if (cfg->pinterest_api_base == NULL || pc->token == NULL) {
+		pinterest_close(pc);
 		return rb_err_set(err, 500, "internal_error",
 		    "Pinterest is not configured (pinterest_api_base).");
-	return integrations_get_token(db, http, cfg, shop_id, OAUTH_PINTEREST,
-	    min_valid_s, &pc->token, err);
+	}
+	pc->http = http;
+	pc->cfg = cfg;
+	pc->renew = renew;
+	pc->renew_arg = renew_arg;
+	pc->stop = stop;
+	return 0;
 }
 
 void
@@ -428,14 +430,25 @@ force_refresh(struct pinterest *pc, struct rb_err *err)
 {
 	char *fresh = NULL;
 
-	/* A horizon no token reaches: integrations refreshes now. */
-	if (integrations_get_token(pc->db, pc->http, pc->cfg, pc->shop_id,
-	    OAUTH_PINTEREST, LONG_MAX / 2, &fresh, err) == -1)
+	if (pc->renew == NULL)
+		return rb_err_set(err, 401, "pinterest_unauthorized",
+		    "Pinterest refused the shop's token; link the Pinterest "
+		    "account again in the dashboard.");
+	if (pc->renew(pc->renew_arg, &fresh, err) == -1)
 		return -1;
 	crypto_free_secret(pc->token);
 	pc->token = fresh;
 	pc->refreshes++;
 	return 0;
+}
+
+/* Pinterest's answer to a pin create from an app with Trial access (403,
+ * code 29, "Apps with Trial access may not create Pins in production
+ * ... use API Sandbox ..."): the app, not the pin, is refused. */
+static bool
+trial_refusal(const struct http_response *resp, const char *msg)
+{
+	return resp->status == 403 && strstr(msg, "Trial access") != NULL;
 }
 
 /* One API call with the 401/429/5xx rules of pinterest.h.  On 0 the
@@ -555,6 +568,15 @@ call(struct pinterest *pc, const char *method, const char *path,
 			goto out;
 		}
 		upstream_message(resp, msg, sizeof(msg));
+		if (trial_refusal(resp, msg)) {
+			rb_err_set(err, 403, "pinterest_trial_access",
+			    "Pinterest does not let this app create pins: it "
+			    "has Trial access (Pinterest: %s). Ask Pinterest "
+			    "for Standard access, or point pinterest_api_base "
+			    "at its API Sandbox; no pin is made until then.",
+			    msg);
+			goto out;
+		}
 		rb_err_set(err, 422, "pinterest_refused",
 		    "Pinterest refused %s %s (%ld): %s", method, path,
 		    resp->status, msg);

@@ -3,10 +3,12 @@
  * list/create, pins create/delete/list.  Owner: pinterest_sync
  * (jobs/pinterest_sync.c).
  *
- * The access token comes from integrations_get_token() (lib/integrations)
- * and is kept in the struct only; it is never logged nor put into an
- * rb_err.  A 401 (expired or revoked token) makes the client ask
- * integrations for a fresh token once (forced refresh, stored sealed) and
+ * The client never reaches into the database: the caller hands it an
+ * access token and a renewal callback (jobs/pinterest_sync.c passes
+ * integrations_renew_token(), which refreshes and stores the token
+ * sealed; lib/integrations owns that storage).  The token is kept in the
+ * struct only; it is never logged nor put into an rb_err.  A 401
+ * (expired or revoked token) makes the client call the renewal once and
  * send the request again.  A 429 is waited out per the answer's
  * Retry-After, else x-ratelimit-reset, else a bounded backoff, and sent
  * again (also for POST: a 429 means Pinterest did not act), at most
@@ -16,10 +18,13 @@
  *
  * Error codes: pinterest_unauthorized (401 after a refresh),
  * pinterest_rate_limited (429 more than PINTEREST_MAX_429 times),
- * pinterest_refused (other 4xx; Pinterest's message in err->msg),
+ * pinterest_trial_access (403 to a pin create from an app with Trial
+ * access, which may not create Pins in production: no pin of any product
+ * can be made, so the caller stops pinning), pinterest_refused (other
+ * 4xx; Pinterest's message in err->msg),
  * pinterest_unavailable (5xx), pinterest_bad_response, plus those of
  * lib/http ("cancelled" when *stop is set) and lib/integrations
- * (integration_broken, integration_not_connected, ...).
+ * or the renewal (integration_broken, integration_not_connected, ...).
  */
 #ifndef RB_PINTEREST_H
 #define RB_PINTEREST_H
@@ -31,7 +36,6 @@
 
 #include "rb.h"
 
-struct db;
 struct http_client;
 struct http_response;
 struct rb_config;
@@ -48,14 +52,19 @@ struct rb_config;
 #define PINTEREST_MAX_WAIT_MS		(15L * 60 * 1000) /* cap per wait */
 #define PINTEREST_LIST_MAX		20000	/* items read by one list */
 
+/* Renewal of the access token after a 401: 0 with *token a fresh one
+ * (malloc'd; the client wipes it with crypto_free_secret()), or -1 and
+ * err (the sentence says what the owner must do). */
+typedef int (*pinterest_renew_fn)(void *arg, char **token,
+    struct rb_err *err);
+
 struct pinterest {
 	struct http_client	*http;
 	const struct rb_config	*cfg;
-	struct db		*db;		/* for the refresh */
-	char			 shop_id[37];
 	char			*token;		/* crypto_free_secret() */
+	pinterest_renew_fn	 renew;
+	void			*renew_arg;
 	volatile const sig_atomic_t *stop;
-	long			 min_valid_s;
 	/* counters, for logs and tests */
 	int			 refreshes;	/* forced by a 401 */
 	int			 waits_429;
@@ -63,12 +72,12 @@ struct pinterest {
 	int			 requests;
 };
 
-/* Gets a token valid for min_valid_s more seconds through
- * integrations_get_token() (refreshing it when it expires sooner). */
+/* Takes *token (set to NULL; wiped on close, and at once when open
+ * fails).  renew may be NULL: a 401 then fails the request. */
 int	pinterest_open(struct pinterest *pc, struct http_client *http,
-	    const struct rb_config *cfg, struct db *db, const char *shop_id,
-	    long min_valid_s, volatile const sig_atomic_t *stop,
-	    struct rb_err *err) RB_WUR;
+	    const struct rb_config *cfg, char **token,
+	    pinterest_renew_fn renew, void *renew_arg,
+	    volatile const sig_atomic_t *stop, struct rb_err *err) RB_WUR;
 void	pinterest_close(struct pinterest *pc);
 
 /* GET /boards, every page: *items is a JSON array of Board objects. */

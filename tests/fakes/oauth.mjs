@@ -175,7 +175,7 @@ export async function createFakeOAuth({ port = 0 } = {}) {
     const at = issue('pina_' + rnd(40));
     const rt = issue('pinr_' + rnd(40));
     const expiresIn = modes.pinterest.expiresIn ?? 2592000;
-    access.set(at, { provider: 'pinterest', exp: Date.now() + expiresIn * 1000 });
+    access.set(at, { provider: 'pinterest', exp: Date.now() + expiresIn * 1000, scope });
     refresh.set(rt, { provider: 'pinterest', scope });
     const now = Math.floor(Date.now() / 1000);
     send(res, 200, {
@@ -308,7 +308,8 @@ export async function createFakeOAuth({ port = 0 } = {}) {
   fake.isLive = (tok) => access.has(tok) || refresh.has(tok);
   // For the API fakes that share these tokens (tests/fakes/pinterest.mjs):
   // use(handler) adds (req, res, url) => true-when-answered before the 404;
-  // accessToken(tok) -> {provider, exp?} or undefined; expireAccess(tok)
+  // accessToken(tok) -> {provider, exp?, scope?} or undefined (scope:
+// Pinterest's granted scopes, comma separated); expireAccess(tok)
   // makes an issued access token expired (the API then answers 401).
   fake.use = (h) => { extra.push(h); };
   fake.accessToken = (tok) => access.get(tok);

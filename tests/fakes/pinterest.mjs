@@ -15,6 +15,8 @@
 //   pin.push({ status: 429, retryAfter: 1 })     // next API request only
 //   pin.push({ status: 429, reset: 1 })          // x-ratelimit-reset only
 //   pin.push({ status: 500 })
+//   pin.trialAccess = true   // the app has Trial access: POST /pins -> 403
+//                            // code 29 (boards, lists and deletes still work)
 //   oauth.expireAccess(token)                    // -> 401 until refreshed
 //   pin.requests -> [{method, path, status, body?, at}]
 //   pin.invalidRequests / pin.invalidResponses   // must stay []
@@ -30,8 +32,13 @@
 // GET/DELETE /pins/{id}.  Lists page with page_size (1..250, default 25)
 // and an opaque bookmark.  Auth: "Authorization: Bearer <access token>"
 // issued by the OAuth fake and not expired, else 401 {code: 2,
-// message: "Authentication failed."}.  429s carry Retry-After (when
-// given) and x-ratelimit-limit/remaining/reset.
+// message: "Authentication failed."}.  The token must carry every scope
+// the spec's security names for the operation (boards:read for GET
+// /boards, ... pins:write for POST /pins), else 401 {code: 3, "Your token
+// does not have sufficient permissions ..."} as Pinterest answers.  An app
+// with Trial access "may not create Pins in production" (Pinterest's
+// access tiers; the 403 code 29 answer below is Pinterest's words).
+// 429s carry Retry-After (when given) and x-ratelimit-limit/remaining/reset.
 import Ajv from 'ajv';
 import { normalize as normalizeSpec, readSpec } from './lib/spec.mjs';
 
@@ -60,7 +67,8 @@ function loadSpec() {
         const sch = r.content?.['application/json']?.schema;
         res[st] = sch ? ajv.compile(rewrite(sch)) : null;
       }
-      ops[`${m.toUpperCase()} ${p}`] = { id: op.operationId, request: req ? ajv.compile(rewrite(req)) : null, res };
+      const scopes = (op.security ?? []).find((x) => x.pinterest_oauth2)?.pinterest_oauth2 ?? [];
+      ops[`${m.toUpperCase()} ${p}`] = { id: op.operationId, request: req ? ajv.compile(rewrite(req)) : null, res, scopes };
     }
   }
   cache = { ops };
@@ -74,7 +82,7 @@ export function attachFakePinterest(oauth, { username = 'acme_prints' } = {}) {
   const { ops } = loadSpec();
   const fake = {
     boards: new Map(), pins: new Map(), images: new Map(), queue: [],
-    requests: [], invalidRequests: [], invalidResponses: [],
+    requests: [], invalidRequests: [], invalidResponses: [], trialAccess: false,
     limits: { limit: 1000, remaining: 999 },
     push(m) { fake.queue.push(m); return fake; },
     reset() {
@@ -157,6 +165,9 @@ export function attachFakePinterest(oauth, { username = 'acme_prints' } = {}) {
     rec.token = tok;
     if (!a || a.provider !== 'pinterest' || (a.exp !== undefined && a.exp <= Date.now()))
       return send(res, rec, op, 401, perr(2, 'Authentication failed.')), true;
+    const granted = new Set(String(a.scope ?? '').split(',').filter(Boolean));
+    if (op.scopes.some((x) => !granted.has(x)))
+      return send(res, rec, op, 401, perr(3, 'Your token does not have sufficient permissions to perform this operation. Please ensure your token is authorized with the correct set of scopes.')), true;
 
     const m = fake.queue.shift();
     if (m) {
@@ -207,6 +218,8 @@ export function attachFakePinterest(oauth, { username = 'acme_prints' } = {}) {
         return send(res, rec, op, 200, pg), true;
       }
       case 'POST /pins': {
+        if (fake.trialAccess)
+          return send(res, rec, op, 403, perr(29, 'Apps with Trial access may not create Pins in production https://api.pinterest.com - use API Sandbox https://api-sandbox.pinterest.com instead.')), true;
         const b = fake.boards.get(body.board_id);
         if (!b) return send(res, rec, op, 404, perr(404, 'Board not found.')), true;
         if (body.media_source?.source_type !== 'image_url' || !/^https?:\/\//.test(body.media_source.url))

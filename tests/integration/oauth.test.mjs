@@ -67,8 +67,9 @@ describe('OAuth linking', () => {
         assert.equal(tr.auth, true, 'HTTP Basic');
         assert.equal(tr.form.grant_type, 'authorization_code');
         assert.equal(tr.form.continuous_refresh, 'true');
+        // Only what pinterest_sync uses (Pinterest's spec: boards and pins).
         assert.deepEqual(st.json.pinterest.scopes.sort(),
-          ['ads:read', 'ads:write', 'boards:read', 'boards:write', 'pins:read', 'pins:write']);
+          ['boards:read', 'boards:write', 'pins:read', 'pins:write']);
         assert.match(st.json.pinterest.refresh_expires_at, /Z$/);
         assert.equal(st.json.pinterest.expiring_soon, false);
       }

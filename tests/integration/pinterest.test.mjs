@@ -273,6 +273,50 @@ describe('reboss-pinterest-sync', () => {
     noViolations();
   });
 
+  // Pinterest's access tiers: an app with Trial access "may not create
+  // Pins in production" (403, code 29).  Every pin would be refused the
+  // same way, so the first refusal stops the shop's pinning with a clear
+  // message (the old job tried each product and failed "6 pin(s)").
+  test('Trial access: the first refusal stops the shop\'s pinning with a clear message; boards and deletes still run', async () => {
+    const s = await addShop('pin-trial', {
+      collections: [{ id: 401, name: 'Trial board' }],
+      products: [1, 2, 3, 4, 5, 6].map((id) => ({ id, collections: [401] })),
+    });
+    pin.reset();
+    pin.trialAccess = true;
+    let r;
+    try { r = await runJob(['--shop', s.domain]); } finally { pin.trialAccess = false; }
+    assert.equal(r.code, 1, r.stderr);
+    assert.equal(pin.count((x) => x.method === 'POST' && x.path === '/pins'), 1, 'one refusal, not one per pin');
+    assert.equal(boardsOf(s.id).length, 1, 'the board is made (Trial access may)');
+    const [st] = await rows(`SELECT last_status, last_error FROM shop_job_status WHERE shop_id = ${q(s.id)}
+      AND job_type = 'pinterest_sync'`);
+    assert.equal(st.last_status, 'failed');
+    assert.match(st.last_error, /Trial access/);
+    assert.match(st.last_error, /Standard access/);
+    assert.doesNotMatch(st.last_error, /pin\(s\) could not be created/);
+    assert.deepEqual(await rows(`SELECT product_id FROM pinterest_pins WHERE shop_id = ${q(s.id)}`), [],
+      'no pin recorded as being created');
+    noViolations();
+    // Standard access granted: the next run pins every product.
+    const r2 = await runJob(['--shop', s.domain]);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(pinsOf('pin-trial').length, 6);
+    noViolations();
+  });
+
+  test('the token carries only the scopes the job uses, and they are enough', async () => {
+    const s = await addShop('pin-scopes', { collections: [{ id: 501, name: 'Scopes' }], products: [{ id: 1, collections: [501] }] });
+    pin.reset();
+    const r = await runJob(['--shop', s.domain]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(pinsOf('pin-scopes').length, 1);
+    assert.deepEqual(stack.oauth.accessToken(s.access).scope.split(',').sort(),
+      ['boards:read', 'boards:write', 'pins:read', 'pins:write']);
+    assert.equal(pin.requests.filter((x) => x.status === 401).length, 0, 'no request refused for a missing scope');
+    noViolations();
+  });
+
   test('a shop without Pinterest linked succeeds with nothing to do', async () => {
     const id = await addShopRow(stack, userId, 'pin-none.myshopify.com');
     const n = pin.requests.length;

@@ -601,13 +601,16 @@ static const char failing_sql[] =
 /* Tokens a person must renew: an access token without refresh token, or
  * the refresh token itself.  Broken links are the owner's, shown in the
  * dashboard; disconnected shops do not count. */
+/* The links the server keeps alive by refreshing (Pinterest, Google).
+ * Meta's long-lived token cannot be renewed by the server: only the shop
+ * owner can link again, and the integrations route says so
+ * (needs_reconnect); an expired Meta token alerting the operator every
+ * day would be noise nobody here can act on. */
 static const char tokens_sql[] =
     "WITH t AS ("
     " SELECT 'pinterest' AS p, a.shop_id, CASE WHEN a.refresh_token IS NOT "
     "NULL THEN a.refresh_expires_at ELSE a.expires_at END AS exp"
     " FROM public.pinterest_auth a WHERE NOT a.broken"
-    " UNION ALL SELECT 'meta', a.shop_id, a.expires_at FROM public.meta_auth"
-    " a WHERE NOT a.broken"
     " UNION ALL SELECT 'google', a.shop_id, CASE WHEN a.refresh_token IS "
     "NOT NULL THEN a.refresh_expires_at ELSE a.expires_at END"
     " FROM public.google_auth a WHERE NOT a.broken) "

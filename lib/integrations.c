@@ -407,6 +407,11 @@ integrations_renew_token(void *arg, char **access_token, struct rb_err *err)
 
 /* ---- status ------------------------------------------------------------------ */
 
+/* Whether a link the server renews can no longer be renewed: its refresh
+ * token ran out, or it has none and the access token did. */
+#define RENEWABLE_GONE "coalesce(CASE WHEN refresh_token IS NOT NULL THEN " \
+	"refresh_expires_at <= now() ELSE expires_at <= now() END, false)"
+
 int
 integrations_status(struct db *db, const char *shop_id, json_t **out,
     struct rb_err *err)
@@ -418,12 +423,14 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	    "refresh_expires_at IS NOT NULL AND refresh_expires_at < now() + "
 	    "make_interval(secs => $2::double precision) ELSE expires_at IS "
 	    "NOT NULL AND expires_at < now() + make_interval(secs => "
-	    "$2::double precision) END FROM pinterest_auth WHERE shop_id = $1 "
+	    "$2::double precision) END, " RENEWABLE_GONE " FROM pinterest_auth "
+	    "WHERE shop_id = $1 "
 	    "UNION ALL "
 	    "SELECT 'meta', scopes, " ISO("expires_at") ", NULL, broken, "
 	    "broken_reason, " ISO("connected_at") ", expires_at IS NOT NULL "
 	    "AND expires_at < now() + make_interval(secs => $2::double "
-	    "precision) FROM meta_auth WHERE shop_id = $1 "
+	    "precision), coalesce(expires_at <= now(), false) FROM meta_auth "
+	    "WHERE shop_id = $1 "
 	    "UNION ALL "
 	    "SELECT 'google', scopes, " ISO("expires_at") ", "
 	    ISO("refresh_expires_at") ", broken, broken_reason, "
@@ -431,7 +438,8 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	    "refresh_expires_at IS NOT NULL AND refresh_expires_at < now() + "
 	    "make_interval(secs => $2::double precision) ELSE expires_at IS "
 	    "NOT NULL AND expires_at < now() + make_interval(secs => "
-	    "$2::double precision) END FROM google_auth WHERE shop_id = $1";
+	    "$2::double precision) END, " RENEWABLE_GONE " FROM google_auth "
+	    "WHERE shop_id = $1";
 	const char *params[2];
 	char soon[24];
 	PGresult *res = NULL;
@@ -447,10 +455,10 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 	if ((o = json_object()) == NULL)
 		goto oom;
 	for (i = 0; i < OAUTH__COUNT; i++) {
-		e = json_pack("{s:b,s:[],s:n,s:n,s:b,s:b,s:n,s:n}",
+		e = json_pack("{s:b,s:[],s:n,s:n,s:b,s:b,s:n,s:n,s:b}",
 		    "connected", 0, "scopes", "expires_at", "refresh_expires_at",
 		    "expiring_soon", 0, "broken", 0, "broken_reason",
-		    "connected_at");
+		    "connected_at", "needs_reconnect", 0);
 		if (e == NULL || json_object_set_new(o,
 		    oauth_provider_name((enum oauth_provider)i), e) == -1)
 			goto oom;
@@ -460,6 +468,9 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 		char word[OAUTH_SCOPES_MAX];
 		size_t n;
 		bool broken = strcmp(PQgetvalue(res, r, 4), "t") == 0;
+		/* Broken, or expired past what the server can renew (Meta:
+		 * any expired token): only the owner linking again helps. */
+		bool gone = broken || strcmp(PQgetvalue(res, r, 8), "t") == 0;
 
 		e = json_object_get(o, PQgetvalue(res, r, 0));
 		if (e == NULL)
@@ -487,8 +498,9 @@ integrations_status(struct db *db, const char *shop_id, json_t **out,
 		SET_OPT("broken_reason", 5);
 		SET_OPT("connected_at", 6);
 #undef SET_OPT
-		if (json_object_set_new(e, "connected", json_boolean(!broken))
-		    == -1 || json_object_set_new(e, "broken",
+		if (json_object_set_new(e, "connected", json_boolean(!gone))
+		    == -1 || json_object_set_new(e, "needs_reconnect",
+		    json_boolean(gone)) == -1 || json_object_set_new(e, "broken",
 		    json_boolean(broken)) == -1 ||
 		    json_object_set_new(e, "expiring_soon", json_boolean(
 		    strcmp(PQgetvalue(res, r, 7), "t") == 0)) == -1)

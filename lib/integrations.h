@@ -72,7 +72,10 @@ int	integrations_renew_token(void *arg, char **access_token,
 
 /* {"pinterest": {...}, "meta": {...}, "google": {...}}, each
  * {connected, scopes[], expires_at, refresh_expires_at, expiring_soon,
- *  broken, broken_reason, connected_at} (times ISO 8601 UTC or null).
+ *  broken, broken_reason, connected_at, needs_reconnect} (times ISO 8601
+ * UTC or null).  needs_reconnect: broken, or expired past what the server
+ * can renew (Meta's token expired; a refresh token ran out): only the
+ * owner linking again helps, and connected is false.
  * Never a token. */
 int	integrations_status(struct db *db, const char *shop_id, json_t **out,
 	    struct rb_err *err) RB_WUR;

@@ -823,6 +823,74 @@ fail:
 	return rc;
 }
 
+/* Meta: DELETE /{user-id}/permissions ("me": the token's user) with the
+ * user's token removes the app's whole grant (Facebook Login, "Revoking
+ * Login"); Meta answers {"success": true}.  A token Meta no longer takes
+ * (OAuthException 190, expired) cannot revoke: *revoked stays false and
+ * the owner may remove the app in Facebook's settings. */
+static int
+meta_revoke(struct http_client *http, const struct rb_config *cfg,
+    const char *token, bool *revoked, struct rb_err *err)
+{
+	const char *hdrs[2];
+	char url[2048], auth[OAUTH_TOKEN_MAX + 32];
+	struct http_request req;
+	struct http_response resp;
+	struct rb_err herr;
+	json_t *o = NULL;
+	int rc = -1, w;
+
+	memset(&resp, 0, sizeof(resp));
+	if (!nonempty(cfg->meta_graph_base) || token == NULL ||
+	    !token_text(token))
+		return 0;
+	if (url_join(cfg->meta_graph_base, "/me/permissions", url,
+	    sizeof(url)) == -1)
+		return rb_err_set(err, 500, "internal_error", "The Meta Graph "
+		    "URL is too long.");
+	w = snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
+	if (w < 0 || (size_t)w >= sizeof(auth))
+		return rb_err_set(err, 500, "internal_error", "The Meta token "
+		    "is too long.");
+	hdrs[0] = auth;
+	hdrs[1] = NULL;
+	memset(&req, 0, sizeof(req));
+	rb_err_clear(&herr);
+	req.method = "DELETE";
+	req.url = url;
+	req.headers = hdrs;
+	req.connect_timeout_ms = OAUTH_CONNECT_TIMEOUT_MS;
+	req.timeout_ms = OAUTH_HTTP_TIMEOUT_MS;
+	req.max_response = OAUTH_RESPONSE_MAX;
+	req.max_attempts = 2;
+	req.retry_unsafe = true;	/* revoking twice is harmless */
+	req.service = "meta";
+	if (http_request(http, &req, &resp, &herr) == -1) {
+		rb_err_set(err, 502, "provider_unreachable", "Meta could not be "
+		    "reached to revoke access (%s).", herr.code[0] ?
+		    herr.code : "transport error");
+		goto out;
+	}
+	o = resp.body != NULL ? json_loadb(resp.body, resp.len, 0, NULL) :
+	    NULL;
+	if (resp.status == 200 && (json_is_true(o) ||
+	    json_is_true(json_object_get(o, "success")))) {
+		*revoked = true;
+		rc = 0;
+		goto out;
+	}
+	rb_err_set(err, 502, "provider_refused", "Meta did not revoke the "
+	    "grant (HTTP %ld, OAuthException %lld); the owner may remove the "
+	    "app in Facebook's settings.", resp.status, (long long)
+	    json_integer_value(json_object_get(json_object_get(o, "error"),
+	    "code")));
+out:
+	OPENSSL_cleanse(auth, sizeof(auth));
+	json_decref(o);
+	http_response_free(&resp);
+	return rc;
+}
+
 int
 oauth_revoke(struct http_client *http, const struct rb_config *cfg,
     enum oauth_provider p, const char *token, bool *revoked,
@@ -839,9 +907,11 @@ oauth_revoke(struct http_client *http, const struct rb_config *cfg,
 	int rc = -1;
 
 	*revoked = false;
-	/* Pinterest v5 and Meta have no token revocation for apps: the
-	 * tokens are deleted here and the user may remove the app in the
-	 * provider's settings. */
+	/* Pinterest v5 has no token revocation for apps: the tokens are
+	 * deleted here and the user may remove the app in Pinterest's
+	 * settings. */
+	if (p == OAUTH_META)
+		return meta_revoke(http, cfg, token, revoked, err);
 	if (p != OAUTH_GOOGLE)
 		return 0;
 	if (!nonempty(cfg->google_revoke_url))

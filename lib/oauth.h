@@ -107,9 +107,10 @@ int	oauth_refresh(struct http_client *http, const struct rb_config *cfg,
 	    enum oauth_provider p, const char *refresh_token,
 	    struct oauth_tokens *t, struct rb_err *err) RB_WUR;
 
-/* Revokes a token where the provider offers it (Google's revoke
- * endpoint).  Pinterest and Meta: nothing to call, *revoked false, 0.
- * A token the provider already forgot counts as revoked. */
+/* Revokes the grant where the provider offers it: Google's revoke
+ * endpoint (a token it already forgot counts as revoked); Meta's DELETE
+ * /me/permissions with the user's token (an expired token cannot revoke:
+ * -1 provider_refused).  Pinterest: nothing to call, *revoked false, 0. */
 int	oauth_revoke(struct http_client *http, const struct rb_config *cfg,
 	    enum oauth_provider p, const char *token, bool *revoked,
 	    struct rb_err *err) RB_WUR;

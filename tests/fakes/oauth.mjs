@@ -12,6 +12,7 @@
 //   fake.issued   -> every access/refresh token handed out (for the grep test)
 //   fake.requests -> {provider, method, path, form?, query?, auth?}
 //   fake.revoked  -> tokens revoked at Google
+//   fake.metaRevoked -> Meta tokens whose grant DELETE /me/permissions removed
 //   fake.use(handler), fake.accessToken(tok), fake.expireAccess(tok)
 //                 -> for API fakes sharing the tokens (tests/fakes/pinterest.mjs)
 //   fake.authorizeUrl(provider, params)             // what a browser would open
@@ -32,6 +33,8 @@
 //                grant_type=fb_exchange_token, client_id, client_secret, fb_exchange_token
 //                -> long-lived token {access_token, token_type:"bearer", expires_in}
 //                error {error:{message, type:"OAuthException", code, error_subcode?, fbtrace_id}}
+//              DELETE /meta/graph/v26.0/me/permissions   Bearer user token -> {success: true},
+//                the grant's tokens stop working; expired/unknown token -> 400 code 190
 //   Google     GET  /google/o/oauth2/v2/auth          consent; requires code_challenge
 //                                                     with method S256
 //              POST /google/token                     authorization_code with code_verifier
@@ -58,7 +61,7 @@ export async function createFakeOAuth({ port = 0 } = {}) {
   const refresh = new Map();      // refresh token -> {provider, scope}
   const modes = { pinterest: {}, meta: {}, google: {} };
   const hung = new Set();
-  const fake = { issued: [], requests: [], revoked: [], codes };
+  const fake = { issued: [], requests: [], revoked: [], metaRevoked: [], codes };
   const extra = [];   // handlers added with fake.use() (tests/fakes/pinterest.mjs)
 
   const issue = (tok) => { fake.issued.push(tok); return tok; };
@@ -198,15 +201,39 @@ export async function createFakeOAuth({ port = 0 } = {}) {
       const t = access.get(q.get('fb_exchange_token'));
       if (!t || t.provider !== 'meta') return err('Invalid OAuth access token - Cannot parse access token', 190);
       const long = issue('EAAL' + rnd(120));
-      access.set(long, { provider: 'meta', long: true });
+      access.set(long, { provider: 'meta', long: true, grant: t.grant,
+        ...(modes.meta.expiresIn !== undefined ? { exp: Date.now() + modes.meta.expiresIn * 1000 } : {}) });
       return send(res, 200, { access_token: long, token_type: 'bearer', expires_in: modes.meta.expiresIn ?? 5183944 });
     }
     if (await tokenMode(res, 'meta', 'token')) return;
     const c = takeCode('meta', q.get('code'), q.get('redirect_uri'));
     if (!c) return err('This authorization code has been used.', 100, 36009);
     const short = issue('EAAS' + rnd(120));
-    access.set(short, { provider: 'meta' });
+    access.set(short, { provider: 'meta', grant: rnd(8) });
     send(res, 200, { access_token: short, token_type: 'bearer', expires_in: 5183 });
+  }
+
+  // Facebook Login, "Revoking Login": DELETE /{user-id}/permissions with
+  // the user's access token removes the app's whole grant; {"success":
+  // true}.  "me" is the token's own user.  The fake takes the token only
+  // from "Authorization: Bearer" (never the URL); a token that expired or
+  // is unknown cannot revoke (OAuthException 190).
+  function metaRevoke(req, res, p) {
+    const auth = req.headers.authorization || '';
+    const tok = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const user = p.split('/')[4];
+    fake.requests.push({ provider: 'meta', method: 'DELETE', path: p.slice('/meta/graph/v26.0'.length),
+      query: Object.fromEntries(new URL(req.url, 'http://x').searchParams), bearer: tok !== '' });
+    const t = access.get(tok);
+    const bad = (message, sub) => send(res, 400, { error: { message, type: 'OAuthException', code: 190,
+      ...(sub ? { error_subcode: sub } : {}), fbtrace_id: 'A' + rnd(8) } });
+    if (!t || t.provider !== 'meta') return bad('Invalid OAuth access token - Cannot parse access token');
+    if (t.exp !== undefined && t.exp <= Date.now())
+      return bad('Error validating access token: Session has expired.', 463);
+    if (user !== 'me') return bad('(#100) Unsupported delete request.');
+    for (const [k, v] of access) if (v.provider === 'meta' && v.grant === t.grant) access.delete(k);
+    fake.metaRevoked.push(tok);
+    return send(res, 200, { success: true });
   }
 
   async function googleToken(req, res) {
@@ -270,6 +297,8 @@ export async function createFakeOAuth({ port = 0 } = {}) {
         return consent(res, 'meta', q, { scopeSep: ',' });
       if (req.method === 'GET' && p === '/meta/graph/v26.0/oauth/access_token')
         return await metaToken(req, res, q);
+      if (req.method === 'DELETE' && /^\/meta\/graph\/v26\.0\/[^/]+\/permissions$/.test(p))
+        return metaRevoke(req, res, p);
       if (req.method === 'GET' && p === '/google/o/oauth2/v2/auth')
         return consent(res, 'google', q, { scopeSep: ' ', needPkce: true });
       if (req.method === 'POST' && p === '/google/token')
@@ -304,7 +333,11 @@ export async function createFakeOAuth({ port = 0 } = {}) {
   };
   fake.secrets = [APPS.pinterest.secret, APPS.meta.secret, APPS.google.secret];
   fake.setMode = (provider, m) => { modes[provider] = m ? { ...m } : {}; };
-  fake.reset = () => { for (const k of Object.keys(modes)) modes[k] = {}; fake.requests.length = 0; };
+  fake.reset = () => {
+    for (const k of Object.keys(modes)) modes[k] = {};
+    fake.requests.length = 0;
+    fake.metaRevoked.length = 0;
+  };
   fake.isLive = (tok) => access.has(tok) || refresh.has(tok);
   // For the API fakes that share these tokens (tests/fakes/pinterest.mjs):
   // use(handler) adds (req, res, url) => true-when-answered before the 404;

@@ -365,26 +365,45 @@ describe('rebossctl check', () => {
 
   test('tokens: expiring within 3 days is WARNING, expired is CRITICAL', async () => {
     await freshRuns();
-    await q(`INSERT INTO public.meta_auth (shop_id, access_token, expires_at)
-      SELECT id, 'rbs1:sealed', now() + interval '2 days' FROM public.shops
+    // A Pinterest link whose refresh token runs out: the server can no
+    // longer keep it alive.
+    await q(`INSERT INTO public.pinterest_auth (shop_id, access_token, refresh_token, expires_at, refresh_expires_at)
+      SELECT id, 'rbs1:sealed', 'rbs1:r', now() + interval '1 day', now() + interval '2 days' FROM public.shops
       WHERE shop_domain = 'probe-1.myshopify.com'`);
     let c = await check();
     assert.equal(c.code, 1, c.line);
     assert.match(c.msg, /1 token expiring within 3 days/);
-    assert.match(c.msg, /probe-1\.myshopify\.com \(meta\)/);
+    assert.match(c.msg, /probe-1\.myshopify\.com \(pinterest\)/);
     assert.match(c.perf, /tokens_expiring=1;/);
-    await q(`UPDATE public.meta_auth SET expires_at = now() - interval '1 hour'`);
+    await q(`UPDATE public.pinterest_auth SET refresh_expires_at = now() - interval '1 hour'`);
     c = await check();
     assert.equal(c.code, 2, c.line);
     assert.match(c.msg, /^REBOSS CRITICAL - 1 token expired/);
     assert.ok(!c.line.includes('rbs1:sealed'));
     // a refreshable Pinterest token counts by its refresh token's expiry
-    await q('DELETE FROM public.meta_auth');
-    await q(`INSERT INTO public.pinterest_auth (shop_id, access_token, refresh_token, expires_at, refresh_expires_at)
-      SELECT id, 'rbs1:a', 'rbs1:r', now() - interval '1 hour', now() + interval '300 days'
-      FROM public.shops WHERE shop_domain = 'probe-1.myshopify.com'`);
+    await q(`UPDATE public.pinterest_auth SET expires_at = now() - interval '1 hour',
+      refresh_expires_at = now() + interval '300 days'`);
     assert.equal((await check()).code, 0);
     await q('DELETE FROM public.pinterest_auth');
+  });
+
+  // Meta's token cannot be renewed by the server, only by the owner linking
+  // again (the integrations route says needs_reconnect): expiring or
+  // expired, it is not the operator's alert (the old check went CRITICAL
+  // and alerted every day).
+  test('tokens: an expired or expiring Meta token is the owner\'s, not an operator alert', async () => {
+    await freshRuns();
+    await q(`INSERT INTO public.meta_auth (shop_id, access_token, expires_at)
+      SELECT id, 'rbs1:sealed', now() - interval '1 hour' FROM public.shops
+      WHERE shop_domain = 'probe-1.myshopify.com'`);
+    assert.equal((await q('SELECT count(*) FROM public.meta_auth')).trim(), '1', 'a connected shop has the link');
+    let c = await check();
+    assert.equal(c.code, 0, c.line);
+    assert.match(c.perf, /tokens_expired=0;/);
+    await q(`UPDATE public.meta_auth SET expires_at = now() + interval '2 days'`);
+    c = await check();
+    assert.equal(c.code, 0, c.line);
+    await q('DELETE FROM public.meta_auth');
   });
 
   test('database down: CRITICAL without the password', async () => {

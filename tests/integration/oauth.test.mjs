@@ -205,7 +205,7 @@ describe('OAuth linking', () => {
     assert.equal(r.status, 404);
   });
 
-  test('DELETE revokes at Google, deletes locally for all, and is refused for other users', async () => {
+  test('DELETE revokes at Google and Meta, deletes locally for all, and is refused for other users', async () => {
     fake.reset();
     const shop = await addShopRow(stack, A, 'disconnect.myshopify.com');
     for (const p of PROVIDERS) {
@@ -213,6 +213,7 @@ describe('OAuth linking', () => {
       assert.equal(res.headers.location, `${front}/shops/${shop}?${p}=connected`);
     }
     const issuedGoogle = fake.issued.filter((t) => t.startsWith('1//'));
+    const metaLong = fake.issued.filter((t) => t.startsWith('EAAL')).at(-1);
     let r = await stack.curl(`/api/oauth/google?shop_id=${shop}`, { method: 'DELETE', token: tokB });
     assert.equal(r.status, 404);
     assert.equal(await count(stack, `SELECT count(*) FROM google_auth WHERE shop_id = '${shop}'`), 1);
@@ -224,13 +225,25 @@ describe('OAuth linking', () => {
     assert.ok(fake.revoked.includes(issuedGoogle.at(-1)), 'the refresh token was revoked at Google');
     assert.equal(await count(stack, `SELECT count(*) FROM google_auth WHERE shop_id = '${shop}'`), 0);
 
-    for (const p of ['pinterest', 'meta']) {
-      r = await stack.curl(`/api/oauth/${p}?shop_id=${shop}`, { method: 'DELETE', token: tokA });
-      assert.equal(r.status, 200);
-      assert.equal(r.json.deleted, true);
-      assert.equal(r.json.revoked, false);
-      assert.equal(await count(stack, `SELECT count(*) FROM ${TABLE[p]} WHERE shop_id = '${shop}'`), 0);
-    }
+    // Meta: DELETE /{user-id}/permissions with the user's token removes
+    // the grant (the old route only deleted the row: revoked false).
+    r = await stack.curl(`/api/oauth/meta?shop_id=${shop}`, { method: 'DELETE', token: tokA });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.deleted, true);
+    assert.equal(r.json.revoked, true, 'the grant was revoked at Meta');
+    assert.deepEqual(fake.metaRevoked, [metaLong], 'with the stored long-lived token');
+    const del = fake.requests.filter((x) => x.provider === 'meta' && x.method === 'DELETE');
+    assert.equal(del.length, 1);
+    assert.equal(del[0].path, '/me/permissions');
+    assert.equal(del[0].bearer, true, 'the token in the Authorization header');
+    assert.deepEqual(del[0].query, {}, 'never in the URL');
+    assert.equal(fake.isLive(metaLong), false, 'the token no longer works');
+    assert.equal(await count(stack, `SELECT count(*) FROM meta_auth WHERE shop_id = '${shop}'`), 0);
+    r = await stack.curl(`/api/oauth/pinterest?shop_id=${shop}`, { method: 'DELETE', token: tokA });
+    assert.equal(r.status, 200);
+    assert.equal(r.json.deleted, true);
+    assert.equal(r.json.revoked, false, 'Pinterest v5 has no revocation for apps');
+    assert.equal(await count(stack, `SELECT count(*) FROM pinterest_auth WHERE shop_id = '${shop}'`), 0);
     r = await stack.curl(`/api/oauth/meta?shop_id=${shop}`, { method: 'DELETE', token: tokA });
     assert.equal(r.status, 200);
     assert.equal(r.json.deleted, false, 'deleting twice is fine');
@@ -238,6 +251,32 @@ describe('OAuth linking', () => {
     for (const p of PROVIDERS) assert.equal(st.json[p].connected, false);
     r = await stack.curl('/api/oauth/meta', { method: 'DELETE', token: tokA });
     assert.equal(r.status, 400);
+  });
+
+  // An expired Meta token (Meta's long-lived token is not renewed by the
+  // server) shows as needing reconnection; disconnecting it still deletes
+  // the link (Meta refuses the revocation with an expired token).
+  test('an expired Meta token shows as needing reconnection; disconnect still deletes it', async () => {
+    fake.reset();
+    const shop = await addShopRow(stack, A, 'meta-expired.myshopify.com');
+    await link(stack, tokA, 'meta', shop);
+    const metaLong = fake.issued.filter((t) => t.startsWith('EAAL')).at(-1);
+    let st = await stack.curl(`/api/shops/${shop}/integrations`, { token: tokA });
+    assert.equal(st.json.meta.needs_reconnect, false);
+    assert.equal(st.json.meta.connected, true);
+    // Sixty days later: the token ran out, here and at Meta.
+    await stack.pg.psql(`UPDATE meta_auth SET expires_at = now() - interval '1 hour' WHERE shop_id = '${shop}'`);
+    fake.expireAccess(metaLong);
+    st = await stack.curl(`/api/shops/${shop}/integrations`, { token: tokA });
+    assert.equal(st.json.meta.needs_reconnect, true, st.body);
+    assert.equal(st.json.meta.connected, false);
+    assert.equal(st.json.meta.broken, false);
+    const r = await stack.curl(`/api/oauth/meta?shop_id=${shop}`, { method: 'DELETE', token: tokA });
+    assert.equal(r.status, 200, r.body);
+    assert.equal(r.json.deleted, true);
+    assert.equal(r.json.revoked, false, 'Meta takes no expired token');
+    assert.deepEqual(fake.metaRevoked, []);
+    assert.equal(await count(stack, `SELECT count(*) FROM meta_auth WHERE shop_id = '${shop}'`), 0);
   });
 
   test('the integrations route: 404 for another user, a broken link is reported', async () => {
@@ -250,6 +289,7 @@ describe('OAuth linking', () => {
     r = await stack.curl(`/api/shops/${shop}/integrations`, { token: tokA });
     assert.equal(r.json.pinterest.broken, true);
     assert.equal(r.json.pinterest.connected, false);
+    assert.equal(r.json.pinterest.needs_reconnect, true);
     assert.equal(r.json.pinterest.expiring_soon, true);
   });
 

@@ -8,7 +8,8 @@
  *   rebossctl rollback OPTIMIZATION_ID
  *       writes the stored "before" of the fields that optimization rewrote
  *       back to Shopify (productUpdate) and sets rolled_back_at.  Refused
- *       for failed or already rolled back rows.
+ *       for failed or already rolled back rows.  lib/optimize_rollback.c,
+ *       shared with the owner's POST /api/shops/{id}/rollback.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,17 +25,13 @@
 #include "http.h"
 #include "log.h"
 #include "optimize_cmds.h"
+#include "optimize_rollback.h"
 #include "shop.h"
 #include "shopify.h"
 #include "util.h"
 
 #define EXIT_PROBLEM	1
 #define EXIT_UNUSABLE	2
-
-static const char M_UPDATE[] =
-	"mutation ProductUpdate($product: ProductUpdateInput!) { "
-	"productUpdate(product: $product) { product { id } userErrors { field "
-	"message } } }";
 
 bool
 optimize_cmd_known(const char *cmd)
@@ -125,164 +122,46 @@ cmd_list(struct db *db, const char *shop, bool json)
 	return 0;
 }
 
-/* productUpdate input restoring before's values of the named fields. */
-static json_t *
-restore_input(const char *gid, json_t *fields, json_t *before)
-{
-	json_t *in, *v, *seo = NULL, *f;
-	const char *name, *s;
-	size_t i;
-
-	if ((in = json_pack("{s:s}", "id", gid)) == NULL)
-		return NULL;
-	json_array_foreach(fields, i, f) {
-		name = json_string_value(f);
-		if (name == NULL)
-			continue;
-		if (strcmp(name, "title") == 0) {
-			s = json_string_value(json_object_get(before, "title"));
-			if (s == NULL || json_object_set_new(in, "title",
-			    json_string(s)) == -1)
-				goto fail;
-		} else if (strcmp(name, "description") == 0) {
-			s = json_string_value(json_object_get(before,
-			    "description_html"));
-			if (json_object_set_new(in, "descriptionHtml",
-			    json_string(s != NULL ? s : "")) == -1)
-				goto fail;
-		} else if (strcmp(name, "tags") == 0) {
-			v = json_object_get(before, "tags");
-			if (json_object_set_new(in, "tags", json_is_array(v) ?
-			    json_incref(v) : json_array()) == -1)
-				goto fail;
-		} else if (strcmp(name, "seo_title") == 0 ||
-		    strcmp(name, "seo_description") == 0) {
-			bool t = strcmp(name, "seo_title") == 0;
-
-			if (seo == NULL && ((seo = json_object()) == NULL ||
-			    json_object_set_new(in, "seo", seo) == -1))
-				goto fail;
-			s = json_string_value(json_object_get(before, name));
-			if (json_object_set_new(seo, t ? "title" :
-			    "description", json_string(s != NULL ? s : "")) ==
-			    -1)
-				goto fail;
-		}
-	}
-	return in;
-fail:
-	json_decref(in);
-	return NULL;
-}
-
 static int
 cmd_rollback(struct db *db, const struct rb_config *cfg, const char *id)
 {
 	struct rb_err err = { 0 };
 	struct http_client *hc = NULL;
+	struct optimize_rollback rb;
 	struct shopify sh;
 	bool sh_open = false;
-	const char *p[1];
-	char shop_id[37], domain[SHOPIFY_DOMAIN_MAX], gid[64];
-	json_t *fields = NULL, *before = NULL, *in = NULL, *vars = NULL;
-	json_t *data = NULL;
-	char msg[320];
-	PGresult *r = NULL;
-	int rc = EXIT_UNUSABLE;
+	int rc = EXIT_PROBLEM;
 
 	if (!rb_is_uuid(id)) {
 		fprintf(stderr, "rebossctl: '%s' is not an optimization id "
 		    "(a UUID from 'rebossctl optimizations').\n", id);
 		return EXIT_UNUSABLE;
 	}
-	p[0] = id;
-	r = db_query(db, "SELECT o.shop_id::text, s.shop_domain, "
-	    "o.product_id::text, o.status, o.rolled_back_at IS NOT NULL, "
-	    "array_to_json(o.fields)::text, o.before::text FROM "
-	    "public.product_optimizations o JOIN public.shops s ON s.id = "
-	    "o.shop_id WHERE o.id = $1::uuid", 1, p, &err);
-	if (r == NULL)
-		goto dberr;
-	if (PQntuples(r) != 1) {
-		fprintf(stderr, "rebossctl: no optimization %s.\n", id);
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(r, 0, 3), "failed") == 0) {
-		fprintf(stderr, "rebossctl: optimization %s failed and wrote "
-		    "nothing to Shopify: nothing to roll back.\n", id);
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
-	if (strcmp(PQgetvalue(r, 0, 4), "t") == 0) {
-		fprintf(stderr, "rebossctl: optimization %s was already rolled "
-		    "back.\n", id);
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
-	(void)rb_strlcpy(shop_id, PQgetvalue(r, 0, 0), sizeof(shop_id));
-	(void)snprintf(gid, sizeof(gid), "gid://shopify/Product/%s",
-	    PQgetvalue(r, 0, 2));
-	fields = json_loads(PQgetvalue(r, 0, 5), 0, NULL);
-	before = json_loads(PQgetvalue(r, 0, 6), 0, NULL);
-	if (shopify_normalize_domain(PQgetvalue(r, 0, 1), domain, &err) == -1)
-		goto fail;
-	PQclear(r);
-	r = NULL;
-	if (fields == NULL || before == NULL ||
-	    (in = restore_input(gid, fields, before)) == NULL ||
-	    (vars = json_pack("{s:O}", "product", in)) == NULL) {
-		rb_err_oom(&err);
-		goto fail;
+	if (optimize_rollback_load(db, id, NULL, &rb, &err) == -1) {
+		fprintf(stderr, "rebossctl: %s\n", err.msg);
+		return err.status >= 500 ? EXIT_UNUSABLE : EXIT_PROBLEM;
 	}
 	if ((hc = http_client_new(cfg)) == NULL) {
 		rb_err_set(&err, 500, "out_of_memory",
 		    "Could not start the HTTP client.");
 		goto fail;
 	}
-	if (shop_client_open(&sh, db, cfg, hc, shop_id, 0, &err) == -1)
+	if (shop_client_open(&sh, db, cfg, hc, rb.shop_id, 0, &err) == -1)
 		goto fail;
 	sh_open = true;
-	if (shopify_graphql(&sh, M_UPDATE, vars, &data, &err) == -1)
+	if (optimize_rollback_apply(db, &sh, &rb, &err) == -1)
 		goto fail;
-	if (shopify_user_error(json_object_get(data, "productUpdate"), msg,
-	    sizeof(msg))) {
-		fprintf(stderr, "rebossctl: Shopify refused the old copy: "
-		    "%s\n", msg);
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
-	if (json_object_get(json_object_get(data, "productUpdate"),
-	    "product") == NULL) {
-		fprintf(stderr, "rebossctl: Shopify did not confirm the "
-		    "update (was the product deleted?).\n");
-		rc = EXIT_PROBLEM;
-		goto out;
-	}
-	if (db_exec(db, "UPDATE public.product_optimizations SET "
-	    "rolled_back_at = now() WHERE id = $1::uuid", 1, p, &err) == -1)
-		goto dberr;
 	printf("Rolled back optimization %s: %s %s has its old copy again.\n",
-	    id, domain, gid);
+	    id, rb.domain, rb.gid);
 	rc = 0;
-	goto out;
-dberr:
-	fprintf(stderr, "rebossctl: %s\n", err.msg);
-	rc = EXIT_UNUSABLE;
 	goto out;
 fail:
 	fprintf(stderr, "rebossctl: rollback of %s failed: %s\n", id, err.msg);
-	rc = EXIT_PROBLEM;
 out:
 	if (sh_open)
 		shopify_close(&sh);
 	http_client_free(hc);
-	PQclear(r);
-	json_decref(fields);
-	json_decref(before);
-	json_decref(in);
-	json_decref(vars);
-	json_decref(data);
+	optimize_rollback_free(&rb);
 	return rc;
 }
 

@@ -42,6 +42,7 @@
 #include "optimize_cmds.h"	/* product_optimize's commands */
 #include "alert_cmds.h"	/* monitoring: alert, check */
 #include "nginx_cmds.h"	/* the edge: nginx-origins */
+#include "run_requests.h"	/* the owner: run-now requests */
 #include "util.h"
 
 #ifndef REBOSS_SQLDIR
@@ -68,6 +69,7 @@ static const char usage_text[] =
 OPTIMIZE_CMDS_USAGE
 ALERT_CMDS_USAGE
 NGINX_CMDS_USAGE
+RUN_REQUESTS_USAGE
 "  help, --version          this text; the version\n"
 "\n"
 "The configuration file is --config FILE, else $REBOSS_CONFIG, else\n"
@@ -915,6 +917,8 @@ main(int argc, char **argv)
 		return alert_cmd(config, argc - optind, argv + optind);
 	if (nginx_cmd_known(cmd))
 		return nginx_cmd(config, argc - optind, argv + optind);
+	if (run_requests_cmd_known(cmd))
+		return run_requests_cmd(config, argc - optind, argv + optind);
 	if (strcmp(cmd, "migrate") != 0 && strcmp(cmd, "check-config") != 0 &&
 	    strcmp(cmd, "status") != 0 && strcmp(cmd, "seal-tokens") != 0) {
 		usage_error("unknown command '%s'", cmd);

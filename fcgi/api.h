@@ -182,6 +182,18 @@ int	api_own_shop(struct api_ctx *ctx, struct db *db, struct rb_err *err)
 int	h_shops_jobs(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 int	h_shops_roi(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
+/* routes_owner.c, routes_preview.c (owner: owner): the owner's actions */
+extern const struct api_body body_owner_rollback;
+int	h_owner_rollback(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+extern const struct api_body body_owner_retry;
+int	h_owner_retry_design(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+extern const struct api_body body_owner_job;
+int	h_owner_pause_job(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_owner_resume_job(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_owner_run_job(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_owner_replace_preview(struct api_ctx *ctx, struct rb_err *err)
+	    RB_WUR;
+
 /* routes_oauth.c (owner: oauth): one handler per provider and step */
 extern const struct api_body body_oauth_start;
 #define API_OAUTH_HANDLERS(name) \

@@ -39,6 +39,19 @@ static const struct api_route routes[] = {
 	    h_shops_jobs },
 	{ "GET",  "/api/shops/{id}/roi",            API_AUTH, NULL,
 	    h_shops_roi },
+	/* the owner's actions (routes_owner.c) */
+	{ "POST", "/api/shops/{id}/rollback",       API_AUTH,
+	    &body_owner_rollback, h_owner_rollback },
+	{ "POST", "/api/shops/{id}/designs/retry",  API_AUTH,
+	    &body_owner_retry, h_owner_retry_design },
+	{ "POST", "/api/shops/{id}/jobs/pause",     API_AUTH,
+	    &body_owner_job, h_owner_pause_job },
+	{ "POST", "/api/shops/{id}/jobs/resume",    API_AUTH,
+	    &body_owner_job, h_owner_resume_job },
+	{ "POST", "/api/shops/{id}/jobs/run",       API_AUTH,
+	    &body_owner_job, h_owner_run_job },
+	{ "GET",  "/api/shops/{id}/replace-preview", API_AUTH, NULL,
+	    h_owner_replace_preview },
 #define OAUTH_ROUTES(name) \
 	{ "POST", "/api/oauth/" #name "/start",     API_AUTH, \
 	    &body_oauth_start, h_oauth_start_##name }, \

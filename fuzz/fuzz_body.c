@@ -48,6 +48,9 @@ static const struct field_spec shops_create_fields[] = {
 static const struct field_spec oauth_start_fields[] = {
 	{ .name = "shop_id", .type = FIELD_UUID, .flags = FIELD_REQUIRED },
 };
+/* fcgi/routes_owner.c: POST /api/shops/{id}/jobs/{pause,resume,run} */
+static const char *const job_values[] = { "sales_tracker", "replace_job",
+	"product_optimize", "product_creation", "pinterest_sync", NULL };
 /* Synthetic: every type, including the ones no route uses yet. */
 static const struct field_spec all_types_fields[] = {
 	{ .name = "name", .type = FIELD_STRING, .flags = FIELD_REQUIRED,
@@ -57,6 +60,7 @@ static const struct field_spec all_types_fields[] = {
 	{ .name = "shop", .type = FIELD_SHOP_DOMAIN },
 	{ .name = "token", .type = FIELD_SHOPIFY_TOKEN },
 	{ .name = "count", .type = FIELD_INT, .min = -5, .max = 1000 },
+	{ .name = "job", .type = FIELD_ENUM, .values = job_values },
 	{ .name = "big", .type = FIELD_INT, .min = LLONG_MIN,
 	    .max = LLONG_MAX },
 	{ .name = "on", .type = FIELD_BOOL },
@@ -142,6 +146,10 @@ check_values(const struct field_spec *spec, size_t n,
 			break;
 		case FIELD_BOOL:
 			FUZZ_CHECK(v[i].num == 0 || v[i].num == 1);
+			break;
+		case FIELD_ENUM:
+			FUZZ_CHECK(v[i].str != NULL && v[i].num >= 0 &&
+			    strcmp(v[i].str, spec[i].values[v[i].num]) == 0);
 			break;
 		}
 	}

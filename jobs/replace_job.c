@@ -26,7 +26,8 @@
  *     only a decision still failed/"interrupted" becomes done, and
  *     catalog_slots.decision_id is UNIQUE (ON CONFLICT DO NOTHING), so no
  *     decision ever gets two slots, whoever records it.
- *  2. Reads every product of each managed collection live from Shopify
+ *  2. (lib/replace_plan.c, shared with the owner's preview.)
+ *     Reads every product of each managed collection live from Shopify
  *     (id, title, status, tags, publishedAt): membership and the protect
  *     tag are as the owner left them this morning, not as of the last
  *     mirror.  A managed collection the shop does not have fails the shop.
@@ -66,18 +67,11 @@
 #include "job.h"
 #include "log.h"
 #include "replace.h"
+#include "replace_plan.h"
 #include "sales.h"
 #include "shop_limits.h"
 #include "shopify.h"
 #include "util.h"
-
-static const char Q_COLLECTION[] =
-	"query Collection($id: ID!) { collection(id: $id) { id title } }";
-
-static const char Q_MEMBERS[] =
-	"query Members($id: ID!, $cursor: String) { collection(id: $id) { "
-	"products(first: 100, after: $cursor) { nodes { id title status "
-	"tags publishedAt } pageInfo { hasNextPage endCursor } } } }";
 
 static const char M_UPDATE[] =
 	"mutation Retire($product: ProductUpdateInput!) { productUpdate("
@@ -107,120 +101,8 @@ struct rj {
 	struct catalog_settings	 set;
 	char			 tz[SALES_TZ_MAX];
 	time_t			 now;
-	json_t			*products;	/* gid -> product + "cols" */
-	long long		 cur_col;	/* collection being read */
+	json_t			*products;	/* the plan's: gid -> product */
 };
-
-static int
-member_page(void *arg, json_t *nodes, struct rb_err *err)
-{
-	struct rj *rj = arg;
-	json_t *n, *p, *cols;
-	const char *g;
-	size_t i;
-
-	if (*rj->ctx->stop)
-		return rb_err_set(err, 503, "cancelled", "The run was "
-		    "stopped before this shop was finished.");
-	json_array_foreach(nodes, i, n) {
-		g = json_string_value(json_object_get(n, "id"));
-		if (g == NULL || shopify_gid_id(g) <= 0)
-			return rb_err_set(err, 502, "shopify_bad_response",
-			    "Shopify returned a product without a valid id.");
-		p = json_object_get(rj->products, g);
-		if (p == NULL) {
-			if ((p = json_deep_copy(n)) == NULL ||
-			    json_object_set_new(p, "cols", json_array()) ==
-			    -1 || json_object_set_new(rj->products, g, p) == -1)
-				goto oom;
-		}
-		cols = json_object_get(p, "cols");
-		if (json_array_append_new(cols, json_integer(rj->cur_col)) ==
-		    -1)
-			goto oom;
-	}
-	return 0;
-oom:
-	return rb_err_oom(err);
-}
-
-static int
-read_members(struct rj *rj, struct rb_err *err)
-{
-	json_t *v = NULL, *data = NULL;
-	char g[64];
-	size_t i;
-
-	for (i = 0; i < rj->set.nmanaged; i++) {
-		(void)snprintf(g, sizeof(g), "gid://shopify/Collection/%lld",
-		    rj->set.managed[i]);
-		if ((v = json_pack("{s:s}", "id", g)) == NULL)
-			return rb_err_oom(err);
-		if (shopify_graphql(&rj->sh, Q_COLLECTION, v, &data, err) == -1)
-			goto fail;
-		if (!json_is_object(json_object_get(data, "collection"))) {
-			rb_err_set(err, 400, "invalid_settings", "The setting "
-			    "managed_collection_ids names collection %lld, "
-			    "which this shop does not have; fix it in the "
-			    "dashboard (nothing in this shop was changed).",
-			    rj->set.managed[i]);
-			goto fail;
-		}
-		json_decref(data);
-		data = NULL;
-		rj->cur_col = rj->set.managed[i];
-		if (shopify_paginate(&rj->sh, Q_MEMBERS, v,
-		    "collection.products", member_page, rj, err) == -1)
-			goto fail;
-		json_decref(v);
-		v = NULL;
-	}
-	return 0;
-fail:
-	json_decref(v);
-	json_decref(data);
-	return -1;
-}
-
-static int
-read_sales(struct rj *rj, long today, struct replace_sale **out, size_t *n,
-    struct rb_err *err)
-{
-	char from[REPLACE_DAY_LEN];
-	const char *p[2];
-	PGresult *r;
-	long long id, units;
-	int i, rows;
-
-	*out = NULL;
-	*n = 0;
-	replace_day_format(today - rj->set.start_days - rj->set.post_days - 2,
-	    from);
-	p[0] = rj->ctx->shop->id;
-	p[1] = from;
-	r = db_query(rj->ctx->db, "SELECT product_id, day::text, units FROM "
-	    "public.product_sales_daily WHERE shop_id = $1 AND day >= "
-	    "$2::date AND units > 0 ORDER BY product_id, day", 2, p, err);
-	if (r == NULL)
-		return -1;
-	rows = PQntuples(r);
-	if (rows > 0 && (*out = calloc((size_t)rows, sizeof(**out))) ==
-	    NULL) {
-		PQclear(r);
-		return rb_err_oom(err);
-	}
-	for (i = 0; i < rows; i++) {
-		id = strtoll(PQgetvalue(r, i, 0), NULL, 10);
-		units = strtoll(PQgetvalue(r, i, 2), NULL, 10);
-		(*out)[i].product_id = id;
-		(*out)[i].units = units;
-		(void)rb_strlcpy((*out)[i].day, PQgetvalue(r, i, 1),
-		    sizeof((*out)[i].day));
-	}
-	*n = (size_t)rows;
-	PQclear(r);
-	return 0;
-}
 
 /* Inserts one decision row; returns its id in idbuf. */
 static int
@@ -624,140 +506,18 @@ fail_decision(struct rj *rj, const char *decision_id, const char *msg,
 	    "outcome = 'failed', error = $2 WHERE id = $1::bigint", 2, p, err);
 }
 
-/*
- * Fresh data or no decision: the last day any product is judged on is
- * yesterday (local, the shop's zone; replace.h), so the shop is judged
- * only when the tracker has completely read every day through yesterday.
- * A shop whose tracker never completed, failed, still runs, or ran before
- * the end of yesterday local time (shops west of UTC) is skipped with the
- * reason: "no sales" is never assumed.  1: skip (err says why).
- */
+/* Fresh data or no decision (replace_sales_fresh(), lib/replace_plan.c):
+ * the shop is skipped with the reason unless the sales tracker has read
+ * every local day through yesterday; "no sales" is never assumed. */
 static int
 sales_fresh(struct rj *rj, struct rb_err *err)
 {
-	char through[SALES_DAY_LEN], need[REPLACE_DAY_LEN];
-	long today, have;
+	char why[400];
+	int rc;
 
-	if (replace_local_day(rj->now, rj->tz, &today) == -1)
-		return rb_err_set(err, 500, "invalid_timezone", "The shop's "
-		    "time zone is not known on this host.");
-	replace_day_format(today - 1, need);
-	if (sales_complete_through(rj->ctx->db, rj->ctx->shop->id, through,
-	    err) == -1)
-		return -1;
-	if (through[0] == '\0')
-		return job_skip(err, "Sales are not known yet (the sales "
-		    "tracker has not completed for this shop); replace_job "
-		    "judges on complete sales through %s only, so nothing was "
-		    "judged or changed.", need);
-	if (replace_day_parse(through, &have) == -1 || have < today - 1)
-		return job_skip(err, "Sales are complete through %s only; "
-		    "replace_job judges on complete sales through %s (%s), so "
-		    "nothing was judged or changed until the sales tracker has "
-		    "read that day.", through, need, rj->tz);
-	return 0;
-}
-
-/*
- * How many retirements the design queue can refill: pending items not yet
- * needed by an open slot (a slot an item is being created for is not
- * counted twice).  The setting allow_shrink lifts the limit.
- */
-static int
-fill_budget(struct rj *rj, long *budget, struct rb_err *err)
-{
-	const char *p[1] = { rj->ctx->shop->id };
-	PGresult *r;
-
-	r = db_query(rj->ctx->db, "SELECT (SELECT count(*) FROM "
-	    "public.design_queue WHERE shop_id = $1 AND status = 'pending') - "
-	    "(SELECT count(*) FROM public.catalog_slots s WHERE s.shop_id = $1 "
-	    "AND s.filled_at IS NULL AND NOT EXISTS (SELECT 1 FROM "
-	    "public.design_queue q WHERE q.shop_id = $1 AND q.slot_id = s.id "
-	    "AND q.status = 'creating'))", 1, p, err);
-	if (r == NULL)
-		return -1;
-	if (rb_parse_long(PQgetvalue(r, 0, 0), -2147483647L, 2147483647L,
-	    budget) == -1) {
-		PQclear(r);
-		return rb_err_set(err, 500, "internal_error", "Could not read "
-		    "the size of the design queue.");
-	}
-	PQclear(r);
-	if (*budget < 0)
-		*budget = 0;
-	return 0;
-}
-
-/* The products of rj->products (gid -> {title, status, publishedAt,
- * tags, cols}) as replace_decide() reads them.  The strings point into
- * rj->products; *tags and *cols hold every product's slices. */
-static int
-products_from_json(struct rj *rj, struct replace_product **pps, size_t *np,
-    const char ***ptags, long long **pcols, struct rb_err *err)
-{
-	struct replace_product *ps;
-	const char **tags;
-	long long *cols;
-	size_t i = 0, j, nt = 0, nc = 0, ti = 0, ci = 0;
-	const char *key, *pub;
-	json_t *p, *x;
-	time_t t;
-
-	*np = json_object_size(rj->products);
-	json_object_foreach(rj->products, key, p) {
-		nt += json_array_size(json_object_get(p, "tags"));
-		nc += json_array_size(json_object_get(p, "cols"));
-	}
-	/* +1: never NULL, so "tags + ti" is never arithmetic on NULL (UB) */
-	*pps = ps = calloc(*np + 1, sizeof(*ps));
-	*ptags = tags = calloc(nt + 1, sizeof(*tags));
-	*pcols = cols = calloc(nc + 1, sizeof(*cols));
-	if (ps == NULL || tags == NULL || cols == NULL)
-		return rb_err_oom(err);
-	json_object_foreach(rj->products, key, p) {
-		pub = json_string_value(json_object_get(p, "publishedAt"));
-		ps[i].id = shopify_gid_id(key);
-		ps[i].title = json_string_value(json_object_get(p, "title"));
-		ps[i].status = json_string_value(json_object_get(p, "status"));
-		ps[i].has_published = pub != NULL &&
-		    sales_parse_time(pub, &t) == 0;
-		ps[i].published_at = ps[i].has_published ? t : 0;
-		ps[i].tags = tags + ti;
-		json_array_foreach(json_object_get(p, "tags"), j, x)
-			tags[ti++] = json_string_value(x);
-		ps[i].ntags = (size_t)(tags + ti - ps[i].tags);
-		ps[i].collections = cols + ci;
-		json_array_foreach(json_object_get(p, "cols"), j, x)
-			cols[ci++] = json_integer_value(x);
-		ps[i].ncollections = (size_t)(cols + ci - ps[i].collections);
-		i++;
-	}
-	return 0;
-}
-
-/* The rule's parameters from the shop's settings and limits. */
-static int
-decide_params(struct rj *rj, struct replace_params *pa, struct rb_err *err)
-{
-	memset(pa, 0, sizeof(*pa));
-	pa->start_days = rj->set.start_days;
-	pa->start_min_sales = rj->set.start_min_sales;
-	pa->post_days = rj->set.post_days;
-	pa->post_min_sales = rj->set.post_min_sales;
-	/* The owner's retirements_per_run and the operator's cap bound the
-	 * rule's own max_replacements. */
-	pa->max_replacements = (int)shop_limit_min(
-	    rj->ctx->limits->retirements_per_run, rj->set.max_replacements);
-	pa->managed = rj->set.managed;
-	pa->nmanaged = rj->set.nmanaged;
-	pa->protect_tag = rj->set.protect_tag;
-	pa->tz = rj->tz;
-	pa->now = rj->now;
-	pa->fill_limited = !rj->set.allow_shrink;
-	if (pa->fill_limited && fill_budget(rj, &pa->fill_budget, err) == -1)
-		return -1;
-	return 0;
+	rc = replace_sales_fresh(rj->ctx->db, rj->ctx->shop->id, rj->tz,
+	    rj->now, why, sizeof(why), err);
+	return rc == 1 ? job_skip(err, "%s", why) : rc;
 }
 
 /* What acting on a shop's decisions did. */
@@ -832,35 +592,31 @@ act_one(struct rj *rj, const struct replace_decision *d, bool dry,
 static int
 decide_and_act(struct rj *rj, struct rb_err *err)
 {
-	struct replace_product *ps = NULL;
-	struct replace_sale *sales = NULL;
-	struct replace_decision *ds = NULL;
-	struct replace_params pa;
+	struct replace_plan_in in;
+	struct replace_plan plan;
 	struct act_tally t;
-	const char **tags = NULL;
-	long long *cols = NULL;
-	size_t np = 0, ns = 0, nd = 0, i;
-	long today;
+	size_t i;
 	bool dry = rj->ctx->dry_run || rj->set.dry_run;
 	int rc = -1;
 
 	memset(&t, 0, sizeof(t));
-	if (products_from_json(rj, &ps, &np, &tags, &cols, err) == -1)
+	memset(&in, 0, sizeof(in));
+	in.db = rj->ctx->db;
+	in.sh = &rj->sh;
+	in.shop_id = rj->ctx->shop->id;
+	in.set = &rj->set;
+	in.tz = rj->tz;
+	in.now = rj->now;
+	in.max_retirements = rj->ctx->limits->retirements_per_run;
+	in.stop = rj->ctx->stop;
+	if (replace_plan_make(&in, &plan, err) == -1)
 		goto out;
-	if (replace_local_day(rj->now, rj->tz, &today) == -1) {
-		rb_err_set(err, 500, "invalid_timezone", "The shop's time zone "
-		    "is not known on this host.");
-		goto out;
-	}
-	if (read_sales(rj, today, &sales, &ns, err) == -1 ||
-	    decide_params(rj, &pa, err) == -1 ||
-	    replace_decide(ps, np, sales, ns, &pa, &ds, &nd, err) == -1)
-		goto out;
-	for (i = 0; i < nd; i++)
-		if (act_one(rj, &ds[i], dry, &t, err) == -1)
+	rj->products = plan.products;
+	for (i = 0; i < plan.nd; i++)
+		if (act_one(rj, &plan.ds[i], dry, &t, err) == -1)
 			goto out;
 	log_info("%zu products judged: %zu retired, %zu would be retired "
-	    "(dry run), %zu kept or skipped, %zu failed", nd, t.retired,
+	    "(dry run), %zu kept or skipped, %zu failed", plan.nd, t.retired,
 	    t.dry, t.kept, t.failed);
 	if (t.failed > 0) {
 		rb_err_set(err, 502, "retire_failed", "%zu of %zu retirements "
@@ -870,11 +626,8 @@ decide_and_act(struct rj *rj, struct rb_err *err)
 	}
 	rc = 0;
 out:
-	free(ds);
-	free(sales);
-	free(cols);
-	free(tags);
-	free(ps);
+	rj->products = NULL;
+	replace_plan_free(&plan);
 	return rc;
 }
 
@@ -895,10 +648,6 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	}
 	if (catalog_now(ctx->db, &rj.now, err) == -1)
 		goto out;
-	if ((rj.products = json_object()) == NULL) {
-		rb_err_oom(err);
-		goto out;
-	}
 	if (catalog_open_shop(ctx, &rj.sh, rj.tz, sizeof(rj.tz), err) == -1)
 		goto out;
 	if ((rc = sales_fresh(&rj, err)) != 0)
@@ -908,13 +657,12 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 	if (!ctx->dry_run && !rj.set.dry_run &&
 	    reconcile_interrupted(&rj, err) == -1)
 		goto close;
-	if (read_members(&rj, err) == -1 || decide_and_act(&rj, err) == -1)
+	if (decide_and_act(&rj, err) == -1)
 		goto close;
 	rc = 0;
 close:
 	shopify_close(&rj.sh);
 out:
-	json_decref(rj.products);
 	catalog_settings_free(&rj.set);
 	return rc;
 }

@@ -437,30 +437,39 @@ catalog_iso_utc(time_t t, char out[32])
 /* ---- shop access ----------------------------------------------------------- */
 
 int
-catalog_open_shop(struct job_ctx *ctx, struct shopify *sh, char *tz,
-    size_t tzsize, struct rb_err *err)
+catalog_shop_zone(struct shopify *sh, char *tz, size_t tzsize,
+    struct rb_err *err)
 {
 	json_t *data = NULL;
 	const char *z;
+	int rc = -1;
 
-	if (job_shopify_open(ctx, sh, err) == -1)
-		return -1;
 	if (shopify_graphql(sh, "query { shop { ianaTimezone } }", NULL,
 	    &data, err) == -1)
-		goto fail;
+		return -1;
 	z = json_string_value(json_object_get(json_object_get(data, "shop"),
 	    "ianaTimezone"));
-	if (z == NULL || !sales_tz_valid(z) || strlen(z) >= tzsize) {
+	if (z == NULL || !sales_tz_valid(z) || strlen(z) >= tzsize)
 		rb_err_set(err, 502, "invalid_timezone", "Shopify reported a "
 		    "time zone this host does not know; install or update the "
 		    "tzdata package.");
-		goto fail;
+	else {
+		(void)rb_strlcpy(tz, z, tzsize);
+		rc = 0;
 	}
-	(void)rb_strlcpy(tz, z, tzsize);
 	json_decref(data);
+	return rc;
+}
+
+int
+catalog_open_shop(struct job_ctx *ctx, struct shopify *sh, char *tz,
+    size_t tzsize, struct rb_err *err)
+{
+	if (job_shopify_open(ctx, sh, err) == -1)
+		return -1;
+	if (catalog_shop_zone(sh, tz, tzsize, err) == -1) {
+		shopify_close(sh);
+		return -1;
+	}
 	return 0;
-fail:
-	json_decref(data);
-	shopify_close(sh);
-	return -1;
 }

@@ -94,6 +94,9 @@ int	catalog_now(struct db *db, time_t *now, struct rb_err *err) RB_WUR;
  * reads the shop's IANA zone into tz. */
 int	catalog_open_shop(struct job_ctx *ctx, struct shopify *sh, char *tz,
 	    size_t tzsize, struct rb_err *err) RB_WUR;
+/* The shop's IANA zone as Shopify reports it (and this host knows). */
+int	catalog_shop_zone(struct shopify *sh, char *tz, size_t tzsize,
+	    struct rb_err *err) RB_WUR;
 
 /* "%Y-%m-%dT%H:%M:%SZ" */
 void	catalog_iso_utc(time_t t, char out[32]);

@@ -34,6 +34,8 @@ type_noun(enum field_type t)
 		return "a shop domain string";
 	case FIELD_SHOPIFY_TOKEN:
 		return "an access token string";
+	case FIELD_ENUM:
+		return "one of the names listed";
 	case FIELD_STRING:
 		break;
 	}
@@ -72,6 +74,36 @@ bad:
 	    "%s must be a Shopify Admin API access token: %d to %d letters, "
 	    "digits, '_' or '-' (copy it from the custom app's API "
 	    "credentials).", field, TOKEN_MIN, TOKEN_MAX);
+}
+
+/* One of sp->values; the error lists them all. */
+static int
+validate_enum(const struct field_spec *sp, const char *s,
+    struct field_value *out, struct rb_err *err)
+{
+	char list[256];
+	size_t i, len = 0;
+	int n;
+
+	for (i = 0; sp->values != NULL && sp->values[i] != NULL; i++)
+		if (strcmp(sp->values[i], s) == 0) {
+			if ((out->str = strdup(s)) == NULL)
+				return rb_err_set(err, 500, "out_of_memory",
+				    "The server ran out of memory; try again.");
+			out->num = (long long)i;
+			out->present = true;
+			return 0;
+		}
+	list[0] = '\0';
+	for (i = 0; sp->values != NULL && sp->values[i] != NULL; i++) {
+		n = snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i > 0 ? ", " : "", sp->values[i]);
+		if (n < 0 || (size_t)n >= sizeof(list) - len)
+			break;
+		len += (size_t)n;
+	}
+	return rb_err_set(err, 400, "invalid_field", "%s must be one of: %s.",
+	    sp->name, list);
 }
 
 /* One string field: type, text and length checks, then the copy. */
@@ -124,6 +156,8 @@ validate_string(const struct field_spec *sp, const json_t *v,
 			return -1;
 		out->str = strdup(s);
 		break;
+	case FIELD_ENUM:
+		return validate_enum(sp, s, out, err);
 	case FIELD_INT:
 	case FIELD_BOOL:
 		return rb_err_set(err, 500, "internal_error",
@@ -157,7 +191,7 @@ validate_object(const json_t *obj, const struct field_spec *spec, size_t n,
 		const json_t *v = json_object_get(obj, sp->name);
 		bool is_string_type = sp->type == FIELD_STRING ||
 		    sp->type == FIELD_UUID || sp->type == FIELD_SHOP_DOMAIN ||
-		    sp->type == FIELD_SHOPIFY_TOKEN;
+		    sp->type == FIELD_SHOPIFY_TOKEN || sp->type == FIELD_ENUM;
 
 		/* "" given as a shop domain or token is a wrong value, named
 		 * by its own validator ("" is no shop domain); anywhere else

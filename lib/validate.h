@@ -5,6 +5,7 @@
  * body against it and fills one struct field_value per spec (same order).
  * Errors are 400 naming the field: "missing_field", "invalid_field",
  * "invalid_shop_domain", "invalid_access_token".  Unknown fields are ignored.
+ * A FIELD_ENUM error lists the accepted values.
  */
 #ifndef RB_VALIDATE_H
 #define RB_VALIDATE_H
@@ -21,6 +22,7 @@ enum field_type {
 	FIELD_SHOPIFY_TOKEN,	/* [A-Za-z0-9_-], 16..255 chars */
 	FIELD_INT,		/* JSON integer within [min, max] */
 	FIELD_BOOL,
+	FIELD_ENUM,		/* one of values[] (num = its index) */
 };
 
 #define FIELD_REQUIRED	0x1
@@ -31,6 +33,7 @@ struct field_spec {
 	unsigned	 flags;
 	size_t		 max_len;	/* FIELD_STRING; 0 = 1024 */
 	long long	 min, max;	/* FIELD_INT */
+	const char *const *values;	/* FIELD_ENUM: NULL-terminated */
 };
 
 struct field_value {

@@ -22,7 +22,7 @@ mapfile -t SRCS < <(ls lib/*.c fcgi/*.c ctl/*.c jobs/*.c)
 # shellcheck disable=SC2207
 PKG=($(pkg-config --cflags libcurl jansson libpq libcrypto libsystemd fcgi))
 DEFS=(-DREBOSS_SQLDIR='"/usr/share/reboss/sql"' -DREBOSS_SYSCONFDIR='"/etc"'
-    -DPACKAGE_VERSION='"lint"' -DPACKAGE_STRING='"reboss-lint"' -DPACKAGE='"reboss"')
+    -DREBOSS_BINDIR='"/usr/bin"' -DPACKAGE_VERSION='"lint"' -DPACKAGE_STRING='"reboss-lint"' -DPACKAGE='"reboss"')
 rc=0
 
 echo "lint: cppcheck (${#SRCS[@]} files)"

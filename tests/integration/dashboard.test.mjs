@@ -84,6 +84,10 @@ describe('the dashboard, tab by tab, as two users', () => {
     ['PinterestSync', 'pinterest_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
     ['GeneralSettings / RateLimits', 'shop_settings', '(shop_id, creations_per_day) VALUES ($S, 3)',
       { writable: '(shop_id) VALUES ($S)' }],
+    ['Owner actions', 'owner_actions', "(shop_id, user_id, action, target) VALUES ($S, gen_random_uuid(), 'pause_job', 'replace_job')",
+      { writable: "(shop_id, user_id, action) VALUES ($S, gen_random_uuid(), 'run_job')", refused: /permission denied/ }],
+    ['Owner actions', 'job_requests', "(shop_id, job_type, requested_by) VALUES ($S, 'sales_tracker', gen_random_uuid())",
+      { writable: "(shop_id, job_type, requested_by) VALUES ($S, 'replace_job', gen_random_uuid())", refused: /permission denied/ }],
     ['MetaAdsSync / GoogleAdsManager', 'meta_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
     ['MetaAdsSync / GoogleAdsManager', 'google_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
   ];
@@ -104,7 +108,7 @@ describe('the dashboard, tab by tab, as two users', () => {
         }
         if (opts.writable) {
           await assert.rejects(psql(`INSERT INTO ${table} ${opts.writable.replaceAll('$S', `'${shopB}'`)}`, A),
-            /row-level security|violates/);
+            opts.refused ?? /row-level security|violates/);
         }
       });
     }

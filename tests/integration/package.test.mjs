@@ -39,7 +39,8 @@ const PROGRAMS = ['reboss-api', 'rebossctl', ...JOBS.map((j) => `reboss-${j}`)];
 // reboss-alert@.service as it is (systemd instantiates it as "@i").
 const UNITS = ['reboss-api.socket', 'reboss-api.service',
   ...JOBS.flatMap((j) => [`reboss-${j}.service`, `reboss-${j}.timer`]),
-  'reboss-alert@.service', 'reboss-check.service', 'reboss-check.timer'];
+  'reboss-alert@.service', 'reboss-check.service', 'reboss-check.timer',
+  'reboss-run-requests.service', 'reboss-run-requests.timer'];
 const MANS = ['man8/rebossctl.8.gz', 'man8/reboss-api.8.gz', 'man8/reboss-jobs.8.gz', 'man5/reboss.conf.5.gz',
   ...JOBS.map((j) => `man8/reboss-${j}.8.gz`)];
 

@@ -21,8 +21,11 @@ static const struct field_spec spec[] = {
 	{ .name = "count", .type = FIELD_INT, .min = 1, .max = 100 },
 	{ .name = "flag", .type = FIELD_BOOL },
 	{ .name = "note", .type = FIELD_STRING },	/* default max 1024 */
+	{ .name = "job", .type = FIELD_ENUM, .values = (const char *const[]){
+	    "sales_tracker", "replace_job", NULL } },
 };
-enum { F_NAME, F_ID, F_DOMAIN, F_TOKEN, F_COUNT, F_FLAG, F_NOTE, F__N };
+enum { F_NAME, F_ID, F_DOMAIN, F_TOKEN, F_COUNT, F_FLAG, F_NOTE, F_JOB,
+	F__N };
 
 #define TOK16	"shpat_0123456789"
 #define TOK255	"shpat_0123456789abcdef0123456789abcdef0123456789abcdef" \
@@ -41,6 +44,13 @@ struct row {
 };
 
 static const struct row rows[] = {
+	/* enum: the value and its index; a wrong one lists the accepted */
+	{ "{\"name\":\"a\",\"job\":\"replace_job\"}", NULL, NULL, F_JOB,
+	    "replace_job", 1 },
+	{ "{\"name\":\"a\",\"job\":\"Replace_job\"}", "invalid_field",
+	    "job must be one of: sales_tracker, replace_job.", -1, NULL, 0 },
+	{ "{\"name\":\"a\",\"job\":3}", "invalid_field", "job", -1, NULL,
+	    0 },
 	/* required / absent */
 	{ "{\"name\":\"abc\"}", NULL, NULL, F_NAME, "abc", 0 },
 	{ "{\"name\":\"abc\"}", NULL, NULL, F_ID, NULL, 0 },

@@ -169,9 +169,10 @@ extern const struct api_body body_shopify_get_collections;
 int	h_shopify_get_collections(struct api_ctx *ctx, struct rb_err *err)
 	    RB_WUR;
 
-/* routes_shops.c (owner: oauth) */
+/* routes_shops.c (owner: shops) */
 extern const struct api_body body_shops_create;
 int	h_shops_create(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
+int	h_shops_list(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 int	h_shops_integrations(struct api_ctx *ctx, struct rb_err *err) RB_WUR;
 
 /* routes_dashboard.c (owner: dashboard) */

@@ -23,6 +23,8 @@ static const struct api_route routes[] = {
 	{ "POST", "/api/shopify/get-collections",   API_AUTH,
 	    &body_shopify_get_collections, h_shopify_get_collections },
 	/* shops and linked accounts (routes_shops.c, routes_oauth.c) */
+	{ "GET",  "/api/shops",                     API_AUTH, NULL,
+	    h_shops_list },
 	{ "POST", "/api/shops",                     API_AUTH,
 	    &body_shops_create, h_shops_create },
 	{ "GET",  "/api/shops/{id}/integrations",   API_AUTH, NULL,

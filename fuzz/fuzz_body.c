@@ -11,8 +11,10 @@
  * Invariants when validate_object accepts:
  *   every FIELD_REQUIRED field is present; a present string field has a
  *   str; SHOP_DOMAIN values match the myshopify.com pattern; UUID values
- *   are UUIDs; SHOPIFY_TOKEN values are [A-Za-z0-9_-]{16,255}; INT values
- *   are within [min, max]; BOOL values are 0 or 1.
+ *   are UUIDs; SHOPIFY_TOKEN and APP_CREDENTIAL values are
+ *   [A-Za-z0-9_-]{16,255}; INT values are within [min, max]; BOOL values
+ *   are 0 or 1; of a table with alternatives (.alt) exactly one is
+ *   present, whole, and no field of another.
  * When it refuses: a 400 with one of the documented codes.
  */
 #include <jansson.h>
@@ -41,8 +43,9 @@ static const struct field_spec get_collections_fields[] = {
 static const struct field_spec shops_create_fields[] = {
 	{ .name = "shop_domain", .type = FIELD_SHOP_DOMAIN,
 	    .flags = FIELD_REQUIRED },
-	{ .name = "access_token", .type = FIELD_SHOPIFY_TOKEN,
-	    .flags = FIELD_REQUIRED },
+	{ .name = "access_token", .type = FIELD_SHOPIFY_TOKEN, .alt = 1 },
+	{ .name = "client_id", .type = FIELD_APP_CREDENTIAL, .alt = 2 },
+	{ .name = "client_secret", .type = FIELD_APP_CREDENTIAL, .alt = 2 },
 };
 /* fcgi/routes_oauth.c: POST /api/oauth/{provider}/start */
 static const struct field_spec oauth_start_fields[] = {
@@ -59,6 +62,7 @@ static const struct field_spec all_types_fields[] = {
 	{ .name = "id", .type = FIELD_UUID },
 	{ .name = "shop", .type = FIELD_SHOP_DOMAIN },
 	{ .name = "token", .type = FIELD_SHOPIFY_TOKEN },
+	{ .name = "secret", .type = FIELD_APP_CREDENTIAL },
 	{ .name = "count", .type = FIELD_INT, .min = -5, .max = 1000 },
 	{ .name = "job", .type = FIELD_ENUM, .values = job_values },
 	{ .name = "big", .type = FIELD_INT, .min = LLONG_MIN,
@@ -114,12 +118,40 @@ token_ok(const char *s)
 	return true;
 }
 
+/* Exactly one alternative whole, nothing of the others. */
+static void
+check_alternatives(const struct field_spec *spec, size_t n,
+    const struct field_value *v)
+{
+	unsigned a, whole = 0, any = 0;
+	size_t i;
+
+	for (a = 1; a <= FIELD_ALT_MAX; a++) {
+		bool all = true, some = false, has = false;
+
+		for (i = 0; i < n; i++) {
+			if (spec[i].alt != a)
+				continue;
+			has = true;
+			all = all && v[i].present;
+			some = some || v[i].present;
+		}
+		whole += has && all;
+		any += some;
+	}
+	for (i = 0; i < n && spec[i].alt == 0; i++)
+		;
+	if (i < n)
+		FUZZ_CHECK(whole == 1 && any == 1);
+}
+
 static void
 check_values(const struct field_spec *spec, size_t n,
     const struct field_value *v)
 {
 	size_t i;
 
+	check_alternatives(spec, n, v);
 	for (i = 0; i < n; i++) {
 		if (spec[i].flags & FIELD_REQUIRED)
 			FUZZ_CHECK(v[i].present);
@@ -138,6 +170,7 @@ check_values(const struct field_spec *spec, size_t n,
 			FUZZ_CHECK(v[i].str != NULL && domain_ok(v[i].str));
 			break;
 		case FIELD_SHOPIFY_TOKEN:
+		case FIELD_APP_CREDENTIAL:
 			FUZZ_CHECK(v[i].str != NULL && token_ok(v[i].str));
 			break;
 		case FIELD_INT:

@@ -640,8 +640,15 @@ shopify_app_parse_token_response(long status, const char *body, size_t len,
 	t->refresh_expires_in = int_field(root, "refresh_token_expires_in");
 	rc = 0;
 out:
-	if (rc == -1)
+	if (rc == -1) {
+		/* the refusal's status and word outlive the wipe */
+		long st = t->status;
+
+		rb_strlcpy(word, t->error, sizeof(word));
 		shopify_app_tokens_free(t);
+		t->status = st;
+		rb_strlcpy(t->error, word, sizeof(t->error));
+	}
 	json_decref(root);
 	return rc;
 }

@@ -36,6 +36,8 @@ type_noun(enum field_type t)
 		return "an access token string";
 	case FIELD_ENUM:
 		return "one of the names listed";
+	case FIELD_APP_CREDENTIAL:
+		return "a string copied from the app's settings";
 	case FIELD_STRING:
 		break;
 	}
@@ -106,6 +108,22 @@ validate_enum(const struct field_spec *sp, const char *s,
 	    sp->name, list);
 }
 
+/* A Dev Dashboard app's client id (32 hex digits) or client secret
+ * (shpss_ and hex): the access token's alphabet and lengths. */
+static int
+validate_app_credential(const char *field, const char *s, struct rb_err *err)
+{
+	struct rb_err terr;
+
+	rb_err_clear(&terr);
+	if (validate_shopify_token(field, s, &terr) == 0)
+		return 0;
+	return rb_err_set(err, 400, "invalid_field",
+	    "%s must be copied from the app's settings in Shopify's Dev "
+	    "Dashboard (Apps, the app, Settings): %d to %d letters, digits, "
+	    "'_' or '-'.", field, TOKEN_MIN, TOKEN_MAX);
+}
+
 /* One string field: type, text and length checks, then the copy. */
 static int
 validate_string(const struct field_spec *sp, const json_t *v,
@@ -122,6 +140,8 @@ validate_string(const struct field_spec *sp, const json_t *v,
 	    (const unsigned char *)s, n)) < 0) {
 		if (sp->type == FIELD_SHOPIFY_TOKEN)
 			return validate_shopify_token(sp->name, NULL, err);
+		if (sp->type == FIELD_APP_CREDENTIAL)
+			return validate_app_credential(sp->name, NULL, err);
 		if (sp->type == FIELD_SHOP_DOMAIN)
 			goto bad_domain;
 		return rb_err_set(err, 400, "invalid_field",
@@ -158,6 +178,11 @@ validate_string(const struct field_spec *sp, const json_t *v,
 		break;
 	case FIELD_ENUM:
 		return validate_enum(sp, s, out, err);
+	case FIELD_APP_CREDENTIAL:
+		if (validate_app_credential(sp->name, s, err) == -1)
+			return -1;
+		out->str = strdup(s);
+		break;
 	case FIELD_INT:
 	case FIELD_BOOL:
 		return rb_err_set(err, 500, "internal_error",
@@ -172,6 +197,75 @@ bad_domain:
 	    "%s must be your shop's name or its name.myshopify.com address "
 	    "(letters, digits and hyphens), e.g. \"my-shop\" or "
 	    "\"my-shop.myshopify.com\".", sp->name);
+}
+
+/* "access_token, or client_id with client_secret" into b (cut at its
+ * size: the names are the table's own, short). */
+static void
+describe_alternatives(const struct field_spec *spec, size_t n, char *b,
+    size_t bsz)
+{
+	unsigned a, seen = 0;
+	size_t i, o = 0;
+	int w;
+
+	b[0] = '\0';
+	for (a = 1; a <= FIELD_ALT_MAX; a++) {
+		bool first = true;
+
+		for (i = 0; i < n; i++) {
+			if (spec[i].alt != a)
+				continue;
+			w = snprintf(b + o, bsz - o, "%s%s", first ? (seen > 0 ?
+			    ", or " : "") : " with ", spec[i].name);
+			if (w < 0 || (size_t)w >= bsz - o)
+				return;
+			o += (size_t)w;
+			first = false;
+		}
+		seen += !first;
+	}
+}
+
+/* Exactly one alternative, whole (see validate.h). */
+static int
+check_alternatives(const struct field_spec *spec, size_t n,
+    const struct field_value *out, struct rb_err *err)
+{
+	const char *given[2] = { NULL, NULL };
+	unsigned a, touched = 0, chosen = 0;
+	char all[256];
+	size_t i;
+
+	for (a = 1; a <= FIELD_ALT_MAX; a++) {
+		for (i = 0; i < n; i++)
+			if (spec[i].alt == a && out[i].present)
+				break;
+		if (i == n)
+			continue;
+		if (touched < 2)
+			given[touched] = spec[i].name;
+		touched++;
+		chosen = a;
+	}
+	for (i = 0; i < n && spec[i].alt == 0; i++)
+		;
+	if (i == n)
+		return 0;		/* no alternatives in this table */
+	describe_alternatives(spec, n, all, sizeof(all));
+	if (touched == 0)
+		return rb_err_set(err, 400, "missing_field",
+		    "Send %s.", all);
+	if (touched > 1)
+		return rb_err_set(err, 400, "invalid_field",
+		    "Send %s, only one of them: %s and %s were given.", all,
+		    given[0], given[1]);
+	for (i = 0; i < n; i++)
+		if (spec[i].alt == chosen && !out[i].present)
+			return rb_err_set(err, 400, "missing_field",
+			    "%s is required with %s.", spec[i].name,
+			    given[0]);
+	return 0;
 }
 
 int
@@ -191,13 +285,15 @@ validate_object(const json_t *obj, const struct field_spec *spec, size_t n,
 		const json_t *v = json_object_get(obj, sp->name);
 		bool is_string_type = sp->type == FIELD_STRING ||
 		    sp->type == FIELD_UUID || sp->type == FIELD_SHOP_DOMAIN ||
-		    sp->type == FIELD_SHOPIFY_TOKEN || sp->type == FIELD_ENUM;
+		    sp->type == FIELD_SHOPIFY_TOKEN || sp->type == FIELD_ENUM ||
+		    sp->type == FIELD_APP_CREDENTIAL;
 
 		/* "" given as a shop domain or token is a wrong value, named
 		 * by its own validator ("" is no shop domain); anywhere else
 		 * "" means "not given". */
 		bool empty_is_value = sp->type == FIELD_SHOP_DOMAIN ||
-		    sp->type == FIELD_SHOPIFY_TOKEN;
+		    sp->type == FIELD_SHOPIFY_TOKEN ||
+		    sp->type == FIELD_APP_CREDENTIAL;
 
 		if (v == NULL || json_is_null(v) ||
 		    (json_is_string(v) && json_string_length(v) == 0 &&
@@ -246,6 +342,8 @@ validate_object(const json_t *obj, const struct field_spec *spec, size_t n,
 		}
 		out[i].present = true;
 	}
+	if (check_alternatives(spec, n, out, err) == -1)
+		goto fail;
 	return 0;
 fail:
 	field_values_free(out, n);

@@ -6,6 +6,13 @@
  * Errors are 400 naming the field: "missing_field", "invalid_field",
  * "invalid_shop_domain", "invalid_access_token".  Unknown fields are ignored.
  * A FIELD_ENUM error lists the accepted values.
+ *
+ * Alternatives: fields with the same .alt (1, 2, ...) form one way of
+ * saying something (POST /api/shops: access_token, or client_id with
+ * client_secret).  When a table has any, the body must carry exactly one
+ * alternative, whole: none is 400 missing_field naming every alternative,
+ * two are 400 invalid_field naming what was given, part of one is 400
+ * missing_field naming the field that is missing.
  */
 #ifndef RB_VALIDATE_H
 #define RB_VALIDATE_H
@@ -20,6 +27,8 @@ enum field_type {
 	FIELD_UUID,		/* canonical UUID */
 	FIELD_SHOP_DOMAIN,	/* normalized with shopify_normalize_domain */
 	FIELD_SHOPIFY_TOKEN,	/* [A-Za-z0-9_-], 16..255 chars */
+	FIELD_APP_CREDENTIAL,	/* the same alphabet: a Dev Dashboard app's
+				 * client id or client secret */
 	FIELD_INT,		/* JSON integer within [min, max] */
 	FIELD_BOOL,
 	FIELD_ENUM,		/* one of values[] (num = its index) */
@@ -34,7 +43,9 @@ struct field_spec {
 	size_t		 max_len;	/* FIELD_STRING; 0 = 1024 */
 	long long	 min, max;	/* FIELD_INT */
 	const char *const *values;	/* FIELD_ENUM: NULL-terminated */
+	unsigned	 alt;		/* 0, or the alternative it belongs to */
 };
+#define FIELD_ALT_MAX	8	/* alternatives of one table */
 
 struct field_value {
 	bool		 present;

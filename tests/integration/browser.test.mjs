@@ -2,7 +2,8 @@
 // playwright-core) goes through the whole linking flow for each provider:
 // dashboard page -> POST start (CORS, bearer) -> the fake's consent page ->
 // the API's callback over TLS -> the frontend URL with "connected", then the
-// integrations route shows the link.  Owner: the "oauth" module.
+// integrations route (GET /api/shops for a Shopify install) shows the link.
+// Owner: the "oauth" module.
 //
 // Needs: apt-get install chromium; npm playwright-core (no browser download).
 import assert from 'node:assert/strict';
@@ -110,9 +111,16 @@ describe('browser: linking accounts end to end', { timeout: 180000 }, () => {
     assert.equal(await page.textContent('#status'), 'shopify connected');
     const id = new URL(page.url()).pathname.split('/')[2];
     await page.close();
-    const row = (await stack.pg.psql(`SELECT user_id, shop_domain, connection_status,
-      access_token LIKE 'rbs1:%' FROM shops WHERE id = '${id}'`)).trim();
-    assert.equal(row, `${A}|${domain}|connected|t`);
+    // The dashboard asks GET /api/shops: connected through the app.
+    const mine = await stack.curl('/api/shops', { token });
+    assert.equal(mine.status, 200, mine.body);
+    const s = mine.json.shops.find((x) => x.id === id);
+    assert.ok(s, mine.body);
+    assert.equal(s.shop_domain, domain);
+    assert.equal(s.user_id, A);
+    assert.equal(s.connection_status, 'connected');
+    assert.equal(s.auth_method, 'app_install');
+    assert.equal(s.sales_history_limited, true);
     assert.equal(stack.fake.tokenRequests().filter((e) => e.shop === domain && e.status === 200).length, 1);
   });
 

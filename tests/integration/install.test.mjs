@@ -66,11 +66,25 @@ describe('Shopify app install and webhooks', () => {
     for (const k of ['code', 'hmac', 'host', 'shop', 'state', 'timestamp']) assert.ok(cbu.searchParams.get(k), k);
     const res = await callback(stack, cb);
     assert.equal(res.status, 302, res.body);
-    const [id, user, status, sealed] = (await shopRow('inst-one.myshopify.com')).split('|');
+    const [id, , , sealed] = (await shopRow('inst-one.myshopify.com')).split('|');
     // The default scopes lack read_all_orders: the owner is told.
     assert.equal(res.headers.location, `${front}/shops/${id}?shopify=connected&sales_history=limited`);
-    assert.equal(user, A);
-    assert.equal(status, 'connected');
+    // What the dashboard then reads: GET /api/shops.
+    const mine = await stack.curl('/api/shops', { token: tokA });
+    assert.equal(mine.status, 200, mine.body);
+    const s = mine.json.shops.find((x) => x.id === id);
+    assert.ok(s, 'the shop is listed for A');
+    assert.equal(s.shop_domain, 'inst-one.myshopify.com');
+    assert.equal(s.connection_status, 'connected');
+    assert.equal(s.auth_method, 'app_install');
+    assert.equal(s.sales_history_limited, true);
+    assert.deepEqual([...s.granted_scopes].sort(),
+      ['read_orders', 'read_products', 'read_publications', 'write_products', 'write_publications']);
+    const exp = Date.parse(s.access_expires_at);
+    assert.ok(exp > Date.now() + 50 * 60e3 && exp < Date.now() + 70 * 60e3, 'an expiring token (1 h)');
+    assert.ok(!mine.body.includes(shop.token) && !mine.body.includes('rbs1:'), 'no token listed');
+    assert.ok(!(await stack.curl('/api/shops', { token: tokB })).json.shops.some((x) => x.id === id),
+      'B does not see it');
     assert.match(sealed, /^rbs1:/, 'the access token is sealed');
     assert.equal(tokenRequests(), before + 1, 'one token request');
     const tr = fake.tokenRequests().at(-1);
@@ -203,8 +217,12 @@ describe('Shopify app install and webhooks', () => {
     const { REPO } = await import('./harness.mjs');
     const toml = await readFile(path.join(REPO, 'etc/shopify.app.toml'), 'utf8');
     const scopes = /^scopes = "([^"]*)"/m.exec(toml)?.[1];
-    assert.equal(scopes, 'read_products,write_products,read_orders,read_publications,write_publications',
-      'the scopes shopify_scopes asks for by default');
+    // SHOPIFY_DEFAULT_SCOPES of lib/config.h, the C side's one list
+    const header = await readFile(path.join(REPO, 'lib/config.h'), 'utf8');
+    const dflt = /#define SHOPIFY_DEFAULT_SCOPES\s+((?:"[^"]*"\s*\\?\s*)+)/.exec(header)?.[1]
+      .match(/"([^"]*)"/g).map((x) => x.slice(1, -1)).join('');
+    assert.equal(scopes, dflt, 'the scopes shopify_scopes asks for by default');
+    assert.equal(scopes, 'read_products,write_products,read_orders,read_publications,write_publications');
     assert.match(toml, /^use_legacy_install_flow = true$/m, 'the authorization code grant');
     assert.match(toml, /^redirect_urls = \[ "https:\/\/api\.example\.com\/api\/shopify\/callback" \]$/m);
     assert.match(toml, /^api_version = "2026-10"$/m);

@@ -218,6 +218,9 @@ test_token_response(void)
 	    strstr(err.msg, "invalid_request") != NULL &&
 	    strstr(err.msg, "authorization code was not") == NULL,
 	    "a refusal: the error word, not Shopify's text");
+	ok(t.status == 400 && strcmp(t.error, "invalid_request") == 0 &&
+	    t.access_token == NULL,
+	    "a refusal keeps its status and word for the caller");
 	ok(shopify_app_parse_token_response(503, "x", 1, &t, &err) == -1 &&
 	    strcmp(err.code, "provider_unreachable") == 0, "5xx");
 	ok(shopify_app_parse_token_response(200, "{\"scope\":\"a\"}", 13, &t,

@@ -28,6 +28,7 @@ enum { F_NAME, F_ID, F_DOMAIN, F_TOKEN, F_COUNT, F_FLAG, F_NOTE, F_JOB,
 	F__N };
 
 #define TOK16	"shpat_0123456789"
+#define TOK	"0123456789abcdef0123456789abcdef"
 #define TOK255	"shpat_0123456789abcdef0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
 	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef" \
@@ -318,6 +319,77 @@ test_single(void)
 	    "validate_shopify_token refuses empty");
 }
 
+/* Alternatives: exactly one, whole (POST /api/shops' table). */
+static void
+test_alternatives(void)
+{
+	enum { A_DOMAIN, A_TOKEN, A_ID, A_SECRET, A__N };
+	static const struct field_spec alt[] = {
+		[A_DOMAIN] = { .name = "shop_domain",
+		    .type = FIELD_SHOP_DOMAIN, .flags = FIELD_REQUIRED },
+		[A_TOKEN] = { .name = "access_token",
+		    .type = FIELD_SHOPIFY_TOKEN, .alt = 1 },
+		[A_ID] = { .name = "client_id", .type = FIELD_APP_CREDENTIAL,
+		    .alt = 2 },
+		[A_SECRET] = { .name = "client_secret",
+		    .type = FIELD_APP_CREDENTIAL, .alt = 2 },
+	};
+	static const struct {
+		const char *body, *code, *msg;
+	} alts[] = {
+		{ "{\"shop_domain\":\"a\",\"access_token\":\"" TOK "\"}",
+		    NULL, NULL },
+		{ "{\"shop_domain\":\"a\",\"client_id\":\"" TOK "\","
+		    "\"client_secret\":\"shpss_" TOK "\"}", NULL, NULL },
+		{ "{\"shop_domain\":\"a\"}", "missing_field",
+		    "Send access_token, or client_id with client_secret." },
+		{ "{\"shop_domain\":\"a\",\"access_token\":null,"
+		    "\"client_id\":\"\"}", "invalid_field", "client_id must be "
+		    "copied from the app's settings" },
+		{ "{\"shop_domain\":\"a\",\"client_id\":\"" TOK "\"}",
+		    "missing_field", "client_secret is required with "
+		    "client_id." },
+		{ "{\"shop_domain\":\"a\",\"client_secret\":\"" TOK "\"}",
+		    "missing_field", "client_id is required with "
+		    "client_secret." },
+		{ "{\"shop_domain\":\"a\",\"access_token\":\"" TOK "\","
+		    "\"client_secret\":\"" TOK "\"}", "invalid_field",
+		    "only one of them: access_token and client_secret were "
+		    "given." },
+		{ "{\"shop_domain\":\"a\",\"client_id\":\"a b\","
+		    "\"client_secret\":\"" TOK "\"}", "invalid_field",
+		    "client_id must be copied" },
+		{ "{\"shop_domain\":\"a\",\"client_id\":7,"
+		    "\"client_secret\":\"" TOK "\"}", "invalid_field",
+		    "client_id must be a string copied" },
+	};
+	struct field_value out[A__N];
+	struct rb_err err;
+	size_t i;
+
+	for (i = 0; i < RB_NELEM(alts); i++) {
+		json_t *obj = json_loads(alts[i].body, 0, NULL);
+		int rc;
+
+		rb_err_clear(&err);
+		rc = validate_object(obj, alt, A__N, out, &err);
+		if (alts[i].code == NULL) {
+			is_int(rc, 0, "alt %zu passes (%s)", i, err.msg);
+			if (rc == 0)
+				field_values_free(out, A__N);
+		} else {
+			is_int(rc, -1, "alt %zu refused", i);
+			is_str(err.code, alts[i].code, "alt %zu code", i);
+			ok(strstr(err.msg, alts[i].msg) != NULL,
+			    "alt %zu: \"%s\" has \"%s\"", i, err.msg,
+			    alts[i].msg);
+			ok(strstr(err.msg, TOK) == NULL,
+			    "alt %zu: no value echoed", i);
+		}
+		json_decref(obj);
+	}
+}
+
 int
 main(void)
 {
@@ -329,5 +401,6 @@ main(void)
 	test_raw_strings();
 	test_default_max();
 	test_single();
+	test_alternatives();
 	return done_testing();
 }

@@ -54,6 +54,7 @@
 #include "db.h"
 #include "encode.h"
 #include "log.h"
+#include "metrics.h"
 #include "migrate.h"
 #include "util.h"
 
@@ -747,6 +748,53 @@ check_shops_tokens(struct check *c, struct db *db, struct rb_err *err)
 	return 0;
 }
 
+/* Shopify's X-Shopify-API-Deprecated-Reason answers in each job's last
+ * full run, as the job wrote them into metrics_dir (lib/metrics.h).  The
+ * project uses nothing deprecated, so any is a WARNING naming the jobs
+ * (their journal has the reason).  No metrics_dir or no file: nothing to
+ * say. */
+static void
+check_deprecations(struct check *c, const struct rb_config *cfg)
+{
+	struct rb_err ignore = { 0 };
+	char path[4096], series[200], names[256] = "";
+	char *text;
+	size_t len, k;
+	double v;
+	long total = 0;
+	int j, n;
+
+	for (j = 0; cfg->metrics_dir != NULL && j < JOB__COUNT; j++) {
+		n = snprintf(path, sizeof(path), "%s/reboss_%s.prom",
+		    cfg->metrics_dir, job_names[j]);
+		if (n < 0 || (size_t)n >= sizeof(path))
+			continue;
+		text = NULL;
+		if (rb_read_file(path, METRICS_MAX_FILE, &text, &len,
+		    &ignore) == -1)
+			continue;
+		(void)snprintf(series, sizeof(series),
+		    "reboss_job_last_run_upstream_deprecated{job=\"%s\","
+		    "service=\"shopify\"}", job_names[j]);
+		v = metrics_find_value(text, series);
+		free(text);
+		if (v < 1)
+			continue;
+		total += (long)v;
+		k = strlen(names);
+		(void)snprintf(names + k, sizeof(names) - k, "%s%s",
+		    k > 0 ? ", " : "", job_names[j]);
+	}
+	perf(c, "shopify_deprecated=%ld;0;;0", total);
+	if (total > 0) {
+		problem(c, ST_WARNING, "Shopify said %ld call%s of the last "
+		    "runs use%s something deprecated (%s; the reason is in "
+		    "the job's journal)", total, total == 1 ? "" : "s",
+		    total == 1 ? "s" : "", names);
+		key_add(c, "deprecated");
+	}
+}
+
 /* --alert: raise an alert when the state turns bad, its problems change,
  * it lasted another day, or it recovers.  The last alerted state lives in
  * alert_spool_dir/check.state ("STATE KEY EPOCH"). */
@@ -871,6 +919,7 @@ cmd_check(const char *cli_config, const char *sql_dir, bool raise)
 		problem(&c, ST_UNKNOWN, "query failed: %.160s", err.msg);
 		key_add(&c, "query");
 	}
+	check_deprecations(&c, &cfg);
 out:
 	perf(&c, "alerts_spooled=%zu;0;;0", left);
 	if (left > 0) {

@@ -233,6 +233,29 @@ http_header(const struct http_response *resp, const char *name)
 	return NULL;
 }
 
+/* Shopify marks an answer to a call that uses a deprecated API version,
+ * field or argument with X-Shopify-API-Deprecated-Reason (a link to the
+ * reason).  The project keeps deprecated use at none, so one is news:
+ * counted per service (metrics, rebossctl check warns) and logged once
+ * per process with the reason. */
+static void
+note_deprecation(const struct http_request *req,
+    const struct http_response *resp)
+{
+	static bool said;
+	const char *why = http_header(resp, "x-shopify-api-deprecated-reason");
+
+	if (why == NULL)
+		return;
+	metrics_upstream_deprecated(req->service);
+	if (!said) {
+		said = true;
+		log_warn("%s answered that this call uses something deprecated "
+		    "(X-Shopify-API-Deprecated-Reason: %.200s)",
+		    req->service != NULL ? req->service : "upstream", why);
+	}
+}
+
 /* ---- pure helpers ------------------------------------------------------ */
 
 /* delta-seconds as RFC 9110 has it (digits), or with a decimal part as
@@ -764,6 +787,8 @@ http_attempts(struct http_client *hc, const struct http_request *req,
 		}
 		metrics_upstream_request(req->service, *hf != HF_NONE ||
 		    status == 429 || status >= 500);
+		if (*hf == HF_NONE)
+			note_deprecation(req, resp);
 		if (x->sink_stopped)
 			return rb_err_set(err, 502, "sink_stopped", "The reader "
 			    "of the answer of %s stopped it.", p->host);

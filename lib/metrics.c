@@ -292,6 +292,15 @@ metrics_upstream_wait(const char *service, long ms)
 }
 
 void
+metrics_upstream_deprecated(const char *service)
+{
+	if (upstream == NULL)
+		return;
+	(void)__atomic_fetch_add(&upstream->deprecated[service_index(service)],
+	    1, __ATOMIC_RELAXED);
+}
+
+void
 metrics_upstream_get(struct metrics_upstream *out)
 {
 	size_t i;
@@ -305,6 +314,8 @@ metrics_upstream_get(struct metrics_upstream *out)
 		out->errors[i] = __atomic_load_n(&upstream->errors[i],
 		    __ATOMIC_RELAXED);
 		out->wait_ms[i] = __atomic_load_n(&upstream->wait_ms[i],
+		    __ATOMIC_RELAXED);
+		out->deprecated[i] = __atomic_load_n(&upstream->deprecated[i],
 		    __ATOMIC_RELAXED);
 	}
 }
@@ -323,6 +334,9 @@ metrics_format_upstream(const char *job, const struct metrics_upstream *u,
 		{ "reboss_job_last_run_upstream_rate_limit_wait_seconds",
 		    "Seconds the last run slept on rate limits of the "
 		    "service." },
+		{ "reboss_job_last_run_upstream_deprecated", "Answers of the "
+		    "last run that said the call uses something deprecated "
+		    "(X-Shopify-API-Deprecated-Reason)." },
 	};
 	size_t k, i;
 
@@ -344,7 +358,8 @@ metrics_format_upstream(const char *job, const struct metrics_upstream *u,
 				rc = rb_buf_printf(b, "%s{job=\"%s\","
 				    "service=\"%s\"} %llu\n", series[k].name,
 				    job, metrics_services[i], k == 0 ?
-				    u->requests[i] : u->errors[i]);
+				    u->requests[i] : k == 1 ? u->errors[i] :
+				    u->deprecated[i]);
 			if (rc == -1)
 				goto oom;
 		}

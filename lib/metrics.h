@@ -73,7 +73,10 @@ int	metrics_job_finished(const struct rb_config *cfg,
  * metrics_job_finished() adds the table as
  *   reboss_job_last_run_upstream_requests{job,service}
  *   reboss_job_last_run_upstream_errors{job,service}
- *   reboss_job_last_run_upstream_rate_limit_wait_seconds{job,service} */
+ *   reboss_job_last_run_upstream_rate_limit_wait_seconds{job,service}
+ *   reboss_job_last_run_upstream_deprecated{job,service}  answers that said
+ *       the call uses something deprecated (Shopify's
+ *       X-Shopify-API-Deprecated-Reason); rebossctl check warns on it */
 #define METRICS_NSERVICES	6
 extern const char *const metrics_services[METRICS_NSERVICES];
 
@@ -81,11 +84,13 @@ struct metrics_upstream {
 	unsigned long long	requests[METRICS_NSERVICES];
 	unsigned long long	errors[METRICS_NSERVICES];
 	unsigned long long	wait_ms[METRICS_NSERVICES];
+	unsigned long long	deprecated[METRICS_NSERVICES];
 };
 
 int	metrics_upstream_share(void);	/* 0, or -1 (mmap failed) */
 void	metrics_upstream_request(const char *service, bool failed);
 void	metrics_upstream_wait(const char *service, long ms);
+void	metrics_upstream_deprecated(const char *service);
 /* A snapshot of the table (zeros when there is none). */
 void	metrics_upstream_get(struct metrics_upstream *out);
 int	metrics_format_upstream(const char *job,

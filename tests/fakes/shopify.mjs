@@ -1523,6 +1523,10 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
     if (compiled.deprecations.length) {
       for (const message of compiled.deprecations) fake.deprecations.push({ shop: shop.domain, message, query });
       headers['X-Shopify-API-Deprecated-Reason'] = 'https://shopify.dev/api/usage/versioning#deprecation-practices';
+    } else if (mode?.deprecatedVersion) {
+      // As Shopify answers a call to an API version past its support
+      // window: the header on every answer, the call still served.
+      headers['X-Shopify-API-Deprecated-Reason'] = 'https://shopify.dev/api/usage/versioning#deprecation-practices';
     }
     headers['X-Shopify-API-Version'] = API_VERSION;
     const { document } = compiled;

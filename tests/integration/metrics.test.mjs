@@ -129,7 +129,32 @@ describe('job upstream metrics', () => {
       assert.equal(value(s, 'reboss_job_last_run_upstream_requests', { ...job, service: svc }), 0, svc);
     }
     assert.equal(value(s, 'reboss_job_last_run_shops', { ...job, state: 'failed' }), 1, 'the 429 shop failed');
+    assert.equal(value(s, 'reboss_job_last_run_upstream_deprecated', { ...job, service: 'shopify' }), 0,
+      'nothing deprecated is used');
     await promtool(file);
+  });
+
+  // Shopify's X-Shopify-API-Deprecated-Reason: counted per answer in the
+  // run's metrics and surfaced by rebossctl check as a WARNING (the old
+  // job ignored the header: no series, no warning).
+  test('X-Shopify-API-Deprecated-Reason answers are counted and rebossctl check warns', async () => {
+    fake.reset();
+    await pg.psql('DELETE FROM public.shops');
+    await addShop('m-deprecated.myshopify.com', { deprecatedVersion: true });
+    const r = await execp(tracker, ['--config', conf]);
+    assert.equal(r.code, 0, r.stderr.slice(-2000));
+    assert.match(r.stderr, /X-Shopify-API-Deprecated-Reason: https:\/\/shopify\.dev\//, 'the reason is logged');
+    const file = path.join(metricsDir, 'reboss_sales_tracker.prom');
+    const s = samples(await fs.readFile(file, 'utf8'));
+    const sent = fake.requests.filter((e) => e.shop === 'm-deprecated.myshopify.com' && e.status === 200);
+    assert.ok(sent.length > 0);
+    assert.equal(value(s, 'reboss_job_last_run_upstream_deprecated', { job: 'sales_tracker', service: 'shopify' }),
+      sent.length, 'one count per flagged answer');
+    await promtool(file);
+    const c = await execp(rebossctl, ['--config', conf, 'check', '--sql-dir', path.join(srcDir, 'sql')]);
+    assert.match(c.stdout, new RegExp(`Shopify said ${sent.length} calls of the last runs use something deprecated \\(sales_tracker;`),
+      c.stdout);
+    assert.match(c.stdout, new RegExp(`shopify_deprecated=${sent.length};0;;0`));
   });
 });
 

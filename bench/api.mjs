@@ -94,7 +94,16 @@ async function qShop() {
   const src = await readFile(path.join(REPO, 'lib/shopify.c'), 'utf8');
   const m = /static const char Q_SHOP\[\] =([\s\S]*?);\n/.exec(src);
   if (!m) throw new Error('Q_SHOP not found in lib/shopify.c');
-  return [...m[1].matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((x) => JSON.parse(`"${x[1]}"`)).join('');
+  // C string literals, and macros of string literals (SHOP_SELECTION,
+  // shared with the connect document) expanded from their #define.
+  const strings = (text) => [...text.matchAll(/"((?:[^"\\]|\\.)*)"|\b([A-Z][A-Z0-9_]+)\b/g)]
+    .map((x) => {
+      if (x[1] !== undefined) return JSON.parse(`"${x[1]}"`);
+      const d = new RegExp(`#define ${x[2]} \\\\\\n((?:.*\\\\\\n)*.*)\\n`).exec(src);
+      if (!d) throw new Error(`${x[2]} not found in lib/shopify.c`);
+      return strings(d[1]);
+    }).join('');
+  return strings(m[1]);
 }
 
 // nginx "return" text: single-quoted, and "$" only through a variable.

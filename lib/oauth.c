@@ -823,6 +823,24 @@ fail:
 	return rc;
 }
 
+/* A revocation: bounded like every OAuth call, sent again once when the
+ * answer is lost (revoking twice is harmless). */
+static void
+revoke_request(struct http_request *req, const char *method, const char *url,
+    const char *const *hdrs, enum oauth_provider p)
+{
+	memset(req, 0, sizeof(*req));
+	req->method = method;
+	req->url = url;
+	req->headers = hdrs;
+	req->connect_timeout_ms = OAUTH_CONNECT_TIMEOUT_MS;
+	req->timeout_ms = OAUTH_HTTP_TIMEOUT_MS;
+	req->max_response = OAUTH_RESPONSE_MAX;
+	req->max_attempts = 2;
+	req->retry_unsafe = true;
+	req->service = oauth_provider_name(p);
+}
+
 /* Meta: DELETE /{user-id}/permissions ("me": the token's user) with the
  * user's token removes the app's whole grant (Facebook Login, "Revoking
  * Login"); Meta answers {"success": true}.  A token Meta no longer takes
@@ -854,17 +872,8 @@ meta_revoke(struct http_client *http, const struct rb_config *cfg,
 		    "is too long.");
 	hdrs[0] = auth;
 	hdrs[1] = NULL;
-	memset(&req, 0, sizeof(req));
 	rb_err_clear(&herr);
-	req.method = "DELETE";
-	req.url = url;
-	req.headers = hdrs;
-	req.connect_timeout_ms = OAUTH_CONNECT_TIMEOUT_MS;
-	req.timeout_ms = OAUTH_HTTP_TIMEOUT_MS;
-	req.max_response = OAUTH_RESPONSE_MAX;
-	req.max_attempts = 2;
-	req.retry_unsafe = true;	/* revoking twice is harmless */
-	req.service = "meta";
+	revoke_request(&req, "DELETE", url, hdrs, OAUTH_META);
 	if (http_request(http, &req, &resp, &herr) == -1) {
 		rb_err_set(err, 502, "provider_unreachable", "Meta could not be "
 		    "reached to revoke access (%s).", herr.code[0] ?
@@ -925,17 +934,9 @@ oauth_revoke(struct http_client *http, const struct rb_config *cfg,
 		rb_err_oom(err);
 		goto fail;
 	}
-	req.method = "POST";
-	req.url = cfg->google_revoke_url;
-	req.headers = hdrs;
+	revoke_request(&req, "POST", cfg->google_revoke_url, hdrs, p);
 	req.body = form.data;
 	req.body_len = form.len;
-	req.connect_timeout_ms = OAUTH_CONNECT_TIMEOUT_MS;
-	req.timeout_ms = OAUTH_HTTP_TIMEOUT_MS;
-	req.max_response = OAUTH_RESPONSE_MAX;
-	req.max_attempts = 2;
-	req.retry_unsafe = true;	/* revoking twice is harmless */
-	req.service = oauth_provider_name(p);
 	if (http_request(http, &req, &resp, &herr) == -1) {
 		rb_err_set(err, 502, "provider_unreachable",
 		    "Google could not be reached to revoke access (%s).",

@@ -120,7 +120,7 @@ export async function startPostgres({ baseDir } = {}) {
   const pwFile = path.join(dir, 'pwfile');
   const superPassword = randomBytes(18).toString('hex');
   const password = randomBytes(18).toString('hex');
-  const port = await freePort();
+  let port = await freePort();
 
   await fs.writeFile(pwFile, `${superPassword}\n`, { mode: 0o600 });
   if (asRoot) {
@@ -230,8 +230,34 @@ export async function startPostgres({ baseDir } = {}) {
     },
   };
 
+  // The first start: freePort() closes its probe before postgres binds,
+  // so another process (a client's ephemeral port, a test beside this
+  // one) may take the port in between.  Only that is retried, on a new
+  // port (a later "port =" line wins); restarts keep theirs.
+  const firstStart = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await pg.start();
+        return;
+      } catch (e) {
+        let log = '';
+        try { log = await fs.readFile(logFile, 'utf8'); } catch { /* none */ }
+        const taken = /could not bind|Address already in use|could not create any TCP\/IP sockets/.test(log);
+        if (!taken || attempt >= 5) {
+          e.message += `\n--- ${logFile} (last 2000 bytes):\n${log.slice(-2000)}`;
+          throw e;
+        }
+        port = await freePort();
+        pg.port = port;
+        pg.conninfo = `postgresql://reboss:${password}@127.0.0.1:${port}/reboss`;
+        await fs.appendFile(path.join(dataDir, 'postgresql.conf'), `port = ${port}\n`);
+        await fs.rm(logFile, { force: true });
+      }
+    }
+  };
+
   try {
-    await pg.start();
+    await firstStart();
     await pg.psql(
       `CREATE ROLE reboss LOGIN CREATEROLE PASSWORD ${sqlLiteral(password)};\n` +
       'CREATE DATABASE reboss OWNER reboss;\n',

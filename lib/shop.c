@@ -150,8 +150,8 @@ wipe_cell(PGresult *r, int row, int col)
 #define SHOP_COLS "id::text, user_id::text, shop_domain, auth_method, " \
 	"connection_status, coalesce(connection_reason, ''), " \
 	"coalesce(granted_scopes, ''), " \
-	"coalesce(extract(epoch FROM access_expires_at)::bigint, 0), " \
-	"coalesce(extract(epoch FROM refresh_expires_at)::bigint, 0)"
+	"coalesce(floor(extract(epoch FROM access_expires_at))::bigint, 0), " \
+	"coalesce(floor(extract(epoch FROM refresh_expires_at))::bigint, 0)"
 #define SHOP_NCOLS 9
 
 static int
@@ -440,8 +440,8 @@ renew_margin(void)
 enum { T_STATUS, T_REASON, T_AUTH, T_ACCESS, T_EXPIRES, T_REFRESH,
 	T_CLIENT_ID, T_SECRET, T_DOMAIN, T_NCOLS };
 #define TOKEN_SELECT "SELECT connection_status, coalesce(connection_reason, " \
-	"''), auth_method, access_token, coalesce(extract(epoch FROM " \
-	"access_expires_at)::bigint, 0), refresh_token, shopify_client_id, " \
+	"''), auth_method, access_token, coalesce(floor(extract(epoch FROM " \
+	"access_expires_at))::bigint, 0), refresh_token, shopify_client_id, " \
 	"shopify_client_secret, shop_domain FROM public.shops WHERE " \
 	"id = $1::uuid"
 

@@ -1472,6 +1472,7 @@ export async function createFakeShopify({ port = 0, host = '127.0.0.1', restoreR
       return finish(st, payload, headers);
     }
     const token = req.headers['x-shopify-access-token'];
+    if (token) entry.tokenId = fake.tokenId(token);
     if (!token || !fake.acceptsToken(shop, token)) {
       return finish(401, STATUS_BODIES[401]);
     }

@@ -162,7 +162,18 @@ export function installShopifyApp(fake, app = {}) {
       refresh_token: body?.refresh_token ? '(set)' : undefined };
     if (body?.grant_type && body.grant_type !== 'authorization_code') {
       entry.kind = 'grant';
-      return fake.tokenGrant(domain, body ?? {}, fail, (out) => { entry.status = 200; return json(res, 200, out); });
+      return fake.tokenGrant(domain, body ?? {}, fail, (out) => {
+        entry.status = 200;
+        // onTokenGrant 'reset': the grant is made, its answer is lost.
+        if (fake.getMode(domain)?.onTokenGrant === 'reset') {
+          entry.reset = true;
+          const sock = res.socket;
+          if (sock && typeof sock.resetAndDestroy === 'function') sock.resetAndDestroy();
+          else res.destroy();
+          return undefined;
+        }
+        return json(res, 200, out);
+      });
     }
     if (body?.client_id !== fake.app.clientId || body?.client_secret !== fake.app.clientSecret)
       return fail(401, 'invalid_client', 'Client authentication failed');

@@ -26,7 +26,9 @@
 //   clock; an expired or revoked one gets 401 on the Admin API.
 //
 // Knobs (tests):
-//   fake.advanceClock(ms)        the fake's clock runs ahead (tokens expire)
+//   fake.advanceClock(ms[, domain]) the fake's clock runs ahead (tokens
+//                                expire): for every shop, or for one shop's
+//                                tokens only
 //   fake.setTokenLifetimes({ expiring, clientCredentials })  seconds, as
 //                                reported in expires_in (default 3600, 86399)
 //   fake.revokeTokens(domain)    every token and refresh token of the shop
@@ -34,20 +36,39 @@
 //   fake.addOrgApp({ clientId, clientSecret, shops, scopes })
 //   fake.grants                  every grant request: { shop, grant, status,
 //                                error, at }; fake.grantCount(filter)
+//   fake.setGrantGate(promise)   grant requests wait for it (a test's barrier;
+//                                fake.grantsWaiting() counts them)
+//   fake.tokenLog(domain)        the shop's grant tokens in issue order:
+//                                { id (a hash), kind, uses, refused }
+//   fake.tokenId(token)          that hash; shopify.mjs notes it per request
 import crypto from 'node:crypto';
 
 const rand = (n) => crypto.randomBytes(n).toString('hex');
 
 export function installShopifyTokens(fake) {
   let offsetMs = 0;
+  const shopOffset = new Map();	// domain -> ms ahead of the fake's clock
   const lifetimes = { expiring: 3600, clientCredentials: 86399, refresh: 7776000 };
   const access = new Map();	// token -> { shop, kind, expiresAt, revoked, scopes, from }
   const refresh = new Map();	// refresh token -> { shop, scopes, expiresAt, dead, next, prev, access }
   const orgApps = new Map();	// clientId -> { clientSecret, shops:Set, scopes }
   fake.grants = [];
+  let gate = null;
+  let waiting = 0;
+  fake.setGrantGate = (p) => { gate = p ?? null; };
+  fake.grantsWaiting = () => waiting;
+  fake.tokenId = (token) => crypto.createHash('sha256').update(String(token)).digest('hex').slice(0, 12);
+  fake.tokenLog = (domain) => [...access.entries()].filter(([, t]) => t.shop === String(domain).toLowerCase())
+    .map(([k, t]) => ({ id: fake.tokenId(k), kind: t.kind, uses: t.uses, refused: t.refused }));
 
-  fake.now = () => Date.now() + offsetMs;
-  fake.advanceClock = (ms) => { offsetMs += Number(ms); };
+  fake.now = (domain) => Date.now() + offsetMs + (shopOffset.get(domain) ?? 0);
+  fake.advanceClock = (ms, domain) => {
+    if (domain == null) offsetMs += Number(ms);
+    else {
+      const d = String(domain).toLowerCase();
+      shopOffset.set(d, (shopOffset.get(d) ?? 0) + Number(ms));
+    }
+  };
   fake.setTokenLifetimes = (l = {}) => {
     if (l.expiring != null) lifetimes.expiring = Number(l.expiring);
     if (l.clientCredentials != null) lifetimes.clientCredentials = Number(l.clientCredentials);
@@ -68,21 +89,21 @@ export function installShopifyTokens(fake) {
   };
   /** The live (unexpired, unrevoked) grant tokens of a shop. */
   fake.liveTokens = (domain) => [...access.values()].filter((t) => t.shop === String(domain).toLowerCase() &&
-    !t.revoked && t.expiresAt > fake.now()).length;
+    !t.revoked && t.expiresAt > fake.now(t.shop)).length;
 
   /** Issues an access token of kind for shop (used by every grant). */
   fake.issueAccessToken = (domain, kind, scopes, from = null) => {
     const token = `shpat_${rand(16)}`;
     const life = kind === 'client_credentials' ? lifetimes.clientCredentials : lifetimes.expiring;
-    access.set(token, { shop: domain, kind, expiresAt: kind === 'offline' ? Infinity : fake.now() + life * 1000,
-      revoked: false, scopes, from });
+    access.set(token, { shop: domain, kind, expiresAt: kind === 'offline' ? Infinity : fake.now(domain) + life * 1000,
+      revoked: false, scopes, from, uses: 0, refused: 0 });
     const shop = fake.getShop(domain);
     if (shop) shop.token = token;	// the newest one, for tests to look at
     return { token, expires_in: kind === 'offline' ? undefined : life };
   };
   fake.issueRefreshToken = (domain, scopes, accessToken, prev = null) => {
     const rt = `shprt_${rand(16)}`;
-    refresh.set(rt, { shop: domain, scopes, expiresAt: fake.now() + lifetimes.refresh * 1000, dead: false,
+    refresh.set(rt, { shop: domain, scopes, expiresAt: fake.now(domain) + lifetimes.refresh * 1000, dead: false,
       next: null, prev, access: accessToken });
     access.get(accessToken).from = rt;
     return { refresh_token: rt, refresh_token_expires_in: lifetimes.refresh };
@@ -102,7 +123,11 @@ export function installShopifyTokens(fake) {
   fake.acceptsToken = (shop, token) => {
     const t = access.get(token);
     if (!t) return token === shop.token;	// a custom app's token (addShop)
-    if (t.shop !== shop.domain || t.revoked || fake.now() >= t.expiresAt) return false;
+    if (t.shop !== shop.domain || t.revoked || fake.now(t.shop) >= t.expiresAt) {
+      t.refused++;
+      return false;
+    }
+    t.uses++;
     if (t.from) beginUsing(t.from);
     return true;
   };
@@ -112,7 +137,7 @@ export function installShopifyTokens(fake) {
       return fail(401, 'invalid_client', 'Client authentication failed');
     const rt = String(body.refresh_token ?? '');
     const r = refresh.get(rt);
-    if (!r || r.dead || r.shop !== domain || fake.now() >= r.expiresAt)
+    if (!r || r.dead || r.shop !== domain || fake.now(domain) >= r.expiresAt)
       return fail(400, 'invalid_grant', 'The refresh token is invalid, expired, revoked or was already used');
     if (r.next) {
       // Used before: still valid while its replacement is not in use; the
@@ -142,9 +167,14 @@ export function installShopifyTokens(fake) {
   }
 
   /** shopify_install.mjs hands every grant but authorization_code here. */
-  fake.tokenGrant = (domain, body, fail, ok) => {
+  fake.tokenGrant = async (domain, body, fail, ok) => {
     const g = { shop: domain, grant: String(body.grant_type), status: null, error: null, at: fake.now() };
     fake.grants.push(g);
+    if (gate) {
+      g.gated = true;
+      waiting++;
+      try { await gate; } finally { waiting--; }
+    }
     const f = (status, error, d) => { g.status = status; g.error = error; return fail(status, error, d); };
     const o = (out) => { g.status = 200; return ok(out); };
     if (!fake.getShop(domain)) return f(404, 'invalid_request', 'Not Found');

@@ -8,6 +8,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "shop.h"
+#include "shopify_app.h"
 #include "tap.h"
 
 static const char ID1[] = "7d5e6f1a-2b3c-4d5e-8f90-a1b2c3d4e5f6";
@@ -89,6 +90,36 @@ test_names(void)
 	is_str(shop_status_name((enum shop_status)9), "?", "out of range");
 }
 
+/* What the renewal decides on: a refusal keeps Shopify's status and word
+ * (a refused refresh ends the connection); 5xx is no refusal. */
+static void
+test_refusal(void)
+{
+	struct shopify_app_tokens t;
+	struct rb_err err;
+	const char *b400 = "{\"error\":\"invalid_grant\",\"error_description\":"
+	    "\"used\"}";
+	const char *ok200 = "{\"access_token\":\"shpat_1\",\"expires_in\":3600,"
+	    "\"refresh_token\":\"shprt_2\",\"refresh_token_expires_in\":"
+	    "7776000,\"scope\":\"read_products\"}";
+
+	rb_err_clear(&err);
+	ok(shopify_app_parse_token_response(400, b400, strlen(b400), &t,
+	    &err) == -1, "400 refused");
+	ok(t.status == 400 && strcmp(t.error, "invalid_grant") == 0,
+	    "status and Shopify's word kept: %ld %s", t.status, t.error);
+	ok(t.access_token == NULL && t.refresh_token == NULL, "no tokens");
+	ok(shopify_app_parse_token_response(503, "", 0, &t, &err) == -1 &&
+	    t.status == 0, "503 is no refusal (tried again later)");
+	is_str(err.code, "provider_unreachable", "503 code");
+	ok(shopify_app_parse_token_response(200, ok200, strlen(ok200), &t,
+	    &err) == 0, "200 parsed");
+	ok(t.expires_in == 3600 && t.refresh_expires_in == 7776000 &&
+	    strcmp(t.refresh_token, "shprt_2") == 0 && t.status == 0,
+	    "expiries and the new refresh token");
+	shopify_app_tokens_free(&t);
+}
+
 int
 main(void)
 {
@@ -100,5 +131,6 @@ main(void)
 	test_aad();
 	test_seal(&cfg);
 	test_names();
+	test_refusal();
 	return done_testing();
 }

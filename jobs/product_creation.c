@@ -323,6 +323,7 @@ pub_page(void *arg, json_t *nodes, struct rb_err *err)
 	size_t i;
 	const char *t;
 
+	(void)err;	/* nothing here can fail */
 	json_array_foreach(nodes, i, n) {
 		t = json_string_value(json_object_get(json_object_get(n,
 		    "catalog"), "title"));

@@ -9,3 +9,4 @@
  */
 #include "rb.h"
 #define rb_err_set(...) (rb_err_set(__VA_ARGS__), -1)
+#define rb_err_oom(err) (rb_err_oom(err), -1)

@@ -50,6 +50,7 @@
 
 #include "alert_cmds.h"
 #include "alert_deliver.h"
+#include "owner_mail.h"
 #include "config.h"
 #include "db.h"
 #include "encode.h"
@@ -913,6 +914,8 @@ cmd_check(const char *cli_config, const char *sql_dir, bool raise)
 		key_add(&c, "migrations");
 		goto out;	/* the other checks need the schema */
 	}
+	/* Owners' notifications (owner_mail = 1): the schema is current. */
+	(void)owner_mail_send(&cfg, &db);
 	rb_err_clear(&err);
 	if (check_jobs(&c, &db, &err) == -1 ||
 	    check_shops_tokens(&c, &db, &err) == -1) {

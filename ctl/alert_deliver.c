@@ -171,7 +171,8 @@ alert_mail_root(const char *unit, const char *why)
 		log_notice("alert for %s mailed to root", unit);
 }
 
-const char *const alert_channel_names[2] = { "webhook", "mail" };
+const char *const alert_channel_names[3] = { "webhook", "mail",
+	"owner-mail" };
 
 static int
 deliver_once(const struct rb_config *cfg, enum alert_channel ch,
@@ -183,7 +184,7 @@ deliver_once(const struct rb_config *cfg, enum alert_channel ch,
 			    "alert_webhook_url is not set");
 		return post_webhook(cfg, payload, err);
 	}
-	if (cfg->alert_email == NULL)
+	if (ch == ALERT_MAIL && cfg->alert_email == NULL)
 		return rb_err_set(err, 500, "alert_unconfigured",
 		    "alert_email is not set");
 	return run_sendmail(payload, err);
@@ -308,7 +309,7 @@ name_cmp(const void *a, const void *b)
 void
 alert_spool_flush(const struct rb_config *cfg, size_t *left)
 {
-	bool down[2] = { false, false };
+	bool down[RB_NELEM(alert_channel_names)] = { false, false, false };
 	struct rb_err err = { 0 };
 	char **names = NULL, **nn, path[4096];
 	size_t n = 0, i, len;
@@ -350,7 +351,9 @@ alert_spool_flush(const struct rb_config *cfg, size_t *left)
 		    json_unpack(o, "{s:s, s:s}", "channel", &chs, "payload",
 		    &payload) == -1 ||
 		    (ch = strcmp(chs, "mail") == 0 ? ALERT_MAIL :
-		    strcmp(chs, "webhook") == 0 ? ALERT_WEBHOOK : -1) == -1) {
+		    strcmp(chs, "webhook") == 0 ? ALERT_WEBHOOK :
+		    strcmp(chs, "owner-mail") == 0 ? ALERT_OWNER_MAIL : -1) ==
+		    -1) {
 			log_err("alert spool: %s is unreadable; left in place "
 			    "for a person to look at", path);
 			(*left)++;

@@ -16,8 +16,10 @@ struct rb_config;
 
 #define ALERT_FILE_MAX		(256u << 10)	/* a spooled alert, a mail */
 
-enum alert_channel { ALERT_WEBHOOK, ALERT_MAIL };
-extern const char *const alert_channel_names[2];
+/* ALERT_OWNER_MAIL: a whole mail to a shop owner (owner_mail.c); needs
+ * no alert_email, the recipient is in the mail. */
+enum alert_channel { ALERT_WEBHOOK, ALERT_MAIL, ALERT_OWNER_MAIL };
+extern const char *const alert_channel_names[3];
 
 /* Delivers payload (the webhook's JSON body, or a whole mail for
  * sendmail -t) by ch, else spools it; text is the alert for the journal

@@ -454,6 +454,10 @@ sync_pins(struct sync *s, struct rb_err *err)
 	if (n > s->ctx->limits->pins_per_run) {
 		log_notice("pins_per_run: %ld of %d new pin(s) wait for the "
 		    "next run", n - s->ctx->limits->pins_per_run, n);
+		shop_limit_reached(s->ctx->db, s->ctx->shop->id,
+		    "pins_per_run", "pinterest_sync pinned %ld of %d new "
+		    "products; the others wait for the next run.",
+		    s->ctx->limits->pins_per_run, n);
 		n = (int)s->ctx->limits->pins_per_run;
 	}
 	for (i = 0; i < n; i++) {

@@ -781,6 +781,11 @@ create_new(struct pc *pc, struct rb_err *err)
 		log_notice("creations_per_day: %ld of %ld product(s) wait for "
 		    "tomorrow (%ld more allowed today)", want - allowed, want,
 		    allowed);
+		if (!pc->ctx->dry_run)
+			shop_limit_reached(pc->ctx->db, pc->ctx->shop->id,
+			    "creations_per_day", "product_creation may make "
+			    "%ld more product(s) today, and %ld wait for "
+			    "tomorrow.", allowed, want - allowed);
 		want = allowed;
 	}
 	def_col = pc->set.creation_collection ? pc->set.creation_collection :

@@ -728,6 +728,12 @@ process_shop(struct job_ctx *ctx, struct rb_err *err)
 			log_info("daily token budget reached (%ld of %ld "
 			    "used): %d product(s) wait for tomorrow",
 			    o.used_today, o.budget, n - i);
+			if (!ctx->dry_run)
+				shop_limit_reached(ctx->db, ctx->shop->id,
+				    "openai_tokens_per_day", "product_optimize "
+				    "used %ld of its %ld OpenAI tokens for "
+				    "today; %d product(s) wait for tomorrow.",
+				    o.used_today, o.budget, n - i);
 			break;
 		}
 		if (rb_parse_long(PQgetvalue(prods, i, 0), 1, 0x7fffffffffffffffL,

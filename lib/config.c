@@ -150,6 +150,7 @@ static const struct key keys[] = {
 	    F_SECRET },
 	S("alert_email", alert_email),
 	S("alert_from", alert_from),
+	{ "owner_mail", K_INT, OFF(owner_mail), NULL, 0, 0, 1, 0 },
 	S("alert_spool_dir", alert_spool_dir),
 	S("metrics_dir", metrics_dir),
 };

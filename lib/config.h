@@ -83,6 +83,7 @@ struct rb_config {
 	char	*alert_webhook_url;	/* secret: Slack/Discord/generic */
 	char	*alert_email;		/* "a@b, c@d": through sendmail -t */
 	char	*alert_from;		/* From: of alert mails, or NULL */
+	int	 owner_mail;		/* 1: mail owners' notifications */
 	char	*alert_spool_dir;	/* "/var/lib/reboss/alerts" */
 	char	*metrics_dir;		/* node_exporter textfile directory */
 };

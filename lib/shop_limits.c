@@ -4,9 +4,12 @@
  * bounds, so a value the database should not hold fails the shop rather
  * than lifting a limit.
  */
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "db.h"
+#include "log.h"
 #include "shop_limits.h"
 #include "util.h"
 
@@ -77,4 +80,23 @@ shop_limits_load(struct db *db, const struct rb_config *cfg,
 out:
 	PQclear(r);
 	return rc;
+}
+
+void
+shop_limit_reached(struct db *db, const char *shop_id, const char *limit,
+    const char *fmt, ...)
+{
+	char detail[400];
+	const char *p[3] = { shop_id, limit, detail };
+	struct rb_err err;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(detail, sizeof(detail), fmt, ap);
+	va_end(ap);
+	rb_err_clear(&err);
+	if (db_exec(db, "SELECT public.reboss_notify_limit($1::uuid, $2, $3)",
+	    3, p, &err) == -1)
+		log_warn("the owner could not be notified of %s: %s", limit,
+		    err.msg);
 }

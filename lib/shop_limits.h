@@ -39,4 +39,13 @@ int	shop_limits_load(struct db *db, const struct rb_config *cfg,
 /* The smaller of a limit and a job's own setting. */
 long	shop_limit_min(long limit, long own);
 
+/*
+ * A limit stopped work for the shop (limit: "creations_per_day", ...;
+ * detail: a sentence saying what waits): a notification for the owner,
+ * at most one per limit and day (reboss_notify_limit(), sql/019).  Called
+ * outside a transaction; a failure is logged and never fails the shop.
+ */
+void	shop_limit_reached(struct db *db, const char *shop_id,
+	    const char *limit, const char *fmt, ...) RB_PRINTF(4, 5);
+
 #endif

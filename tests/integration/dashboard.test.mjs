@@ -66,6 +66,7 @@ describe('the dashboard, tab by tab, as two users', () => {
     ['AnalyticsDashboard', 'products', null],
     ['AnalyticsDashboard', 'product_sales_daily', null],
     ['AnalyticsDashboard', 'shop_sales_daily', null],
+    ['AnalyticsDashboard', 'product_sales_monthly', null],
     ['AnalyticsDashboard', 'sales_cursors', "(shop_id, orders_cursor, complete_through) VALUES ($S, now(), '2026-12-01')"],
     ['StartPhase / PostPhase', 'catalog_settings', '(shop_id) VALUES ($S)', { writable: '(shop_id) VALUES ($S)' }],
     ['StartPhase / PostPhase', 'replace_decisions',
@@ -88,6 +89,8 @@ describe('the dashboard, tab by tab, as two users', () => {
       { writable: "(shop_id, user_id, action) VALUES ($S, gen_random_uuid(), 'run_job')", refused: /permission denied/ }],
     ['Owner actions', 'job_requests', "(shop_id, job_type, requested_by) VALUES ($S, 'sales_tracker', gen_random_uuid())",
       { writable: "(shop_id, job_type, requested_by) VALUES ($S, 'replace_job', gen_random_uuid())", refused: /permission denied/ }],
+    ['Notifications', 'notifications', "(shop_id, cause, title, body) VALUES ($S, 'job_failing', 'Fails', 'Fails.')",
+      { writable: "(shop_id, cause, title, body) VALUES ($S, 'job_failing', 'x', 'y')", refused: /permission denied/ }],
     ['MetaAdsSync / GoogleAdsManager', 'meta_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
     ['MetaAdsSync / GoogleAdsManager', 'google_auth', "(shop_id, access_token) VALUES ($S, 'rbs1:sealed')"],
   ];
@@ -119,6 +122,21 @@ describe('the dashboard, tab by tab, as two users', () => {
       const x = await stack.curl(`/api/shops/${shopA}/integrations`, { token: tokB });
       assert.equal(x.status, 404, x.body);
     });
+  });
+
+  describe('Owner actions: every route is the owner\'s only', () => {
+    const routes = [['POST', 'rollback', { optimization_id: randomUUID() }],
+      ['POST', 'designs/retry', { design_id: randomUUID() }], ['POST', 'jobs/pause', { job: 'replace_job' }],
+      ['POST', 'jobs/resume', { job: 'replace_job' }], ['POST', 'jobs/run', { job: 'replace_job' }],
+      ['GET', 'replace-preview']];
+    for (const [method, route, body] of routes) {
+      test(`${method} /api/shops/{id}/${route}: another user's shop is 404, nothing recorded`, async () => {
+        const r = await stack.curl(`/api/shops/${shopA}/${route}`, { method, body, token: tokB });
+        assert.equal(r.status, 404, r.body);
+        assert.equal(r.json.code, 'shop_not_found');
+        assert.equal((await psql(`SELECT count(*) FROM owner_actions WHERE shop_id = '${shopA}' AND action <> 'pause_job'`)).trim(), '0');
+      });
+    }
   });
 
   describe('every tab: GET /api/shops/{id}/jobs', () => {
@@ -187,6 +205,49 @@ describe('the dashboard, tab by tab, as two users', () => {
       assert.deepEqual(await totals(shopB, B, '1'), ['1|2|50|110.000000']);
       await assert.rejects(totals(shopA, A, '0'), /n must be from 1 to 500/);
       await assert.rejects(totals(shopA, A, "3, false, 'profit'"), /by must be 'units' or 'revenue'/);
+    });
+
+    test('a year or two: the monthly rollup answers exactly as the days, through edits, deletions, a new month and an older one', async () => {
+      const shopC = randomUUID();
+      const want = async (from, to, bottom) => lines(await psql(`
+        SELECT row_number() OVER (ORDER BY k ${bottom ? '' : 'DESC'}, product_id) || '|' || product_id || '|' || u || '|' || r
+        FROM (SELECT p.product_id, coalesce(sum(d.units), 0) AS u, coalesce(sum(d.revenue)::numeric(20, 6)::text, '0') AS r,
+          coalesce(sum(d.units), 0) AS k
+          FROM products p LEFT JOIN product_sales_daily d ON d.shop_id = p.shop_id AND d.product_id = p.product_id
+            AND d.day BETWEEN '${from}' AND '${to}'
+          WHERE p.shop_id = '${shopC}' GROUP BY p.product_id) t
+        ${bottom ? '' : "WHERE (u, r::numeric) <> (0, 0)"} ORDER BY 1`));
+      const got = async (from, to, bottom) => lines(await psql(`SELECT rank, product_id, units, revenue FROM
+        reboss_product_sales_totals('${shopC}', '${from}', '${to}', 500, ${bottom})`, A));
+      const ranges = [['2025-01-01', '2026-11-30'], ['2025-02-15', '2026-10-10'], ['2025-03-01', '2025-08-31'],
+        ['2025-06-10', '2025-06-20'], ['2024-12-01', '2026-12-03'], ['2025-01-31', '2026-12-01']];
+      const check = async (when) => {
+        for (const [from, to] of ranges)
+          for (const bottom of [false, true])
+            assert.deepEqual(await got(from, to, bottom), await want(from, to, bottom),
+              `${when}: ${from}..${to}${bottom ? ' bottom' : ''}`);
+      };
+      await psql(`
+        INSERT INTO shops (id, user_id, shop_domain, iana_timezone) VALUES ('${shopC}', '${A}', 'dash-charlie.myshopify.com', 'UTC');
+        INSERT INTO products (shop_id, product_id, title, handle, status)
+          SELECT '${shopC}', g, 'P' || g, 'p' || g, 'ACTIVE' FROM generate_series(1, 9) g;
+        INSERT INTO product_sales_daily (shop_id, product_id, day, units, revenue, orders)
+          SELECT '${shopC}', p, d::date, 1 + (p * extract(doy FROM d)::int) % 4, (p * 1.25)::numeric, 1
+          FROM generate_series(1, 6) p, generate_series(date '2025-01-05', date '2026-11-20', interval '1 day') d
+          WHERE (extract(doy FROM d)::int + p) % (p + 2) = 0;`);
+      assert.ok(Number((await psql(`SELECT count(*) FROM product_sales_monthly WHERE shop_id = '${shopC}'`)).trim()) > 100);
+      await check('filled');
+      await psql(`
+        UPDATE product_sales_daily SET units = units + 5, revenue = revenue + 1
+          WHERE shop_id = '${shopC}' AND product_id = 2 AND day BETWEEN '2025-05-01' AND '2025-05-31';
+        DELETE FROM product_sales_daily WHERE shop_id = '${shopC}' AND product_id = 3 AND day >= '2025-09-01' AND day < '2025-10-01';
+        INSERT INTO product_sales_daily (shop_id, product_id, day, units, revenue, orders)
+          VALUES ('${shopC}', 7, '2026-12-02', 9, 90, 1), ('${shopC}', 8, '2024-12-15', 4, 40, 1);`);
+      await check('edited, deleted, a new last month and an older first one');
+      assert.deepEqual(await got('2025-01-01', '2026-11-30', false).then((x) => x.length), 6, 'product 7 sold after, 8 before');
+      assert.equal((await psql(`SELECT count(*) FROM product_sales_monthly WHERE shop_id = '${shopC}'`, B)).trim(), '0',
+        'another user reads none of the rollup');
+      await psql(`DELETE FROM shops WHERE id = '${shopC}'`);
     });
 
     test("a product's daily series", async () => {

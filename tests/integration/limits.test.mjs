@@ -129,6 +129,9 @@ describe('per-shop limits under the operator\'s caps', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await created(s), 2, 'a second run the same day makes none');
     assert.equal(await count(`public.design_queue WHERE shop_id = '${s.id}' AND status = 'pending'`), 3);
+    // The owner is told, once a day however often the limit bites.
+    assert.deepEqual(await rows(`SELECT cause, subject FROM public.notifications WHERE shop_id = '${s.id}'`),
+      [{ cause: 'limit_reached', subject: 'creations_per_day' }]);
     assertClean();
   });
 
@@ -150,6 +153,8 @@ describe('per-shop limits under the operator\'s caps', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(retired(s), 1, 'one retirement: the shop\'s limit under max_replacements 10');
     assert.equal(await count(`public.replace_decisions WHERE shop_id = '${s.id}' AND reason = 'cap_reached'`), 3);
+    assert.deepEqual(await rows(`SELECT cause, subject FROM public.notifications WHERE shop_id = '${s.id}'`),
+      [{ cause: 'limit_reached', subject: 'retirements_per_run' }], 'three kept products, one notification');
     const c = await addShop('lim-retire-cap', { dead: 4, limits: { retirements_per_run: 3 } });
     r = await run(bin.replace, ['--shop', c.domain, ...asOf], capped);
     assert.equal(r.code, 0, r.stderr);

@@ -8,11 +8,12 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 
 import { productUpdateResolvers } from '../fakes/shopify_product_update.mjs';
-import { buildDir, startStack } from './harness.mjs';
+import { REPO, buildDir, startStack } from './harness.mjs';
 
 const A = randomUUID();
 const B = randomUUID();
@@ -232,6 +233,64 @@ describe('owner actions, own shops only, recorded', () => {
     const [act] = await rows(`SELECT user_id, details FROM owner_actions WHERE action = 'preview_replace'
       ORDER BY created_at DESC LIMIT 1`);
     assert.deepEqual(act, { user_id: A, details: { judged: 3, retire: 1 } });
+  });
+
+  test('notifications: written where the fact is recorded, one per cause and day, read and marked read by the owner only', async () => {
+    await psql(`
+      UPDATE shops SET connection_status = 'reauthorize_required' WHERE id = '${shopA}';
+      UPDATE shops SET connection_status = 'connected' WHERE id = '${shopA}';
+      UPDATE shops SET connection_status = 'reauthorize_required' WHERE id = '${shopA}';
+      UPDATE shops SET connection_status = 'connected' WHERE id = '${shopA}';
+      INSERT INTO pinterest_auth (shop_id, access_token) VALUES ('${shopB}', 'rbs1:sealed');
+      UPDATE pinterest_auth SET broken = true, broken_reason = 'refresh refused' WHERE shop_id = '${shopB}';
+      INSERT INTO shop_job_status (shop_id, job_type, last_status, last_error, consecutive_failures)
+        VALUES ('${shopA}', 'product_optimize', 'failed', 'OpenAI quota', 2)
+        ON CONFLICT (shop_id, job_type) DO UPDATE SET consecutive_failures = 2;
+      UPDATE shop_job_status SET consecutive_failures = 3, last_error = 'OpenAI quota'
+        WHERE shop_id = '${shopA}' AND job_type = 'product_optimize';
+      UPDATE shop_job_status SET consecutive_failures = 4
+        WHERE shop_id = '${shopA}' AND job_type = 'product_optimize';`);
+    const a = await rows(`SELECT cause, subject, title, body FROM notifications ORDER BY cause`, A);
+    assert.deepEqual(a.map((n) => [n.cause, n.subject]), [['job_failing', 'product_optimize'],
+      ['shop_disconnected', 'reauthorize_required']], 'twice disconnected, thrice failing: once each today');
+    assert.match(a[1].body, /connect the shop again/);
+    assert.match(a[0].body, /3 runs in a row; the last error: OpenAI quota/);
+    const b = await rows(`SELECT cause, subject, body FROM notifications`, B);
+    assert.deepEqual(b.map((n) => [n.cause, n.subject]), [['account_broken', 'pinterest']]);
+    assert.match(b[0].body, /refresh refused/);
+    // The owner marks their own read; nothing else.
+    await psql(`UPDATE notifications SET read_at = now()`, A);
+    assert.deepEqual(await rows(`SELECT count(*)::int AS n FROM notifications WHERE read_at IS NOT NULL`),
+      [{ n: 2 }], 'only A\'s rows were marked');
+    await assert.rejects(psql(`UPDATE notifications SET title = 'x'`, A), /permission denied/);
+    await assert.rejects(psql(`INSERT INTO notifications (shop_id, cause, title, body)
+      VALUES ('${shopA}', 'job_failing', 'x', 'y')`, A), /permission denied/);
+    await assert.rejects(psql(`SELECT reboss_notify('${shopA}', 'job_failing', 'x', 'y', 'z')`, A),
+      /permission denied/);
+
+    // owner_mail = 1: rebossctl check mails each new one once, to the shop's address.
+    await psql(`UPDATE shops SET shop_email = 'owner-a@example.com' WHERE id = '${shopA}';
+      UPDATE shops SET shop_email = 'owner-b@example.com' WHERE id = '${shopB}'`);
+    const dir = path.join(stack.dir, 'mail');
+    await fs.mkdir(dir, { recursive: true });
+    const sendmail = path.join(dir, 'sendmail');
+    await fs.writeFile(sendmail, `#!/bin/sh\ncat > "${dir}/mail.$$"\n`, { mode: 0o755 });
+    const conf = path.join(dir, 'reboss.conf');
+    await fs.writeFile(conf, `${await fs.readFile(stack.confFile, 'utf8')}owner_mail = 1\n` +
+      `alert_spool_dir = ${dir}\nalert_from = reboss@example.com\n`);
+    const mailed = async () => (await fs.readdir(dir)).filter((f) => f.startsWith('mail.'));
+    for (let i = 0; i < 2; i++) {
+      const r = await ctl(['--config', conf, 'check', '--sql-dir', path.join(REPO, 'sql')],
+        { REBOSS_SENDMAIL: sendmail });
+      assert.ok(r.code >= 0 && r.code <= 2, r.stdout + r.stderr);
+    }
+    const files = await mailed();
+    assert.equal(files.length, 3, 'three notifications, three mails, none twice');
+    const texts = await Promise.all(files.map((f) => fs.readFile(path.join(dir, f), 'utf8')));
+    const toB = texts.filter((t) => /^To: owner-b@example\.com$/m.test(t));
+    assert.equal(toB.length, 1);
+    assert.match(toB[0], /^Subject: \[ReBoss\] Link Pinterest again$/m);
+    assert.match(toB[0], /^From: reboss@example\.com$/m);
   });
 
   test('the audit: each owner reads their own shops\' actions and requests, and writes nothing', async () => {

@@ -129,6 +129,22 @@ int	api_set_header(struct api_ctx *ctx, const char *name,
 int	api_reply(struct api_ctx *ctx, int status, json_t *reply,
 	    struct rb_err *err) RB_WUR;
 
+/* ---- oauth_state.c: what the consent flows share ------------------------ */
+#define OAUTH_STATE_TTL_S		600	/* a state lives 10 minutes */
+#define OAUTH_STATES_PER_USER_MAX	50	/* live states per user at once */
+/* 429 too_many_link_requests when the user holds too many live states. */
+int	api_oauth_states_room(struct db *db, const char *user_id,
+	    struct rb_err *err) RB_WUR;
+/* A new random state, its SHA-256 (what is stored) and a row id. */
+int	api_oauth_state_new(char state[64], char hash[64], char id[37],
+	    struct rb_err *err) RB_WUR;
+/* 302 to {frontend_url}/shops/{shop_id}?{key}={value}[&{xkey}={xvalue}],
+ * or to {frontend_url}/?... when shop_id is NULL.  key, value and xkey are
+ * fixed words; xvalue is URL-encoded. */
+int	api_front_redirect(struct api_ctx *ctx, const char *shop_id,
+	    const char *key, const char *value, const char *xkey,
+	    const char *xvalue, struct rb_err *err) RB_WUR;
+
 /* ---- router.c ------------------------------------------------------------ */
 enum router_result { ROUTE_FOUND, ROUTE_NOT_FOUND, ROUTE_BAD_METHOD };
 

@@ -38,8 +38,6 @@
 #include "oauth.h"
 #include "util.h"
 
-#define STATE_TTL_S		600
-#define STATES_PER_USER_MAX	50	/* live states per user at once */
 
 static void
 cleanse_str(char *s)
@@ -88,42 +86,20 @@ oauth_start(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	char *sealed = NULL, *url = NULL, aad[96];
 	const char *params[7];
 	char ttl[16];
-	PGresult *res = NULL;
 	struct db *db;
-	long live;
 	int rc = -1;
 
 	verifier[0] = challenge[0] = state[0] = '\0';
-	(void)snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
+	(void)snprintf(ttl, sizeof(ttl), "%d", OAUTH_STATE_TTL_S);
 	if (config_require_oauth(ctx->cfg, oauth_provider_name(p), err) == -1)
 		return -1;
 	if ((db = api_db(ctx, err)) == NULL)
 		return -1;
 	if (own_shop(ctx, db, shop_id, err) == -1)
 		return -1;
-	params[0] = ctx->user_id;
-	if ((res = db_query(db, "SELECT count(*) FROM oauth_states WHERE "
-	    "user_id = $1 AND used_at IS NULL AND expires_at > now()", 1,
-	    params, err)) == NULL)
+	if (api_oauth_states_room(db, ctx->user_id, err) == -1 ||
+	    api_oauth_state_new(state, hash, id, err) == -1)
 		goto fail;
-	if (rb_parse_long(PQgetvalue(res, 0, 0), 0, 1L << 40, &live) == -1)
-		live = 0;
-	PQclear(res);
-	res = NULL;
-	if (live >= STATES_PER_USER_MAX) {
-		rb_err_set(err, 429, "too_many_link_requests",
-		    "Too many account links were started in the last minutes; "
-		    "finish or wait ten minutes, then try again.");
-		goto fail;
-	}
-	if (crypto_random_b64url(OAUTH_STATE_BYTES, state, sizeof(state)) ==
-	    -1 || strlen(state) != OAUTH_STATE_LEN ||
-	    crypto_sha256_b64url(state, strlen(state), hash, sizeof(hash)) ==
-	    -1 || rb_uuid_v4(id) == -1) {
-		rb_err_set(err, 500, "internal_error",
-		    "No random state could be made; try again.");
-		goto fail;
-	}
 	if (p == OAUTH_GOOGLE) {
 		if (crypto_random_b64url(OAUTH_VERIFIER_BYTES, verifier,
 		    sizeof(verifier)) == -1 || crypto_sha256_b64url(verifier,
@@ -158,7 +134,6 @@ oauth_start(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	rc = api_reply(ctx, 200, json_pack("{s:s,s:s}", "url", url,
 	    "provider", oauth_provider_name(p)), err);
 fail:
-	PQclear(res);
 	crypto_free_secret(sealed);
 	crypto_free_secret(url);
 	cleanse_str(state);
@@ -168,40 +143,6 @@ fail:
 
 /* ---- callback ------------------------------------------------------------------ */
 
-/* 302 to {frontend_url}/shops/{shop}?{key}={value}, or to
- * {frontend_url}/?error=... when shop_id is NULL. */
-static int
-redirect_front(struct api_ctx *ctx, const char *shop_id, const char *key,
-    const char *value, struct rb_err *err)
-{
-	char loc[1024];
-	const char *f = ctx->cfg->frontend_url;
-	size_t n;
-	int w;
-
-	if (f == NULL || f[0] == '\0')
-		return rb_err_set(err, 503, "oauth_not_configured",
-		    "frontend_url is not set in the configuration; the "
-		    "operator must set it.");
-	n = strlen(f);
-	while (n > 0 && f[n - 1] == '/')
-		n--;
-	if (shop_id != NULL)
-		w = snprintf(loc, sizeof(loc), "%.*s/shops/%s?%s=%s", (int)n,
-		    f, shop_id, key, value);
-	else
-		w = snprintf(loc, sizeof(loc), "%.*s/?%s=%s", (int)n, f, key,
-		    value);
-	if (w < 0 || (size_t)w >= sizeof(loc) ||
-	    api_set_header(ctx, "Location", loc) == -1)
-		return rb_err_set(err, 500, "oauth_not_configured",
-		    "frontend_url is too long for a redirect.");
-	json_decref(ctx->reply);
-	ctx->reply = NULL;
-	ctx->status = 302;
-	return 0;
-}
-
 static int
 fail_redirect(struct api_ctx *ctx, enum oauth_provider p,
     const char *shop_id, const char *code, struct rb_err *err)
@@ -209,7 +150,8 @@ fail_redirect(struct api_ctx *ctx, enum oauth_provider p,
 	log_notice("oauth: %s callback ends with error=%s%s%s",
 	    oauth_provider_name(p), code, shop_id ? " for shop " : "",
 	    shop_id ? shop_id : "");
-	return redirect_front(ctx, shop_id, "error", code, err);
+	return api_front_redirect(ctx, shop_id, "error", code, NULL, NULL,
+	    err);
 }
 
 static int
@@ -310,8 +252,8 @@ oauth_callback(struct api_ctx *ctx, enum oauth_provider p, struct rb_err *err)
 	}
 	log_info("oauth: %s account linked to shop %s",
 	    oauth_provider_name(p), shop_id);
-	rc = redirect_front(ctx, shop_id, oauth_provider_name(p), "connected",
-	    err);
+	rc = api_front_redirect(ctx, shop_id, oauth_provider_name(p),
+	    "connected", NULL, NULL, err);
 	goto out;
 refuse:
 	rc = fail_redirect(ctx, p, shop_known ? shop_id : NULL, fail_code,

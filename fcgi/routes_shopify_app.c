@@ -49,8 +49,6 @@
 #include "shopify_scopes.h"
 #include "util.h"
 
-#define STATE_TTL_S		600
-#define STATES_PER_USER_MAX	50	/* live states per user at once */
 #define WEBHOOK_ID_MAX		128
 
 /* ---- install ---------------------------------------------------------------- */
@@ -64,27 +62,6 @@ const struct api_body body_shopify_install = {
 	install_fields, RB_NELEM(install_fields)
 };
 
-static int
-too_many_states(struct db *db, const char *user_id, struct rb_err *err)
-{
-	const char *params[1] = { user_id };
-	PGresult *res;
-	long live;
-
-	if ((res = db_query(db, "SELECT count(*) FROM oauth_states WHERE "
-	    "user_id = $1 AND used_at IS NULL AND expires_at > now()", 1,
-	    params, err)) == NULL)
-		return -1;
-	if (rb_parse_long(PQgetvalue(res, 0, 0), 0, 1L << 40, &live) == -1)
-		live = 0;
-	PQclear(res);
-	if (live >= STATES_PER_USER_MAX)
-		return rb_err_set(err, 429, "too_many_link_requests",
-		    "Too many installs or account links were started in the "
-		    "last minutes; finish or wait ten minutes, then try again.");
-	return 0;
-}
-
 int
 h_shopify_install(struct api_ctx *ctx, struct rb_err *err)
 {
@@ -96,21 +73,15 @@ h_shopify_install(struct api_ctx *ctx, struct rb_err *err)
 	int rc = -1;
 
 	state[0] = '\0';
-	(void)snprintf(ttl, sizeof(ttl), "%d", STATE_TTL_S);
+	(void)snprintf(ttl, sizeof(ttl), "%d", OAUTH_STATE_TTL_S);
 	if (config_require_oauth(ctx->cfg, "shopify", err) == -1)
 		return -1;
 	if ((db = api_db(ctx, err)) == NULL)
 		return -1;
-	if (too_many_states(db, ctx->user_id, err) == -1)
+	if (api_oauth_states_room(db, ctx->user_id, err) == -1)
 		return -1;
-	if (crypto_random_b64url(OAUTH_STATE_BYTES, state, sizeof(state)) ==
-	    -1 || strlen(state) != OAUTH_STATE_LEN ||
-	    crypto_sha256_b64url(state, strlen(state), hash, sizeof(hash)) ==
-	    -1 || rb_uuid_v4(id) == -1) {
-		rb_err_set(err, 500, "internal_error",
-		    "No random state could be made; try again.");
+	if (api_oauth_state_new(state, hash, id, err) == -1)
 		goto fail;
-	}
 	if (shopify_app_consent_url(ctx->cfg, domain, state, &url, err) == -1)
 		goto fail;
 	/* Old rows go: a day is long enough to recognise a replay. */
@@ -137,43 +108,6 @@ fail:
 }
 
 /* ---- callback ---------------------------------------------------------------- */
-
-/* 302 to {frontend_url}/shops/{shop}?{key}={value}[&{xkey}={xvalue}],
- * or to {frontend_url}/?... when shop_id is NULL.  xkey: a fixed word;
- * xvalue is URL-encoded. */
-static int
-redirect_front(struct api_ctx *ctx, const char *shop_id, const char *key,
-    const char *value, const char *xkey, const char *xvalue,
-    struct rb_err *err)
-{
-	char loc[1024], *enc = NULL;
-	const char *f = ctx->cfg->frontend_url;
-	size_t n;
-	int w;
-
-	if (f == NULL || f[0] == '\0')
-		return rb_err_set(err, 503, "oauth_not_configured",
-		    "frontend_url is not set in the configuration; the "
-		    "operator must set it.");
-	if (xkey != NULL && (enc = http_urlencode(xvalue)) == NULL)
-		return rb_err_oom(err);
-	n = strlen(f);
-	while (n > 0 && f[n - 1] == '/')
-		n--;
-	w = snprintf(loc, sizeof(loc), "%.*s/%s%s?%s=%s%s%s%s%s", (int)n, f,
-	    shop_id != NULL ? "shops/" : "", shop_id != NULL ? shop_id : "",
-	    key, value, enc != NULL ? "&" : "", enc != NULL ? xkey : "",
-	    enc != NULL ? "=" : "", enc != NULL ? enc : "");
-	free(enc);
-	if (w < 0 || (size_t)w >= sizeof(loc) ||
-	    api_set_header(ctx, "Location", loc) == -1)
-		return rb_err_set(err, 500, "oauth_not_configured",
-		    "frontend_url is too long for a redirect.");
-	json_decref(ctx->reply);
-	ctx->reply = NULL;
-	ctx->status = 302;
-	return 0;
-}
 
 /* What the state row said. */
 struct install_state {
@@ -342,7 +276,7 @@ h_shopify_callback(struct api_ctx *ctx, struct rb_err *err)
 		goto refuse;
 	log_info("install: %s connected as shop %s%s", cb.shop, shop_id,
 	    limited ? " (no read_all_orders: 60 days of sales history)" : "");
-	rc = redirect_front(ctx, shop_id, "shopify", "connected",
+	rc = api_front_redirect(ctx, shop_id, "shopify", "connected",
 	    limited ? "sales_history" : NULL, "limited", err);
 	OPENSSL_cleanse(&cb, sizeof(cb));
 	return rc;
@@ -352,7 +286,7 @@ refuse:
 	OPENSSL_cleanse(&cb, sizeof(cb));
 	/* The shop's page only when it is known to be this user's: the
 	 * dashboard knows no other. */
-	return redirect_front(ctx, NULL, "error", cerr.code[0] ? cerr.code :
+	return api_front_redirect(ctx, NULL, "error", cerr.code[0] ? cerr.code :
 	    "invalid_callback", missing[0] ? "missing" : NULL, missing, err);
 fail:
 	OPENSSL_cleanse(&cb, sizeof(cb));

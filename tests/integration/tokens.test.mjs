@@ -119,6 +119,46 @@ describe('Shopify tokens: renewal, races, refusals', () => {
     assert.match(stored, /^rbs1:[^|]+\|rbs1:/, 'renewed tokens are stored sealed');
   });
 
+  test('the owner\'s own app (client credentials): the token is fetched again before it runs out; a rotated secret ends the connection', async () => {
+    const d = 'cc-life.myshopify.com';
+    fake.addShop({ domain: d, token: `shpat_${randomUUID().replace(/-/g, '')}` });
+    const ps = [];
+    for (let i = 0; i < 60; i++) ps.push(fake.addProduct(d, { title: `C${i}` }));
+    for (let i = 0; i < 100; i++) fake.addOrder(d, { processedAt: new Date(Date.now() - (1 + i % 9) * 86400_000).toISOString(),
+      lines: [{ product: ps[i % ps.length], quantity: 1, price: '5.00' }] });
+    const app = fake.addOrgApp({ shops: [d] });
+    fake.setTokenLifetimes({ clientCredentials: 3 });
+    const r = await stack.curl('/api/shops', { token: tokA,
+      body: { shop_domain: d, client_id: app.clientId, client_secret: app.clientSecret } });
+    assert.equal(r.status, 201, r.body);
+    const id = r.json.shop.id;
+    assert.equal((await shopRow(d))[3], 'client_credentials');
+    await psql(`DELETE FROM shops WHERE id <> ${q(id)}`);
+    fake.setMode(d, { delayMs: 400 });
+    const g0 = fake.grantCount({ shop: d, grant: 'client_credentials', status: 200 });
+    const run = await tracker([], { REBOSS_SHOP_RENEW_MARGIN_S: '1' });
+    fake.setMode(d, null);
+    fake.setTokenLifetimes({ clientCredentials: 86399 });
+    assert.equal(run.code, 0, run.out.slice(-2000));
+    assert.deepEqual(await status(id), ['success', '']);
+    const renewals = fake.grantCount({ shop: d, grant: 'client_credentials', status: 200 }) - g0;
+    assert.ok(renewals >= 2, `the run outlived several 3-second tokens: ${renewals} fetched`);
+    const log = fake.tokenLog(d).slice(-(renewals + 1));
+    for (const t of log.slice(0, -1)) assert.ok(t.uses >= 1, `no token fetched before the last was used: ${JSON.stringify(log)}`);
+    assert.equal(requestsOf(d).filter((e) => e.status === 401).length, 0, 'renewed before Shopify refused');
+    assert.match(await psql(`SELECT shopify_client_secret FROM shops WHERE id = ${q(id)}`), /^rbs1:/, 'secret sealed');
+
+    // The owner rotates the app's secret: the next fetch is refused.
+    app.clientSecret = `shpss_${randomUUID().replace(/-/g, '')}`;
+    await psql(`UPDATE shops SET access_expires_at = now() - interval '1 minute' WHERE id = ${q(id)}`);
+    const run2 = await tracker([]);
+    assert.equal(run2.code, 0, run2.out.slice(-2000));
+    const [, st, reason] = await shopRow(d);
+    assert.equal(st, 'reauthorize_required');
+    assert.match(reason, /client credentials \(invalid_client\)/);
+    assert.equal((await status(id))[0], 'skipped');
+  });
+
   test('two job processes and the API race on one shop\'s renewal: one renewal, everyone gets the new token', async () => {
     const d = 'race-one.myshopify.com';
     const id = await installed('race-one', { products: 4, orders: 3 });

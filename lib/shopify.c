@@ -708,6 +708,40 @@ out:
 	return b.data;
 }
 
+/*
+ * One attempt of a request, with the owner's hooks: renews a token whose
+ * time is up before sending, and after a 401 once per request (1: send
+ * again, auth rebuilt); tells the owner of a refusal for good.  0: resp
+ * holds a 2xx answer.
+ */
+static int
+shopify_send(struct shopify *s, struct http_request *req,
+    struct http_response *resp, bool *renewed, char *auth, size_t authsz,
+    struct rb_err *err)
+{
+	if (s->renew != NULL && s->renew_at > 0 &&
+	    (long long)time(NULL) >= s->renew_at && shopify_renew(s, false,
+	    auth, authsz, err) == -1)
+		return -1;
+	s->requests++;
+	if (http_request(s->http, req, resp, err) == -1)
+		return shopify_map_http_err(s, err);
+	if (resp->status == 401 && s->renew != NULL && !*renewed) {
+		*renewed = true;
+		http_response_free(resp);
+		log_info("Shopify %s: HTTP 401, renewing the token", s->domain);
+		return shopify_renew(s, true, auth, authsz, err) == -1 ? -1 : 1;
+	}
+	if (shopify_map_status(resp->status, resp->body, err) == -1) {
+		log_warn("Shopify %s: HTTP %ld (%s)", s->domain, resp->status,
+		    err != NULL ? err->code : "");
+		if (s->refused != NULL)
+			s->refused(s->hook_arg, resp->status, s->token);
+		return -1;
+	}
+	return 0;
+}
+
 int
 shopify_graphql(struct shopify *s, const char *query, json_t *vars,
     json_t **data, struct rb_err *err)
@@ -768,33 +802,12 @@ shopify_graphql(struct shopify *s, const char *query, json_t *vars,
 			    SHOPIFY_THROTTLE_MARGIN_MS, err) == -1)
 				goto fail;
 		}
-		if (s->renew != NULL && s->renew_at > 0 &&
-		    (long long)time(NULL) >= s->renew_at && shopify_renew(s,
-		    false, auth, sizeof(auth), err) == -1)
+		if ((rc = shopify_send(s, &req, &resp, &renewed, auth,
+		    sizeof(auth), err)) == -1)
 			goto fail;
-		s->requests++;
-		if (http_request(s->http, &req, &resp, err) == -1) {
-			(void)shopify_map_http_err(s, err);
-			goto fail;
-		}
-		if (resp.status == 401 && s->renew != NULL && !renewed) {
-			/* Once per request: a new token, the same request. */
-			renewed = true;
-			http_response_free(&resp);
-			log_info("Shopify %s: HTTP 401, renewing the token",
-			    s->domain);
-			if (shopify_renew(s, true, auth, sizeof(auth), err) ==
-			    -1)
-				goto fail;
+		if (rc == 1) {		/* renewed after a 401: once more */
 			tries--;
 			continue;
-		}
-		if (shopify_map_status(resp.status, resp.body, err) == -1) {
-			log_warn("Shopify %s: HTTP %ld (%s)", s->domain,
-			    resp.status, err != NULL ? err->code : "");
-			if (s->refused != NULL)
-				s->refused(s->hook_arg, resp.status, s->token);
-			goto fail;
 		}
 		json_decref(root);
 		root = json_loadb(resp.body, resp.len, 0, &jerr);

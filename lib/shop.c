@@ -345,8 +345,6 @@ shop_store_connect(struct db *db, const struct rb_config *cfg,
 	    store_connect_row(db, cfg, shop_id, c, err) == -1 ||
 	    db_commit(db, err) == -1) {
 		db_rollback(db);
-		if (strcmp(err->code, "shop_taken") != 0)
-			shop_id[0] = '\0';
 		shop_id[0] = '\0';
 		return -1;
 	}

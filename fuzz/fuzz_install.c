@@ -4,7 +4,11 @@
  * shopify_app_query_message) and a webhook's body
  * (shopify_app_verify_webhook), with a fixed client secret.
  *
- * Input: byte 0 = mode (mod 4), byte 1..2 = a position, the rest = data.
+ * Also what Shopify answers a grant with (shopify_app_parse_token_response:
+ * the install, refresh and client-credentials grants) and the scope lists
+ * it reports as granted (shopify_missing_scopes, shopify_scope_granted).
+ *
+ * Input: byte 0 = mode (mod 6), byte 1..2 = a position, the rest = data.
  *   0: data is a callback query as received.
  *   1: data is a query without hmac; the harness signs it (reference
  *      HMAC computed here with OpenSSL over the library's message), checks
@@ -13,6 +17,10 @@
  *   2: data is "X-Shopify-Hmac-Sha256 value\nbody".
  *   3: data is a body; the harness signs it (reference), then flips one
  *      byte and cuts it.
+ *   4: data is the token endpoint's body; the position's low bit picks
+ *      status 200, else the status is (position >> 1) % 600.
+ *   5: data is "wanted\ngranted"; the position picks the size of the
+ *      output buffer (1..512).
  * Invariants:
  *   0: accepted => the query's hmac (any case) == hex HMAC-SHA256 of the
  *      message, computed here; shop is NAME.myshopify.com; code and state
@@ -22,6 +30,14 @@
  *      equivalent spelling, e.g. "%2f" for "%2F", may pass).
  *   2: accepted => the header is the base64 reference digest of the body.
  *   3: the signed body verifies; one flipped byte or one byte less never.
+ *   4: accepted <=> status 200 and jansson reads an object whose
+ *      access_token is a non-empty string; then the tokens kept are the
+ *      body's, byte for byte.  Refused => no token kept, a code set, 429
+ *      and 5xx are provider_unreachable, t->error is terminated and no
+ *      token value of the body (8+ chars) is quoted in the message.
+ *   5: n >= 0 => missing is exactly the wanted names (trimmed) that
+ *      shopify_scope_granted() says are not granted, ", "-separated, n of
+ *      them; n == -1 only when they do not fit.
  */
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
@@ -30,6 +46,7 @@
 
 #include "fuzz.h"
 #include "shopify_app.h"
+#include "shopify_scopes.h"
 
 const char fuzz_target[] = "install";
 
@@ -191,6 +208,118 @@ webhook_signed(const uint8_t *data, size_t size, size_t pos)
 	free(copy);
 }
 
+/* Mode 4: the token endpoint's answer, against jansson as the oracle. */
+static void
+token_answer(const uint8_t *data, size_t size, size_t pos)
+{
+	struct shopify_app_tokens t;
+	struct rb_err err;
+	json_t *root;
+	const char *at = NULL, *rt = NULL;
+	long status = (pos & 1) == 0 ? 200 : (long)((pos >> 1) % 600);
+	int rc;
+
+	rb_err_clear(&err);
+	rc = shopify_app_parse_token_response(status, (const char *)data,
+	    size, &t, &err);
+	root = size > 0 ? json_loadb((const char *)data, size,
+	    JSON_REJECT_DUPLICATES, NULL) : NULL;
+	if (json_is_object(root)) {
+		at = json_string_value(json_object_get(root, "access_token"));
+		rt = json_string_value(json_object_get(root, "refresh_token"));
+	}
+	if (rc == 0) {
+		FUZZ_CHECK(status == 200 && at != NULL && at[0] != '\0');
+		FUZZ_CHECK(t.access_token != NULL &&
+		    strcmp(t.access_token, at) == 0);
+		FUZZ_CHECK(rt == NULL ? t.refresh_token == NULL :
+		    t.refresh_token != NULL && strcmp(t.refresh_token, rt) == 0);
+		FUZZ_CHECK(memchr(t.scope, '\0', sizeof(t.scope)) != NULL);
+	} else {
+		FUZZ_CHECK(status != 200 || at == NULL || at[0] == '\0' ||
+		    strcmp(err.code, "token_exchange_failed") == 0 ||
+		    strcmp(err.code, "out_of_memory") == 0);
+		FUZZ_CHECK(t.access_token == NULL && t.refresh_token == NULL);
+		FUZZ_CHECK(err.code[0] != '\0');
+		FUZZ_CHECK(memchr(t.error, '\0', sizeof(t.error)) != NULL);
+		if (status == 429 || status >= 500)
+			FUZZ_CHECK(strcmp(err.code, "provider_unreachable") == 0);
+		if (at != NULL && strlen(at) >= 8)
+			FUZZ_CHECK(strstr(err.msg, at) == NULL);
+		if (rt != NULL && strlen(rt) >= 8)
+			FUZZ_CHECK(strstr(err.msg, rt) == NULL);
+	}
+	shopify_app_tokens_free(&t);
+	json_decref(root);
+}
+
+/* Mode 5: the names of wanted, trimmed, in order, into names[] (within
+ * copy); how many. */
+static size_t
+split_names(char *copy, char **names, size_t max)
+{
+	size_t n = 0;
+	char *p = copy, *e, *end;
+
+	while (p != NULL && n < max) {
+		e = strchr(p, ',');
+		if (e != NULL)
+			*e = '\0';
+		while (*p == ' ')	/* spaces only, as shopify_scopes.h says */
+			p++;
+		end = p + strlen(p);
+		while (end > p && end[-1] == ' ')
+			*--end = '\0';
+		if (*p != '\0')
+			names[n++] = p;
+		p = e != NULL ? e + 1 : NULL;
+	}
+	return n;
+}
+
+static void
+scope_lists(const uint8_t *data, size_t size, size_t pos)
+{
+	char *s = fuzz_str(data, size), *granted, *wanted_copy, *names[64];
+	char missing[512], expect[2048] = "";
+	size_t cap = 1 + pos % sizeof(missing), i, nn, want_n = 0, len = 0;
+	int n;
+
+	granted = strchr(s, '\n');
+	if (granted == NULL || strlen(s) > 1024) {
+		free(s);
+		return;
+	}
+	*granted++ = '\0';
+	if (strchr(granted, '\n') != NULL || (wanted_copy = strdup(s)) == NULL) {
+		free(s);
+		return;
+	}
+	nn = split_names(wanted_copy, names, RB_NELEM(names));
+	if (nn == RB_NELEM(names)) {	/* more names than the model keeps */
+		free(wanted_copy);
+		free(s);
+		return;
+	}
+	for (i = 0; i < nn; i++) {
+		if (shopify_scope_granted(granted, names[i]))
+			continue;
+		len += (size_t)snprintf(expect + len, sizeof(expect) - len,
+		    "%s%s", want_n > 0 ? ", " : "", names[i]);
+		want_n++;
+	}
+	memset(missing, 'x', sizeof(missing));
+	n = shopify_missing_scopes(s, granted, missing, cap);
+	if (n >= 0) {
+		FUZZ_CHECK((size_t)n == want_n);
+		FUZZ_CHECK(memchr(missing, '\0', cap) != NULL);
+		FUZZ_CHECK(strcmp(missing, expect) == 0);
+	} else
+		FUZZ_CHECK(n == -1 && strlen(expect) + 1 > cap);
+	free(wanted_copy);
+	free(s);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -200,7 +329,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 3)
 		return 0;
-	mode = data[0] % 4;
+	mode = data[0] % 6;
 	pos = (size_t)data[1] << 8 | data[2];
 	data += 3;
 	size -= 3;
@@ -217,6 +346,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		break;
 	case 2:
 		webhook_header(data, size);
+		break;
+	case 4:
+		token_answer(data, size, pos);
+		break;
+	case 5:
+		scope_lists(data, size, pos);
 		break;
 	default:
 		webhook_signed(data, size, pos);

@@ -85,7 +85,8 @@ shopify_missing_scopes(const char *wanted, const char *granted,
 		p = e != NULL ? e + 1 : NULL;
 		if (len == 0 || granted_n(granted, a, len))
 			continue;
-		if (o + len + 3 > missingsz)
+		/* ", " before all but the first, and the NUL */
+		if (o + (count > 0 ? 2 : 0) + len + 1 > missingsz)
 			return -1;
 		if (count > 0) {
 			memcpy(missing + o, ", ", 2);

@@ -29,6 +29,13 @@ test_missing(void)
 	    "NULL is none");
 	is_int(shopify_missing_scopes("read_orders,read_products", "", m,
 	    5), -1, "too small");
+	is_int(shopify_missing_scopes("read_orders", "", m, 12), 1,
+	    "an exact fit (11 bytes and the NUL) is enough");
+	is_str(m, "read_orders", "an exact fit: the name");
+	is_int(shopify_missing_scopes("read_orders,x", "", m, 15), 2,
+	    "two names, exact fit ('read_orders, x' and the NUL)");
+	is_int(shopify_missing_scopes("read_orders,x", "", m, 14), -1,
+	    "two names, one byte short");
 	is_int(shopify_missing_scopes("read_orders", "read_orders_x,"
 	    "xread_orders", m, sizeof(m)), 1, "names compared whole");
 	is_int(shopify_missing_scopes(" read_orders ,", " read_orders ", m,

@@ -133,9 +133,11 @@ int	shop_store_connect(struct db *db, const struct rb_config *cfg,
 	    const struct shop_connect *c, char shop_id[37], bool *created,
 	    struct rb_err *err) RB_WUR;
 
-/* Sets the status (and reason; NULL clears it) and connection_changed_at
- * when it changes.  A status other than connected never becomes connected
- * here: only shop_store_connect() restores a shop.  No row: 0. */
+/* Sets the status with its reason (NULL clears it), connection_changed_at
+ * when the status changes.  reauthorize_required and frozen replace only
+ * connected (a shop already uninstalled stays so); uninstalled replaces
+ * any.  connected is refused here: only shop_store_connect() restores a
+ * shop.  No such row, or a status that does not apply: 0, nothing done. */
 int	shop_set_status(struct db *db, const char *shop_id,
 	    enum shop_status status, const char *reason, struct rb_err *err)
 	    RB_WUR;
@@ -147,7 +149,8 @@ int	shop_mark_uninstalled(struct db *db, const char *domain,
 /* shop_token_get flags */
 #define SHOP_TOKEN_RENEW	0x1	/* Shopify refused `refused`: renew
 					 * unless someone already did */
-#define SHOP_TOKEN_NO_RENEW	0x2	/* dry runs: hand out, never renew */
+#define SHOP_TOKEN_NO_RENEW	0x2	/* hand out, never renew nor write
+					 * (a caller that must not) */
 
 /* A valid access token of a connected shop (plain; the caller frees it
  * with crypto_free_secret) and its expiry (unix s, 0: never; may be NULL).

@@ -48,6 +48,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "ctl.h"
 #include "alert_cmds.h"
 #include "alert_deliver.h"
 #include "owner_mail.h"
@@ -68,8 +69,6 @@
 #define ST_CRITICAL	2
 #define ST_UNKNOWN	3
 
-#define EXIT_PROBLEM	1
-#define EXIT_UNUSABLE	2
 
 #define ALERT_SHOPS_SHOWN	5	/* failing shops named in an alert */
 #define ALERT_ERROR_MAX		300	/* characters of one shop's error */

@@ -19,13 +19,12 @@
 
 #include <curl/curl.h>
 
+#include "ctl.h"
 #include "config.h"
 #include "metrics.h"
 #include "nginx_cmds.h"
 #include "util.h"
 
-#define EXIT_PROBLEM	1
-#define EXIT_UNUSABLE	2
 #define ORIGIN_MAX	300
 #define MAP_NAME	"origins.map"
 

@@ -19,6 +19,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "ctl.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -30,8 +31,6 @@
 #include "shopify.h"
 #include "util.h"
 
-#define EXIT_PROBLEM	1
-#define EXIT_UNUSABLE	2
 
 bool
 optimize_cmd_known(const char *cmd)
@@ -179,7 +178,6 @@ optimize_cmd(const char *cli_config, int argc, char **argv)
 	};
 	const char *config = cli_config, *shop = NULL, *cmd = argv[0];
 	struct rb_config cfg;
-	struct rb_err err = { 0 };
 	struct db db = { 0 };
 	bool json = false, list = strcmp(cmd, "optimizations") == 0;
 	int c, rc;
@@ -221,15 +219,8 @@ optimize_cmd(const char *cli_config, int argc, char **argv)
 		    "rollback OPTIMIZATION_ID");
 		return EXIT_UNUSABLE;
 	}
-	if (config_load(&cfg, config_path(config), &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
+	if (ctl_open(config, &cfg, &db) != 0)
 		return EXIT_UNUSABLE;
-	}
-	if (db_connect(&db, cfg.database_url, &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
-		config_free(&cfg);
-		return EXIT_UNUSABLE;
-	}
 	rc = list ? cmd_list(&db, shop, json) :
 	    cmd_rollback(&db, &cfg, argv[optind]);
 	db_close(&db);

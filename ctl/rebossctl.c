@@ -33,6 +33,7 @@
 #include <openssl/crypto.h>
 
 /* "config.h" alone would find autoconf's config.h of the build dir. */
+#include "ctl.h"
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
@@ -49,8 +50,6 @@
 #define REBOSS_SQLDIR	"/usr/share/reboss/sql"
 #endif
 
-#define EXIT_PROBLEM	1
-#define EXIT_UNUSABLE	2
 
 #define RUNS_PER_JOB	"5"
 #define FAILING_MAX	"100"

@@ -29,6 +29,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ctl.h"
 #include "config.h"
 #include "db.h"
 #include "env.h"
@@ -38,8 +39,6 @@
 #include "util.h"
 
 #define RUN_MAX		4	/* jobs at once on one host */
-#define EXIT_PROBLEM	1
-#define EXIT_UNUSABLE	2
 
 struct slot {
 	pid_t	pid;		/* 0: free */
@@ -230,7 +229,6 @@ int
 run_requests_cmd(const char *cli_config, int argc, char **argv)
 {
 	struct rb_config cfg;
-	struct rb_err err = { 0 };
 	struct db db = { 0 };
 	struct sigaction sa;
 	char host[256];
@@ -241,15 +239,8 @@ run_requests_cmd(const char *cli_config, int argc, char **argv)
 		    "not '%s'\n", argv[1]);
 		return EXIT_UNUSABLE;
 	}
-	if (config_load(&cfg, config_path(cli_config), &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
+	if (ctl_open(cli_config, &cfg, &db) != 0)
 		return EXIT_UNUSABLE;
-	}
-	if (db_connect(&db, cfg.database_url, &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
-		config_free(&cfg);
-		return EXIT_UNUSABLE;
-	}
 	memset(host, 0, sizeof(host));
 	if (gethostname(host, sizeof(host) - 1) == -1)
 		(void)rb_strlcpy(host, "unknown", sizeof(host));

@@ -75,6 +75,7 @@ enum ktype {
 #define F_NOSLASH	0x04	/* trailing '/' removed (base URLs we append to) */
 #define F_SHOP		0x08	/* must contain "{shop}" */
 #define F_PRICES	0x10	/* an openai_prices table */
+#define F_APIVER	0x20	/* a Shopify API version: YYYY-01/04/07/10 */
 
 struct key {
 	const char	*name;
@@ -100,7 +101,10 @@ static const struct key keys[] = {
 	SECRET("jwt_secret", jwt_secret),
 	S("jwks_file", jwks_file),
 	S("jwt_issuer", jwt_issuer),
-	S("shopify_api_version", shopify_api_version),
+	/* Shopify answers a malformed version with 404, which the jobs would
+	 * read as "this shop is gone": only a real version name passes. */
+	{ "shopify_api_version", K_STR, OFF(shopify_api_version), NULL, 0, 0,
+	    0, F_APIVER },
 	{ "shopify_base_url", K_URL, OFF(shopify_base_url), "https://{shop}",
 	    0, 0, 0, F_SHOP },
 	S("shopify_client_id", shopify_client_id),
@@ -173,6 +177,23 @@ str_default(const struct key *k)
 	if (strcmp(k->name, "metrics_dir") == 0)
 		return "/var/lib/reboss/metrics";
 	return k->def;
+}
+
+/* Shopify's version names: a quarter's first month, or "unstable". */
+static bool
+api_version_ok(const char *v)
+{
+	size_t i;
+
+	if (strcmp(v, "unstable") == 0)
+		return true;
+	if (strlen(v) != 7 || v[4] != '-')
+		return false;
+	for (i = 0; i < 7; i++)
+		if (i != 4 && (v[i] < '0' || v[i] > '9'))
+			return false;
+	return strcmp(v + 5, "01") == 0 || strcmp(v + 5, "04") == 0 ||
+	    strcmp(v + 5, "07") == 0 || strcmp(v + 5, "10") == 0;
 }
 
 struct parser {
@@ -370,6 +391,13 @@ set_value(struct parser *p, int line, const struct key *k, const char *name,
 			    "entries separated by commas, IN and OUT in USD "
 			    "per million tokens, e.g. 'gpt-4.1-mini:0.40:1.60'",
 			    why);
+			return;
+		}
+		if ((k->flags & F_APIVER) && !api_version_ok(v)) {
+			problem(p, line, name, "%s is not a Shopify API version; "
+			    "expected YEAR-MONTH with a release month (01, 04, "
+			    "07 or 10), e.g. '2026-10', or 'unstable'",
+			    shown(k, v, show, sizeof(show)));
 			return;
 		}
 		if ((*dst = strdup(v)) == NULL) {

@@ -885,6 +885,32 @@ test_openai_prices(void)
 	    "lookup in a malformed table fails");
 }
 
+/* shopify_api_version: Shopify answers a malformed one with 404, which the
+ * jobs read as an uninstalled shop; only version names pass. */
+static void
+test_api_version(void)
+{
+	static const char *const bad[] = { "2026-13", "2026-11", "26-10",
+	    "2026-1", "2026-010", "latest", "2026_10", "2026-1O" };
+	static const char *const good[] = { "2026-10", "2027-01", "unstable" };
+	char text[512];
+	size_t i;
+
+	for (i = 0; i < RB_NELEM(bad); i++) {
+		(void)snprintf(text, sizeof(text), REQ
+		    "shopify_api_version = %s\n", bad[i]);
+		is_int(check(conf(text)), 1, "api version '%s' refused", bad[i]);
+		ok(got.n > 0 && strstr(got.p[0], "not a Shopify API version")
+		    != NULL, "'%s': says why", bad[i]);
+	}
+	for (i = 0; i < RB_NELEM(good); i++) {
+		(void)snprintf(text, sizeof(text), REQ
+		    "shopify_api_version = %s\n", good[i]);
+		is_int(check(conf(text)), 0, "api version '%s' accepted",
+		    good[i]);
+	}
+}
+
 int
 main(void)
 {
@@ -907,6 +933,7 @@ main(void)
 	test_oauth();
 	test_sample();
 	test_openai_prices();
+	test_api_version();
 	{
 		char cmd[200];
 		(void)snprintf(cmd, sizeof(cmd), "rm -rf '%s' '%s'", tmpdir,

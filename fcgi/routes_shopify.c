@@ -36,16 +36,23 @@ const struct api_body body_shopify_test_connection = {
 #define API_SHOPIFY_ATTEMPTS		2
 #define API_SHOPIFY_THROTTLE_RETRIES	4
 
+/* A request must not wait on Shopify as long as a job may. */
+static void
+api_shopify_limits(struct api_ctx *ctx, struct shopify *s)
+{
+	s->stop = ctx->stop;
+	s->timeout_ms = API_SHOPIFY_TIMEOUT_MS;
+	s->max_attempts = API_SHOPIFY_ATTEMPTS;
+	s->max_throttle_retries = API_SHOPIFY_THROTTLE_RETRIES;
+}
+
 int
 api_shopify_open(struct api_ctx *ctx, struct shopify *s, const char *domain,
     const char *token, struct rb_err *err)
 {
 	if (shopify_open(s, ctx->http, ctx->cfg, domain, token, err) == -1)
 		return -1;
-	s->stop = ctx->stop;
-	s->timeout_ms = API_SHOPIFY_TIMEOUT_MS;
-	s->max_attempts = API_SHOPIFY_ATTEMPTS;
-	s->max_throttle_retries = API_SHOPIFY_THROTTLE_RETRIES;
+	api_shopify_limits(ctx, s);
 	return 0;
 }
 
@@ -65,10 +72,7 @@ api_shopify_open_shop(struct api_ctx *ctx, struct shopify *s,
 			err->status = 409;
 		return -1;
 	}
-	s->stop = ctx->stop;
-	s->timeout_ms = API_SHOPIFY_TIMEOUT_MS;
-	s->max_attempts = API_SHOPIFY_ATTEMPTS;
-	s->max_throttle_retries = API_SHOPIFY_THROTTLE_RETRIES;
+	api_shopify_limits(ctx, s);
 	return 0;
 }
 

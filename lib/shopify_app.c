@@ -712,10 +712,10 @@ out:
 	return rc;
 }
 
-int
-shopify_app_exchange_code(struct http_client *http,
-    const struct rb_config *cfg, const char *domain, const char *code,
-    struct shopify_app_tokens *t, struct rb_err *err)
+/* t emptied; the ReBoss app's credentials present (503 otherwise). */
+static int
+app_grant_ready(const struct rb_config *cfg, struct shopify_app_tokens *t,
+    struct rb_err *err)
 {
 	memset(t, 0, sizeof(*t));
 	t->expires_in = t->refresh_expires_in = -1;
@@ -723,6 +723,16 @@ shopify_app_exchange_code(struct http_client *http,
 	    !nonempty(cfg->shopify_client_secret))
 		return rb_err_set(err, 503, "oauth_not_configured",
 		    "shopify_client_id and shopify_client_secret are not set.");
+	return 0;
+}
+
+int
+shopify_app_exchange_code(struct http_client *http,
+    const struct rb_config *cfg, const char *domain, const char *code,
+    struct shopify_app_tokens *t, struct rb_err *err)
+{
+	if (app_grant_ready(cfg, t, err) == -1)
+		return -1;
 	return token_post(http, cfg, domain, json_pack("{s:s,s:s,s:s,s:s}",
 	    "client_id", cfg->shopify_client_id, "client_secret",
 	    cfg->shopify_client_secret, "code", code, "expiring", "1"), t,
@@ -734,12 +744,8 @@ shopify_app_refresh(struct http_client *http, const struct rb_config *cfg,
     const char *domain, const char *refresh_token,
     struct shopify_app_tokens *t, struct rb_err *err)
 {
-	memset(t, 0, sizeof(*t));
-	t->expires_in = t->refresh_expires_in = -1;
-	if (!nonempty(cfg->shopify_client_id) ||
-	    !nonempty(cfg->shopify_client_secret))
-		return rb_err_set(err, 503, "oauth_not_configured",
-		    "shopify_client_id and shopify_client_secret are not set.");
+	if (app_grant_ready(cfg, t, err) == -1)
+		return -1;
 	return token_post(http, cfg, domain, json_pack("{s:s,s:s,s:s,s:s}",
 	    "client_id", cfg->shopify_client_id, "client_secret",
 	    cfg->shopify_client_secret, "grant_type", "refresh_token",

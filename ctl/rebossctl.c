@@ -529,6 +529,15 @@ static const char limited_sql[] =
     "WHERE c.orders_access = 'last_60_days' ORDER BY s.shop_domain "
     "LIMIT $1::int";
 
+/* Shops the jobs skip until their owner acts (lib/shop.c sets the status:
+ * reauthorize_required, frozen, uninstalled), newest change first. */
+static const char idle_sql[] =
+    "SELECT s.id::text, s.shop_domain, s.connection_status, "
+    ISO("s.connection_changed_at") ", coalesce(s.connection_reason, '') "
+    "FROM public.shops s WHERE s.connection_status <> 'connected' "
+    "ORDER BY s.connection_changed_at DESC NULLS LAST, s.shop_domain "
+    "LIMIT $1::int";
+
 static json_t *
 json_int_or_null(const char *s)
 {
@@ -546,9 +555,10 @@ json_str_or_null(const char *s)
 }
 
 static int
-status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
+status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim,
+    const PGresult *idle)
 {
-	json_t *root = NULL, *ra, *fa, *la, *o;
+	json_t *root = NULL, *ra, *fa, *la, *ia, *o;
 	int r, rc = -1;
 
 	if ((root = json_object()) == NULL || (ra = json_array()) == NULL ||
@@ -556,8 +566,20 @@ status_json(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 	    (fa = json_array()) == NULL ||
 	    json_object_set_new(root, "failing_shops", fa) == -1 ||
 	    (la = json_array()) == NULL ||
-	    json_object_set_new(root, "sales_history_limited", la) == -1)
+	    json_object_set_new(root, "sales_history_limited", la) == -1 ||
+	    (ia = json_array()) == NULL ||
+	    json_object_set_new(root, "shops_not_connected", ia) == -1)
 		goto out;
+	for (r = 0; r < PQntuples(idle); r++) {
+		o = json_pack("{s:s, s:s, s:s, s:o, s:o}",
+		    "shop_id", PQgetvalue(idle, r, 0),
+		    "shop_domain", PQgetvalue(idle, r, 1),
+		    "connection_status", PQgetvalue(idle, r, 2),
+		    "since", json_str_or_null(PQgetvalue(idle, r, 3)),
+		    "reason", json_str_or_null(PQgetvalue(idle, r, 4)));
+		if (o == NULL || json_array_append_new(ia, o) == -1)
+			goto out;
+	}
 	for (r = 0; r < PQntuples(lim); r++) {
 		o = json_pack("{s:s, s:s, s:o, s:o, s:s}",
 		    "shop_id", PQgetvalue(lim, r, 0),
@@ -608,8 +630,45 @@ out:
 	return rc;
 }
 
+/* Shops not connected: the jobs skip them (not failures) until the owner
+ * reconnects; the reason is the owner's sentence, on its own line. */
 static int
-status_table(const PGresult *runs, const PGresult *fail, const PGresult *lim)
+status_not_connected(const PGresult *idle)
+{
+	static const char *const h[] = { "SHOP", "STATUS", "SINCE (UTC)",
+	    "REASON" };
+	static const int drop[] = { 2, -1 };		/* SINCE */
+	struct table t = { .ncols = 4, .heads = h, .drop = drop,
+	    .wrap = 3, .shrink = 0 };
+	char since[32];
+	const char *v[4];
+	int r;
+
+	printf("\nShops not connected (skipped by the jobs until the owner "
+	    "reconnects)\n");
+	if (PQntuples(idle) == 0)
+		printf("  none\n");
+	for (r = 0; r < PQntuples(idle); r++) {
+		fmt_time(PQgetvalue(idle, r, 3), since, sizeof(since));
+		v[0] = PQgetvalue(idle, r, 1);
+		v[1] = PQgetvalue(idle, r, 2);
+		v[2] = since;
+		v[3] = PQgetvalue(idle, r, 4)[0] != '\0' ?
+		    PQgetvalue(idle, r, 4) : "-";
+		if (table_add(&t, v) == -1) {
+			table_free(&t);
+			return -1;
+		}
+	}
+	if (t.nrows > 0)
+		table_print(&t);
+	table_free(&t);
+	return 0;
+}
+
+static int
+status_table(const PGresult *runs, const PGresult *fail, const PGresult *lim,
+    const PGresult *idle)
 {
 	static const char *const rh[] = { "JOB", "STARTED (UTC)", "TOOK",
 	    "STATUS", "SHOPS", "FAILED", "HOST", "RUN" };
@@ -684,7 +743,7 @@ status_table(const PGresult *runs, const PGresult *fail, const PGresult *lim)
 		printf("  %s: the app lacks read_all_orders (refunds and edits "
 		    "of older orders cannot reach the sales)\n",
 		    PQgetvalue(lim, r, 1));
-	return 0;
+	return status_not_connected(idle);
 fail:
 	table_free(&t);
 	return -1;
@@ -719,7 +778,7 @@ cmd_status(const char *cli_config, bool as_json)
 	struct rb_config cfg;
 	struct db db = { 0 };
 	struct rb_err err = { 0 };
-	PGresult *runs = NULL, *fail = NULL, *lim = NULL;
+	PGresult *runs = NULL, *fail = NULL, *lim = NULL, *idle = NULL;
 	const char *p_runs[] = { RUNS_PER_JOB };
 	const char *p_fail[] = { FAILING_MAX };
 	int rc = EXIT_UNUSABLE;
@@ -731,10 +790,11 @@ cmd_status(const char *cli_config, bool as_json)
 	rc = EXIT_UNUSABLE;
 	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
 	    (fail = db_query(&db, failing_sql, 1, p_fail, &err)) == NULL ||
-	    (lim = db_query(&db, limited_sql, 1, p_fail, &err)) == NULL)
+	    (lim = db_query(&db, limited_sql, 1, p_fail, &err)) == NULL ||
+	    (idle = db_query(&db, idle_sql, 1, p_fail, &err)) == NULL)
 		goto dberr;
-	if ((as_json ? status_json(runs, fail, lim) :
-	    status_table(runs, fail, lim)) == -1) {
+	if ((as_json ? status_json(runs, fail, lim, idle) :
+	    status_table(runs, fail, lim, idle)) == -1) {
 		fprintf(stderr, "rebossctl: out of memory\n");
 		goto out;
 	}
@@ -750,6 +810,7 @@ out:
 	PQclear(runs);
 	PQclear(fail);
 	PQclear(lim);
+	PQclear(idle);
 	db_close(&db);
 	config_free(&cfg);
 	return rc;

@@ -3,6 +3,7 @@
 // host name, long shop domains and a long error, no line is wider than the
 // width, the table keeps its headers, and the error moves to its own line;
 // a wide terminal shows every column; --json keeps everything in full.
+// Shops that are not connected have a section of their own.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
@@ -20,6 +21,10 @@ const HOST = 'worker-host-with-a-rather-long-name.eu-central.example.internal';
 const DOMAIN = 'a-shop-with-a-very-long-name-for-tables.myshopify.com';
 const ERROR = 'upstream_http: Shopify answered 503 Service Unavailable three times; ' +
   'the shop is retried on the next run (x-request-id 0123456789abcdef)';
+// A shop whose owner must reconnect (lib/shop.c writes these): the jobs
+// skip it, so it is not among the failing shops, but the operator sees it.
+const REVOKED = 'revoked-shop.myshopify.com';
+const REASON = 'Shopify refused the access token (HTTP 401) after one renewal; the owner must reconnect the shop.';
 let dir, pg, conf;
 
 before(async () => {
@@ -38,7 +43,10 @@ before(async () => {
       VALUES ('11111111-2222-4333-8444-555555555555', 'product_optimize', 'completed_with_errors',
               now() - interval '26 hours', now() - interval '1 hour', 1234, 56, '${HOST}');
     INSERT INTO public.shop_job_status (shop_id, job_type, last_run_at, last_status, last_error, consecutive_failures)
-      VALUES ('00000000-0000-4000-8000-0000000000e1', 'product_optimize', now(), 'failed', '${ERROR}', 3);`);
+      VALUES ('00000000-0000-4000-8000-0000000000e1', 'product_optimize', now(), 'failed', '${ERROR}', 3);
+    INSERT INTO public.shops (id, user_id, shop_domain, connection_status, connection_reason, connection_changed_at)
+      VALUES ('00000000-0000-4000-8000-0000000000e2', gen_random_uuid(), '${REVOKED}', 'reauthorize_required',
+              '${REASON}', now() - interval '2 hours');`);
 });
 
 after(async () => {
@@ -64,6 +72,10 @@ describe('rebossctl status', () => {
       assert.match(out, /^product_optimize\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+1d01h\s+completed_with_errors\s+1234\s+56/m, out);
       assert.match(out, /^a-shop-with-a-very-long-name\S*\s+product_optimize\s+failed/m, out);
       assert.match(out, /^ {4}upstream_http: Shopify answered 503/m, 'the error on its own line');
+      assert.match(out, /^Shops not connected/m, out);
+      assert.match(out, /^revoked-shop\.myshopify\.com\s+reauthorize_required/m, out);
+      assert.match(out, /^ {4}Shopify refused the access token/m, 'the reason on its own line');
+      assert.doesNotMatch(out, new RegExp(`^${DOMAIN}\\s+connected`, 'm'), 'connected shops are not listed');
     }
   });
 
@@ -83,5 +95,8 @@ describe('rebossctl status', () => {
     assert.match(r.started_at, /:\d\dZ$/, 'with seconds');
     assert.equal(j.failing_shops[0].last_error, ERROR);
     assert.equal(j.failing_shops[0].shop_domain, DOMAIN);
+    assert.deepEqual(j.shops_not_connected.map((x) => [x.shop_domain, x.connection_status, x.reason]),
+      [[REVOKED, 'reauthorize_required', REASON]], 'only the shop that is not connected');
+    assert.match(j.shops_not_connected[0].since, /:\d\dZ$/);
   });
 });

@@ -250,6 +250,63 @@ describe('the dashboard, tab by tab, as two users', () => {
       await psql(`DELETE FROM shops WHERE id = '${shopC}'`);
     });
 
+    test('per-product totals through the sales writer: as the days say, over mid-month ends and new years, after a refund and a correction', async () => {
+      // Written as sales_tracker writes (reboss_sales_store_orders: ledger,
+      // then product_sales_daily, whose triggers keep the rollup); the
+      // expected answer is the plain sum of product_sales_daily over the
+      // range, as 015's function computed it: top n lists every product
+      // with a row in the range, bottom n every product still in Shopify.
+      const shopD = randomUUID();
+      const day = (i) => new Date(Date.UTC(2024, 10, 20) + i * 86400000).toISOString().slice(0, 10);
+      const rows = [];
+      for (let i = 0; i < 100; i++)
+        rows.push({ order_id: 5000 + i, product_id: 1 + (i * 3) % 7, day: day(i * 7 + (i % 5)),
+          units: 1 + (i % 3), revenue: String((1 + (i % 3)) * (2.5 + (i % 7))) });
+      rows.push({ order_id: 9001, product_id: 8, day: '2025-07-14', units: 2, revenue: '30.5' });
+      const store = (ids, r) => psql(`SELECT reboss_sales_store_orders('${shopD}', '${JSON.stringify(ids)}', '${JSON.stringify(r)}')`);
+      await psql(`
+        INSERT INTO shops (id, user_id, shop_domain, iana_timezone) VALUES ('${shopD}', '${A}', 'dash-delta.myshopify.com', 'Pacific/Auckland');
+        INSERT INTO products (shop_id, product_id, title, handle, status)
+          SELECT '${shopD}', g, 'D' || g, 'd' || g, 'ACTIVE' FROM generate_series(1, 9) g;`);
+      await store(rows.map((r) => r.order_id), rows);
+      const want = async (from, to, bottom, by) => {
+        const k = by === 'revenue' ? 'r' : 'u';
+        const sums = `SELECT d.product_id, sum(d.units) AS u, sum(d.revenue) AS r, sum(d.orders) AS o
+          FROM product_sales_daily d WHERE d.shop_id = '${shopD}' AND d.day BETWEEN '${from}' AND '${to}' GROUP BY 1`;
+        return lines(await psql(bottom
+          ? `SELECT row_number() OVER (ORDER BY coalesce(s.${k}, 0), p.product_id) || '|' || p.product_id || '|' ||
+               coalesce(s.u, 0) || '|' || coalesce(s.r, 0) || '|' || coalesce(s.o, 0)
+             FROM products p LEFT JOIN (${sums}) s ON s.product_id = p.product_id
+             WHERE p.shop_id = '${shopD}' AND p.deleted_at IS NULL ORDER BY 1`
+          : `SELECT row_number() OVER (ORDER BY s.${k} DESC, s.product_id) || '|' || s.product_id || '|' ||
+               s.u || '|' || s.r || '|' || s.o FROM (${sums}) s ORDER BY 1`));
+      };
+      const got = async (from, to, bottom, by) => lines(await psql(`SELECT rank, product_id, units, revenue, orders FROM
+        reboss_product_sales_totals('${shopD}', '${from}', '${to}', 500, ${bottom}, '${by}')`, A));
+      const ranges = [['2025-01-17', '2026-02-11'], ['2024-12-31', '2025-12-31'], ['2025-06-30', '2026-06-01'],
+        ['2025-07-02', '2025-10-29'], ['2024-11-25', '2026-11-24'], ['2025-12-16', '2026-01-15'], ['2025-07-14', '2026-07-13']];
+      const check = async (when) => {
+        for (const [from, to] of ranges)
+          for (const bottom of [false, true])
+            for (const by of ['units', 'revenue'])
+              assert.deepEqual(await got(from, to, bottom, by), await want(from, to, bottom, by),
+                `${when}: ${from}..${to}${bottom ? ' bottom' : ''} by ${by}`);
+      };
+      await check('stored');
+      // Product 8's only order refunded in full (currentQuantity 0): its
+      // day keeps a row of zeros, and product 8 stays listed with zeros.
+      // Order 5010 corrected: fewer units, less revenue on its day.
+      const o10 = rows.find((r) => r.order_id === 5010);
+      await store([9001, 5010], [{ order_id: 9001, product_id: 8, day: '2025-07-14', units: 0, revenue: '0' },
+        { ...o10, units: 1, revenue: '0.75' }]);
+      assert.equal((await psql(`SELECT units || '|' || revenue || '|' || orders FROM product_sales_daily
+        WHERE shop_id = '${shopD}' AND product_id = 8`)).trim(), '0|0.000000|0');
+      await check('refunded and corrected');
+      assert.ok((await got('2025-01-17', '2026-02-11', false, 'units')).some((l) => /^[0-9]+\|8\|0\|0\.000000\|0$/.test(l)),
+        'the refunded product is listed, last, with zeros');
+      await psql(`DELETE FROM shops WHERE id = '${shopD}'`);
+    });
+
     test("a product's daily series", async () => {
       assert.deepEqual(await psql(`SELECT * FROM reboss_product_sales_series('${shopB}', 2,
         '2026-11-01', '2026-11-03')`, B).then(lines),

@@ -14,7 +14,7 @@ struct db;
 /* The newest migration the programs of this build rely on (the jobs check
  * it at start: an upgrade whose `rebossctl migrate` was forgotten fails
  * with that advice, not with "function does not exist" half-way). */
-#define MIGRATE_REQUIRED	"020_rollup_exact"
+#define MIGRATE_REQUIRED	"021_sales_store_lock"
 
 /* Applies what is pending in dir; *applied counts what was applied now. */
 int	migrate_apply(struct db *db, const char *dir, int *applied,

@@ -3,7 +3,7 @@
 // from the fake's own orders (PRODUCT.md, Jobs 1).
 //   cd tests && REBOSS_BUILDDIR=/tmp/b node --test integration/sales.test.mjs
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
@@ -565,6 +565,50 @@ describe('reboss-sales-tracker', () => {
     } finally {
       // Not shops of the fake: later runs must not see them.
       await pg.psql(`DELETE FROM public.shops WHERE id IN ('${a}', '${b}')`);
+    }
+  });
+
+  test('reboss_sales_store_orders: two writers of one shop\'s orders at once (a dry run beside the nightly run) both succeed', async () => {
+    // Writer 1 stores an order inside an open transaction (as a dry run
+    // does); writer 2 stores the same order meanwhile.  Writer 1 commits
+    // only once writer 2 is seen waiting on a lock (a barrier, no clock).
+    // Without the per-shop lock (sql/021) writer 2 deleted nothing, then
+    // failed on writer 1's rows: duplicate key in order_lines_ledger.
+    const a = randomUUID();
+    await pg.psql(`INSERT INTO public.shops (id, user_id, shop_domain, access_token) VALUES
+      ('${a}', gen_random_uuid(), 'fn-race.myshopify.com', 'x')`);
+    const lines = sqlStr(JSON.stringify([{ order_id: 7, product_id: 70, day: '2026-01-05', units: 2, revenue: '9',
+      updated_at: '2026-01-02T03:04:05Z' }]));
+    const call = `SELECT public.reboss_sales_store_orders('${a}', '[7]', ${lines});`;
+    const psqlArgs = ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', '127.0.0.1', '-p', String(pg.port),
+      '-U', 'reboss', '-d', 'reboss', '-f', '-'];
+    const env = { ...process.env, PGPASSWORD: pg.password };
+    const one = spawn('psql', psqlArgs, { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out1 = '';
+    one.stdout.on('data', (d) => { out1 += d; });
+    one.stderr.on('data', (d) => { out1 += d; });
+    const done1 = new Promise((r) => one.on('close', r));
+    try {
+      one.stdin.write(`BEGIN;\n${call}\nSELECT 'stored';\n`);
+      const waitFor = async (cond, what) => {
+        for (let i = 0; !(await cond()); i++) {
+          if (i > 2400) throw new Error(`never happened: ${what}`);	// a guard against a hang, not a measure
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      };
+      await waitFor(async () => out1.includes('stored'), 'writer 1 stored in its transaction');
+      const two = pg.psql(call).then((o) => ({ ok: true, o }), (e) => ({ ok: false, e }));
+      await waitFor(async () => Number(await pg.psql('SELECT count(*) FROM pg_locks WHERE NOT granted')) >= 1,
+        'writer 2 waits on a lock');
+      one.stdin.end('COMMIT;\n');
+      assert.equal(await done1, 0, out1);
+      const r2 = await two;
+      assert.ok(r2.ok, `writer 2: ${r2.e?.message}`);
+      assert.deepEqual(await rows(`SELECT order_id, units FROM public.order_lines_ledger WHERE shop_id = '${a}'`),
+        [{ order_id: 7, units: 2 }]);
+    } finally {
+      one.kill();
+      await pg.psql(`DELETE FROM public.shops WHERE id = '${a}'`);
     }
   });
 

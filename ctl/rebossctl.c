@@ -133,30 +133,6 @@ usage_error(const char *fmt, ...)
 	fputs("\nTry 'rebossctl help'.\n", stderr);
 }
 
-static int
-load_config(const char *cli, struct rb_config *cfg)
-{
-	struct rb_err err = { 0 };
-
-	if (config_load(cfg, config_path(cli), &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int
-connect_db(const struct rb_config *cfg, struct db *db)
-{
-	struct rb_err err = { 0 };
-
-	if (db_connect(db, cfg->database_url, &err) == -1) {
-		fprintf(stderr, "rebossctl: %s\n", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 /* 1 when every named table exists, 0 when one is missing, -1 on error. */
 static int
 tables_exist(struct db *db, struct rb_err *err)
@@ -189,10 +165,8 @@ cmd_migrate(const char *cli_config, const char *sql_dir)
 		sql_dir = getenv("REBOSS_SQLDIR");
 	if (sql_dir == NULL || sql_dir[0] == '\0')
 		sql_dir = REBOSS_SQLDIR;
-	if (load_config(cli_config, &cfg) == -1)
+	if (ctl_open(cli_config, &cfg, &db) != 0)
 		return EXIT_UNUSABLE;
-	if (connect_db(&cfg, &db) == -1)
-		goto out;
 	if (migrate_apply(&db, sql_dir, &applied, &err) == -1) {
 		fprintf(stderr, "rebossctl: %s\n", err.msg);
 		if (applied > 0)
@@ -749,16 +723,17 @@ fail:
 	return -1;
 }
 
-/* The database of cfg, with the ReBoss tables in it: 0, else the exit
- * code (EXIT_UNUSABLE: no connection; EXIT_PROBLEM: not migrated), said
- * on stderr.  The caller closes db either way. */
+/* The configuration and its database, with the ReBoss tables in it: 0,
+ * else the exit code (EXIT_UNUSABLE: no configuration or connection;
+ * EXIT_PROBLEM: not migrated), said on stderr.  The caller closes db and
+ * frees cfg either way (ctl_open leaves both empty when it fails). */
 static int
-open_migrated(const struct rb_config *cfg, struct db *db)
+open_migrated(const char *cli_config, struct rb_config *cfg, struct db *db)
 {
 	struct rb_err err = { 0 };
 	int have;
 
-	if (connect_db(cfg, db) == -1)
+	if (ctl_open(cli_config, cfg, db) != 0)
 		return EXIT_UNUSABLE;
 	if ((have = tables_exist(db, &err)) == -1) {
 		fprintf(stderr, "rebossctl: %s\n", err.msg);
@@ -783,9 +758,7 @@ cmd_status(const char *cli_config, bool as_json)
 	const char *p_fail[] = { FAILING_MAX };
 	int rc = EXIT_UNUSABLE;
 
-	if (load_config(cli_config, &cfg) == -1)
-		return EXIT_UNUSABLE;
-	if ((rc = open_migrated(&cfg, &db)) != 0)
+	if ((rc = open_migrated(cli_config, &cfg, &db)) != 0)
 		goto out;
 	rc = EXIT_UNUSABLE;
 	if ((runs = db_query(&db, runs_sql, 1, p_runs, &err)) == NULL ||
@@ -880,9 +853,7 @@ cmd_seal_tokens(const char *cli_config)
 	PGresult *ids = NULL;
 	int rc = EXIT_UNUSABLE, r, sealed = 0, failed = 0, one;
 
-	if (load_config(cli_config, &cfg) == -1)
-		return EXIT_UNUSABLE;
-	if ((rc = open_migrated(&cfg, &db)) != 0)
+	if ((rc = open_migrated(cli_config, &cfg, &db)) != 0)
 		goto out;
 	rc = EXIT_UNUSABLE;
 	/* Candidates only by prefix (no token leaves the server here);

@@ -39,6 +39,7 @@
 #include "config.h"
 #include "crypto.h"
 #include "db.h"
+#include "env.h"
 #include "http.h"
 #include "job.h"
 #include "log.h"
@@ -843,18 +844,6 @@ fail:
 	return -1;
 }
 
-/* Test knobs (environment), with the production value as default. */
-static long
-env_knob(const char *name, long min, long max, long def)
-{
-	const char *e = getenv(name);
-	long v;
-
-	if (e != NULL && rb_parse_long(e, min, max, &v) == 0)
-		return v;
-	return def;
-}
-
 /* Orders updated in [from, to) by Shopify's count, at most limit
  * (*more: there are more than limit). */
 static int
@@ -967,13 +956,13 @@ sync_orders(struct st *st, struct rb_err *err)
 
 	if (count_orders(st, since, NULL, 10000, &count, &more, err) == -1)
 		return -1;
-	st->bulk = count > env_knob("REBOSS_SALES_BULK_MIN_ORDERS", 0,
+	st->bulk = count > rb_env_long("REBOSS_SALES_BULK_MIN_ORDERS", 0,
 	    1000000000L, SALES_BULK_MIN_ORDERS);
 	log_info("%lld%s orders updated since %s: reading them %s", count,
 	    more ? " or more" : "", since, st->bulk ?
 	    "with bulk operations" : "page by page");
 	if (st->bulk) {
-		st->range_max = env_knob("REBOSS_SALES_BULK_RANGE_ORDERS", 1,
+		st->range_max = rb_env_long("REBOSS_SALES_BULK_RANGE_ORDERS", 1,
 		    10000000L, SALES_BULK_RANGE_ORDERS);
 		if (bulk_ranges(st, since, st->sync_iso, 0, more ? -1 : count,
 		    err) == -1)
@@ -988,7 +977,7 @@ sync_orders(struct st *st, struct rb_err *err)
 		return rb_err_oom(err);
 	orders_clear(st);
 	st->nbatch = 0;
-	st->batch = env_knob("REBOSS_SALES_BATCH_ORDERS", 1, SALES_BATCH_MAX,
+	st->batch = rb_env_long("REBOSS_SALES_BATCH_ORDERS", 1, SALES_BATCH_MAX,
 	    SALES_BATCH_ORDERS);
 	/* The last batch is written while the products are read. */
 	if (shopify_paginate(&st->sh, Q_ORDERS, v, "orders", order_page, st,
